@@ -1,0 +1,102 @@
+//! Checker-wide defaults and their allowed ranges.
+
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use crate::ConfigError;
+
+/// Settings a [`Check`](crate::Check) inherits unless it sets its own, plus checker-wide ones.
+#[derive(Debug, Clone)]
+pub(crate) struct Defaults {
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) failure_threshold: u32,
+    pub(crate) success_threshold: u32,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) deadline: Duration,
+}
+
+/// An allowed range and how it reads in an error.
+pub(crate) type Range<T> = (RangeInclusive<T>, &'static str);
+
+impl Defaults {
+    pub(crate) const TIMEOUT_RANGE: Range<Duration> = (
+        Duration::from_millis(1)..=Duration::from_secs(60),
+        "1 ms to 60 s",
+    );
+    pub(crate) const DEADLINE_RANGE: Range<Duration> = Self::TIMEOUT_RANGE;
+    pub(crate) const TTL_RANGE: Range<Duration> =
+        (Duration::ZERO..=Duration::from_secs(3600), "0 to 1 h");
+    pub(crate) const BACKOFF_RANGE: Range<Duration> =
+        (Duration::ZERO..=Duration::from_secs(60), "0 to 60 s");
+    pub(crate) const RETRIES_RANGE: Range<u32> = (0..=10, "0 to 10");
+    pub(crate) const THRESHOLD_RANGE: Range<u32> = (1..=100, "1 to 100");
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        validate_duration("timeout", self.timeout, Self::TIMEOUT_RANGE)?;
+        validate_duration("deadline", self.deadline, Self::DEADLINE_RANGE)?;
+        validate_duration("cache TTL", self.cache_ttl, Self::TTL_RANGE)?;
+        validate_duration("backoff base", self.backoff_base, Self::BACKOFF_RANGE)?;
+        validate_duration("backoff maximum", self.backoff_max, Self::BACKOFF_RANGE)?;
+        validate_count("retries", self.retries, Self::RETRIES_RANGE)?;
+        validate_count(
+            "failure threshold",
+            self.failure_threshold,
+            Self::THRESHOLD_RANGE,
+        )?;
+        validate_count(
+            "success threshold",
+            self.success_threshold,
+            Self::THRESHOLD_RANGE,
+        )
+    }
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_millis(2000),
+            retries: 1,
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(1),
+            failure_threshold: 1,
+            success_threshold: 1,
+            cache_ttl: Duration::from_secs(1),
+            deadline: Duration::from_millis(800),
+        }
+    }
+}
+
+pub(crate) fn validate_duration(
+    setting: &str,
+    value: Duration,
+    (range, allowed): Range<Duration>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidDuration {
+            setting: setting.to_owned(),
+            millis: value.as_millis(),
+            allowed,
+        })
+    }
+}
+
+pub(crate) fn validate_count(
+    setting: &str,
+    value: u32,
+    (range, allowed): Range<u32>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidCount {
+            setting: setting.to_owned(),
+            value: value.into(),
+            allowed,
+        })
+    }
+}

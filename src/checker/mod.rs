@@ -1,0 +1,308 @@
+//! The health-check engine: registered checks, run concurrently with timeouts, retries and
+//! isolation, cached with single-flight, answered within a deadline.
+
+mod check;
+mod config;
+mod run;
+mod select;
+mod slot;
+mod spec;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+pub use check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
+pub use select::Selector;
+pub use spec::{Check, MAX_NAME_CHARS};
+
+use self::config::{Defaults, validate_duration};
+use self::slot::{Begin, Slot, View, millis};
+use crate::{ComponentStatus, ConfigError, HealthStatus, SystemHealthStatus};
+
+/// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the
+/// checks, their cached results and the ready switch.
+///
+/// Checks run on the Tokio runtime of the caller, each in its own task: a check that panics,
+/// errors or hangs becomes that component's failure status with a message and never affects the
+/// caller or the other checks. Results are cached for the TTL (default 1 s) and concurrent
+/// callers share one run per check. A report waits at most for the deadline (default 800 ms,
+/// below kubelet's 1 s probe timeout); a check still running then is shown with its last result,
+/// marked stale.
+///
+/// ```
+/// use tower_vitals::{Check, HealthChecker, HealthStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let checker = HealthChecker::builder()
+///     .check("database", || async { Ok::<_, std::io::Error>(HealthStatus::Healthy) })
+///     .register(Check::new("cache", || async { Err::<(), _>("refused") }).critical(false))
+///     .build()
+///     .unwrap();
+///
+/// let report = checker.report().await;
+/// assert_eq!(report.status, HealthStatus::Degraded);
+/// assert_eq!(report.components[1].message.as_deref(), Some("refused"));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct HealthChecker {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    slots: Box<[Arc<Slot>]>,
+    cache_ttl: Duration,
+    deadline: Duration,
+    accepting_traffic: AtomicBool,
+}
+
+impl HealthChecker {
+    /// A builder with the default settings and no checks.
+    pub fn builder() -> HealthCheckerBuilder {
+        HealthCheckerBuilder::default()
+    }
+
+    /// The report over every check.
+    pub async fn report(&self) -> SystemHealthStatus {
+        self.report_for(&Selector::all()).await
+    }
+
+    /// The report over the checks `selector` picks, running those whose cached result expired.
+    pub async fn report_for(&self, selector: &Selector) -> SystemHealthStatus {
+        let started = Instant::now();
+        let ttl = self.shared.cache_ttl;
+        let slots: Vec<&Arc<Slot>> = self.selected(selector).collect();
+        let mut begun: Vec<Begin> = slots.iter().map(|slot| slot.begin(ttl, started)).collect();
+        for begin in &mut begun {
+            if let Begin::Wait(_, run) = begin {
+                if let Some(run) = run.take() {
+                    run.start();
+                }
+            }
+        }
+        if begun.iter().any(|begin| matches!(begin, Begin::Wait(..))) {
+            // Every run is under way in its own task, so waiting for them one after the other
+            // takes as long as the slowest. One timer for the whole report: checks still running
+            // at the deadline show stale.
+            let runs = async {
+                for begin in &mut begun {
+                    if let Begin::Wait(finished, _) = begin {
+                        let _ = finished.changed().await;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout_at(started + self.shared.deadline, runs).await;
+        }
+        let now = (Instant::now(), SystemTime::now());
+        let components = slots
+            .iter()
+            .zip(begun)
+            .map(|(slot, begin)| {
+                let view = match begin {
+                    Begin::Done(view) => view,
+                    Begin::Wait(..) => slot.settle(ttl, started),
+                };
+                slot.component(view, self.shared.deadline, now)
+            })
+            .collect();
+        self.assemble(components, started, now)
+    }
+
+    /// The report when every selected check has a result within the TTL, without running any.
+    pub fn cached_report(&self, selector: &Selector) -> Option<SystemHealthStatus> {
+        let now = (Instant::now(), SystemTime::now());
+        let components = self
+            .selected(selector)
+            .map(|slot| {
+                let record = slot.fresh(self.shared.cache_ttl, now.0)?;
+                Some(slot.component(View::fresh(record), self.shared.deadline, now))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(self.assemble(components, now.0, now))
+    }
+
+    /// The overall status when every selected check has a result within the TTL, without running
+    /// any or building a report: the fast path of a readiness probe.
+    pub fn cached_status(&self, selector: &Selector) -> Option<HealthStatus> {
+        let now = Instant::now();
+        self.selected(selector)
+            .try_fold(HealthStatus::Healthy, |worst, slot| {
+                let record = slot.fresh(self.shared.cache_ttl, now)?;
+                Some(worst.max(record.status))
+            })
+    }
+
+    /// Marks the service not ready: readiness answers 503 whatever the checks say, for
+    /// instance while draining connections on shutdown. Liveness is not affected.
+    pub fn mark_not_ready(&self) {
+        if self.shared.accepting_traffic.swap(false, Ordering::SeqCst) {
+            tracing::info!("service marked not ready");
+        }
+    }
+
+    /// Undoes [`mark_not_ready`](Self::mark_not_ready).
+    pub fn mark_ready(&self) {
+        if !self.shared.accepting_traffic.swap(true, Ordering::SeqCst) {
+            tracing::info!("service marked ready");
+        }
+    }
+
+    /// `false` between [`mark_not_ready`](Self::mark_not_ready) and
+    /// [`mark_ready`](Self::mark_ready).
+    pub fn accepting_traffic(&self) -> bool {
+        self.shared.accepting_traffic.load(Ordering::SeqCst)
+    }
+
+    /// The registered check names, in registration order.
+    pub fn check_names(&self) -> impl Iterator<Item = &str> {
+        self.shared.slots.iter().map(|slot| slot.spec.name.as_str())
+    }
+
+    /// Finished runs and failed runs (before thresholds) of the named check since start.
+    pub fn run_counts(&self, name: &str) -> Option<(u64, u64)> {
+        self.shared
+            .slots
+            .iter()
+            .find(|slot| slot.spec.name == name)
+            .map(|slot| slot.counts())
+    }
+
+    fn selected<'a>(&'a self, selector: &'a Selector) -> impl Iterator<Item = &'a Arc<Slot>> {
+        self.shared
+            .slots
+            .iter()
+            .filter(move |slot| selector.matches(&slot.spec))
+    }
+
+    fn assemble(
+        &self,
+        components: Vec<ComponentStatus>,
+        started: Instant,
+        (now, wall): (Instant, SystemTime),
+    ) -> SystemHealthStatus {
+        SystemHealthStatus {
+            status: HealthStatus::worst(components.iter().map(|c| c.status)),
+            accepting_traffic: self.accepting_traffic(),
+            timestamp: wall,
+            duration_ms: millis(now - started),
+            components,
+        }
+    }
+}
+
+impl std::fmt::Debug for HealthChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthChecker")
+            .field("checks", &self.check_names().collect::<Vec<_>>())
+            .field("cache_ttl", &self.shared.cache_ttl)
+            .field("deadline", &self.shared.deadline)
+            .field("accepting_traffic", &self.accepting_traffic())
+            .finish()
+    }
+}
+
+/// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
+/// duplicates, out-of-range settings) are reported by [`build`](Self::build).
+#[derive(Debug, Default)]
+#[must_use]
+pub struct HealthCheckerBuilder {
+    defaults: Defaults,
+    checks: Vec<Check>,
+}
+
+impl HealthCheckerBuilder {
+    /// Registers `check` under `name` with the default settings.
+    pub fn check(self, name: impl Into<String>, check: impl HealthCheck) -> Self {
+        self.register(Check::new(name, check))
+    }
+
+    /// Registers a check with its own settings.
+    pub fn register(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Default time one attempt may take (default 2000 ms; 1 ms to 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.defaults.timeout = timeout;
+        self
+    }
+
+    /// Default number of retries after a failed attempt (default 1; at most 10).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.defaults.retries = retries;
+        self
+    }
+
+    /// Pause before the first retry, doubled for each further one up to `max` (default 50 ms
+    /// and 1 s).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.defaults.backoff_base = base;
+        self.defaults.backoff_max = max;
+        self
+    }
+
+    /// How long a result is reused before the check runs again (default 1 s; 0 runs it for
+    /// every report, still once for concurrent ones).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.defaults.cache_ttl = ttl;
+        self
+    }
+
+    /// The longest a report waits for running checks (default 800 ms); a check still running
+    /// then is shown with its last result, marked stale.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.defaults.deadline = deadline;
+        self
+    }
+
+    /// Default failed runs in a row before a check shows as failed (default 1).
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.defaults.failure_threshold = runs;
+        self
+    }
+
+    /// Default passing runs in a row before a failed check shows as recovered (default 1).
+    pub fn success_threshold(mut self, runs: u32) -> Self {
+        self.defaults.success_threshold = runs;
+        self
+    }
+
+    /// Validates the settings and every check.
+    pub fn build(self) -> Result<HealthChecker, ConfigError> {
+        self.defaults.validate()?;
+        if self.defaults.backoff_base > self.defaults.backoff_max {
+            validate_duration(
+                "backoff base (above the maximum)",
+                self.defaults.backoff_base,
+                (
+                    Duration::ZERO..=self.defaults.backoff_max,
+                    "at most the backoff maximum",
+                ),
+            )?;
+        }
+        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
+        for check in self.checks {
+            let spec = check.resolve(&self.defaults)?;
+            if slots.iter().any(|slot| slot.spec.name == spec.name) {
+                return Err(ConfigError::DuplicateCheckName(spec.name));
+            }
+            slots.push(Arc::new(Slot::new(spec)));
+        }
+        Ok(HealthChecker {
+            shared: Arc::new(Shared {
+                slots: slots.into(),
+                cache_ttl: self.defaults.cache_ttl,
+                deadline: self.defaults.deadline,
+                accepting_traffic: AtomicBool::new(true),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,164 @@
+//! Running one check: attempts with a timeout each, retries with backoff, panics caught.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::time::Instant;
+
+use super::spec::CheckSpec;
+use crate::CheckResult;
+
+/// What a run of a check ended with.
+pub(crate) struct Outcome {
+    pub(crate) result: Result<CheckResult, Failure>,
+    pub(crate) attempts: u32,
+    pub(crate) duration: Duration,
+    pub(crate) finished: Instant,
+}
+
+/// Why an attempt produced no status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Error(String),
+    Panic(String),
+    Timeout(Duration),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Error(message) => f.write_str(message),
+            Self::Panic(message) => write!(f, "check panicked: {message}"),
+            Self::Timeout(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
+        }
+    }
+}
+
+/// Runs `spec`'s check until an attempt answers or the retries are used up.
+pub(crate) async fn execute(spec: &CheckSpec) -> Outcome {
+    let started = Instant::now();
+    let mut attempts = 0;
+    let result = loop {
+        if attempts > 0 {
+            tokio::time::sleep(spec.backoff(attempts)).await;
+        }
+        attempts += 1;
+        let result = attempt(spec).await;
+        if result.is_ok() || attempts > spec.retries {
+            break result;
+        }
+        tracing::debug!(check = %spec.name, attempt = attempts, error = %result.as_ref().err().unwrap(), "health check attempt failed; retrying");
+    };
+    let finished = Instant::now();
+    Outcome {
+        result,
+        attempts,
+        duration: finished - started,
+        finished,
+    }
+}
+
+async fn attempt(spec: &CheckSpec) -> Result<CheckResult, Failure> {
+    // Building the future may panic too, not only polling it.
+    let future = std::panic::catch_unwind(AssertUnwindSafe(|| spec.check.check()))
+        .map_err(|panic| Failure::Panic(panic_message(&*panic)))?;
+    match tokio::time::timeout(spec.timeout, AssertUnwindSafe(future).catch_unwind()).await {
+        Ok(Ok(Ok(result))) => Ok(result),
+        Ok(Ok(Err(error))) => Err(Failure::Error(error.to_string())),
+        Ok(Err(panic)) => Err(Failure::Panic(panic_message(&*panic))),
+        Err(_) => Err(Failure::Timeout(spec.timeout)),
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::checker::config::Defaults;
+    use crate::{Check, HealthStatus};
+
+    fn spec(check: Check) -> CheckSpec {
+        check.resolve(&Defaults::default()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_attempt_is_retried_after_backoff() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = calls.clone();
+        let spec = spec(
+            Check::new("flaky", move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                async move { if n == 0 { Err("refused") } else { Ok(()) } }
+            })
+            .retries(2),
+        );
+        let outcome = execute(&spec).await;
+        assert_eq!(outcome.result.unwrap().status(), HealthStatus::Healthy);
+        assert_eq!(outcome.attempts, 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(outcome.duration >= Duration::from_millis(50));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_at_the_limit_and_keep_the_last_failure() {
+        let spec = spec(Check::new("down", || async { Err::<(), _>("refused") }).retries(3));
+        let outcome = execute(&spec).await;
+        assert_eq!(outcome.result, Err(Failure::Error("refused".into())));
+        assert_eq!(outcome.attempts, 4);
+        // 50 + 100 + 200 ms of backoff
+        assert_eq!(outcome.duration, Duration::from_millis(350));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hanging_attempts_time_out() {
+        let spec = spec(
+            Check::new("hang", std::future::pending::<()>)
+                .timeout(Duration::from_millis(300))
+                .retries(0),
+        );
+        let outcome = execute(&spec).await;
+        assert_eq!(
+            outcome.result.unwrap_err().to_string(),
+            "timed out after 300 ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn panics_while_building_or_polling_are_caught() {
+        let building = spec(
+            Check::new("build", || -> std::future::Ready<()> { panic!("no pool") }).retries(0),
+        );
+        assert_eq!(
+            execute(&building).await.result.unwrap_err(),
+            Failure::Panic("no pool".into())
+        );
+        let polling = spec(
+            Check::new("poll", || async {
+                let shards: Vec<u8> = Vec::new();
+                shards[3] == 0
+            })
+            .retries(0),
+        );
+        let failure = execute(&polling).await.result.unwrap_err();
+        assert!(
+            failure
+                .to_string()
+                .starts_with("check panicked: index out of bounds")
+        );
+    }
+}

@@ -1,0 +1,349 @@
+//! One registered check's state: the cached result, the single in-flight run, thresholds.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use tokio::runtime::Handle;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::run::{self, Outcome};
+use super::spec::CheckSpec;
+use crate::{ComponentStatus, HealthStatus};
+
+/// What [`Slot::begin`] found.
+pub(crate) enum Begin {
+    /// A result to use as it is.
+    Done(View),
+    /// A run is under way (the receiver changes when it ends); the caller starts it if it is
+    /// this caller's to start.
+    Wait(watch::Receiver<u64>, Option<Run>),
+}
+
+/// A run of a check that has not started yet. Dropped unstarted, it releases the slot (its
+/// guard does), so waiting callers are not left hanging.
+pub(crate) struct Run {
+    future: Pin<Box<dyn Future<Output = ()> + Send>>,
+    runtime: Handle,
+}
+
+impl Run {
+    /// Polls the run once here, which finishes checks that need no I/O without a task of their
+    /// own, and spawns it if it did not finish, so it goes on whatever happens to the caller.
+    pub(crate) fn start(mut self) {
+        if (&mut self.future).now_or_never().is_none() {
+            self.runtime.spawn(self.future);
+        }
+    }
+}
+
+/// A finished run, after thresholds were applied.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) status: HealthStatus,
+    pub(crate) message: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) duration: Duration,
+    pub(crate) completed: Instant,
+    pub(crate) consecutive_failures: u32,
+}
+
+#[derive(Default)]
+struct State {
+    last: Option<Arc<Record>>,
+    running: bool,
+    /// Whether the shown status is a failing one (thresholds move it, not single runs).
+    failing: bool,
+    consecutive_failures: u32,
+    consecutive_successes: u32,
+}
+
+/// What a caller gets for one check: a record (if any) and whether it is fresh.
+pub(crate) struct View {
+    pub(crate) record: Option<Arc<Record>>,
+    pub(crate) fresh: bool,
+    /// Set when no run could be started: there is no Tokio runtime.
+    pub(crate) no_runtime: bool,
+}
+
+impl View {
+    pub(crate) fn fresh(record: Arc<Record>) -> Self {
+        Self {
+            record: Some(record),
+            fresh: true,
+            no_runtime: false,
+        }
+    }
+}
+
+pub(crate) struct Slot {
+    pub(crate) spec: CheckSpec,
+    state: Mutex<State>,
+    /// Bumped after every run ends (finished or cancelled); waiters watch it.
+    done: watch::Sender<u64>,
+    executions: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Slot {
+    pub(crate) fn new(spec: CheckSpec) -> Self {
+        Self {
+            spec,
+            state: Mutex::new(State::default()),
+            done: watch::Sender::new(0),
+            executions: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Runs that finished, and runs that ended failing (before thresholds).
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.executions.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The cached record when it is younger than `ttl`.
+    pub(crate) fn fresh(&self, ttl: Duration, now: Instant) -> Option<Arc<Record>> {
+        let state = self.state.lock();
+        state
+            .last
+            .as_ref()
+            .filter(|record| now.saturating_duration_since(record.completed) < ttl)
+            .cloned()
+    }
+
+    /// The result when one younger than `ttl` is cached; otherwise starts a run (or joins the
+    /// one under way) and returns what to wait on before calling [`settle`](Self::settle).
+    pub(crate) fn begin(self: &Arc<Self>, ttl: Duration, asked: Instant) -> Begin {
+        let mut state = self.state.lock();
+        if let Some(record) = &state.last {
+            if asked.saturating_duration_since(record.completed) < ttl {
+                return Begin::Done(View::fresh(record.clone()));
+            }
+        }
+        let Ok(runtime) = Handle::try_current() else {
+            tracing::error!(check = %self.spec.name, "health check not run: no Tokio runtime");
+            return Begin::Done(View {
+                record: state.last.clone(),
+                fresh: false,
+                no_runtime: true,
+            });
+        };
+        let finished = self.done.subscribe();
+        let run = (!state.running).then(|| {
+            state.running = true;
+            self.run(runtime)
+        });
+        Begin::Wait(finished, run)
+    }
+
+    /// The result after waiting for a run: fresh if it finished after `asked` or is still
+    /// within `ttl`, stale otherwise (the run outlived the wait).
+    pub(crate) fn settle(&self, ttl: Duration, asked: Instant) -> View {
+        let record = self.state.lock().last.clone();
+        let fresh = record.as_ref().is_some_and(|record| {
+            record.completed >= asked || asked.duration_since(record.completed) < ttl
+        });
+        View {
+            record,
+            fresh,
+            no_runtime: false,
+        }
+    }
+
+    /// A run of the check, to be [started](Run::start) once the slot's lock is released.
+    fn run(self: &Arc<Self>, runtime: Handle) -> Run {
+        let guard = RunGuard {
+            slot: self.clone(),
+            finished: false,
+        };
+        let future = Box::pin(async move {
+            let outcome = run::execute(&guard.slot.spec).await;
+            guard.complete(outcome);
+        });
+        Run { future, runtime }
+    }
+
+    /// Stores a run's outcome, applying the failure/recovery thresholds.
+    fn finish(&self, outcome: Outcome) {
+        let spec = &self.spec;
+        let (raw, message, metadata) = match outcome.result {
+            Ok(result) => {
+                let (status, message, metadata) = result.into_parts();
+                (status.min(spec.failure_status), message, metadata)
+            }
+            Err(failure) => (spec.failure_status, Some(failure.to_string()), Map::new()),
+        };
+        let raw_failing = raw != HealthStatus::Healthy;
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        if raw_failing {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+
+        let mut state = self.state.lock();
+        if raw_failing {
+            state.consecutive_failures += 1;
+            state.consecutive_successes = 0;
+        } else {
+            state.consecutive_successes += 1;
+            state.consecutive_failures = 0;
+        }
+        let previous = state.last.clone();
+        let (status, message) = match &previous {
+            Some(previous) if raw_failing != state.failing && !self.crossed_threshold(&state) => {
+                // Held at the previous status until enough runs agree.
+                let note = if raw_failing {
+                    format!(
+                        "failure {} of {} before the check counts as failed: {}",
+                        state.consecutive_failures,
+                        spec.failure_threshold,
+                        message.as_deref().unwrap_or(raw.as_str())
+                    )
+                } else {
+                    format!(
+                        "passed {} of {} runs needed to recover; {}",
+                        state.consecutive_successes,
+                        spec.success_threshold,
+                        previous
+                            .message
+                            .as_deref()
+                            .unwrap_or(previous.status.as_str())
+                    )
+                };
+                (previous.status, Some(note))
+            }
+            _ => {
+                state.failing = raw_failing;
+                (raw, message)
+            }
+        };
+        state.last = Some(Arc::new(Record {
+            status,
+            message,
+            metadata,
+            duration: outcome.duration,
+            completed: outcome.finished,
+            consecutive_failures: state.consecutive_failures,
+        }));
+        state.running = false;
+        let record = state.last.clone();
+        drop(state);
+        self.done.send_modify(|generation| *generation += 1);
+        if let Some(record) = record {
+            log_transition(spec, previous.map(|p| p.status), &record, outcome.attempts);
+        }
+    }
+
+    fn crossed_threshold(&self, state: &State) -> bool {
+        if state.failing {
+            state.consecutive_successes >= self.spec.success_threshold
+        } else {
+            state.consecutive_failures >= self.spec.failure_threshold
+        }
+    }
+
+    /// The report entry for a view, as of `now` (wall clock `wall`).
+    pub(crate) fn component(
+        &self,
+        view: View,
+        deadline: Duration,
+        (now, wall): (Instant, SystemTime),
+    ) -> ComponentStatus {
+        let spec = &self.spec;
+        let tags = spec.tags.clone();
+        let critical = spec.critical();
+        match view.record {
+            Some(record) => {
+                let age = now.saturating_duration_since(record.completed);
+                ComponentStatus {
+                    name: spec.name.clone(),
+                    status: record.status,
+                    message: record.message.clone(),
+                    response_time_ms: millis(record.duration),
+                    metadata: record.metadata.clone(),
+                    checked_at: wall.checked_sub(age),
+                    fresh: view.fresh,
+                    age_ms: millis(age),
+                    critical,
+                    tags,
+                    consecutive_failures: record.consecutive_failures,
+                }
+            }
+            None => ComponentStatus {
+                name: spec.name.clone(),
+                status: spec.failure_status,
+                message: Some(if view.no_runtime {
+                    "not run: no Tokio runtime".to_owned()
+                } else {
+                    format!(
+                        "no result yet: the first run had not finished after the {} ms deadline",
+                        deadline.as_millis()
+                    )
+                }),
+                response_time_ms: 0.0,
+                metadata: Map::new(),
+                checked_at: None,
+                fresh: false,
+                age_ms: 0.0,
+                critical,
+                tags,
+                consecutive_failures: 0,
+            },
+        }
+    }
+}
+
+/// Lives inside the run's task: if the task is dropped before the run finished (runtime shut
+/// down, task aborted), the slot is released so the next caller starts a new run.
+struct RunGuard {
+    slot: Arc<Slot>,
+    finished: bool,
+}
+
+impl RunGuard {
+    fn complete(mut self, outcome: Outcome) {
+        self.slot.finish(outcome);
+        self.finished = true;
+    }
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.slot.state.lock().running = false;
+            self.slot.done.send_modify(|generation| *generation += 1);
+        }
+    }
+}
+
+fn log_transition(
+    spec: &CheckSpec,
+    previous: Option<HealthStatus>,
+    record: &Record,
+    attempts: u32,
+) {
+    if previous == Some(record.status) {
+        return;
+    }
+    let from = previous.map_or("unknown", HealthStatus::as_str);
+    let reason = record.message.as_deref().unwrap_or("");
+    let duration_ms = millis(record.duration);
+    if record.status > previous.unwrap_or(HealthStatus::Healthy) {
+        tracing::warn!(check = %spec.name, from = %from, to = %record.status, reason, attempts, duration_ms, "health check status changed");
+    } else {
+        tracing::info!(check = %spec.name, from = %from, to = %record.status, reason, attempts, duration_ms, "health check status changed");
+    }
+}
+
+/// Milliseconds, rounded to the microsecond.
+pub(crate) fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}

@@ -1,0 +1,375 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+
+use super::*;
+use crate::CheckResult;
+
+/// A check counting its runs, answering what `answer` says for run number n (0-based).
+fn counted(
+    runs: &Arc<AtomicU32>,
+    delay: Duration,
+    answer: impl Fn(u32) -> HealthStatus + Send + Sync + 'static,
+) -> impl HealthCheck {
+    let runs = runs.clone();
+    let answer = Arc::new(answer);
+    move || {
+        let n = runs.fetch_add(1, Ordering::SeqCst);
+        let answer = answer.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            answer(n)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn results_are_cached_for_the_ttl() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .check(
+            "db",
+            counted(&runs, Duration::ZERO, |_| HealthStatus::Healthy),
+        )
+        .cache_ttl(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    assert_eq!(checker.cached_status(&Selector::all()), None);
+    checker.report().await;
+    checker.report().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        checker.cached_status(&Selector::all()),
+        Some(HealthStatus::Healthy)
+    );
+    tokio::time::advance(Duration::from_millis(1001)).await;
+    assert_eq!(checker.cached_status(&Selector::all()), None);
+    checker.report().await;
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrent_reports_share_one_run() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .check(
+            "db",
+            counted(&runs, Duration::from_millis(100), |_| HealthStatus::Healthy),
+        )
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    let reports = join_all((0..50).map(|_| checker.report())).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert!(reports.iter().all(|r| r.components[0].fresh));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_past_the_deadline_shows_the_last_result_as_stale() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "slow",
+                counted(&runs, Duration::from_millis(100), |n| match n {
+                    0 => HealthStatus::Healthy,
+                    _ => HealthStatus::Unhealthy,
+                }),
+            )
+            .timeout(Duration::from_secs(30)),
+        )
+        .cache_ttl(Duration::ZERO)
+        .deadline(Duration::from_millis(50))
+        .build()
+        .unwrap();
+
+    // No result at all yet: the check's failure status, marked stale.
+    let first = checker.report().await;
+    let component = &first.components[0];
+    assert_eq!(component.status, HealthStatus::Unhealthy);
+    assert!(!component.fresh);
+    assert!(component.checked_at.is_none());
+    assert!(
+        component
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("50 ms deadline")
+    );
+
+    tokio::time::sleep(Duration::from_millis(100)).await; // the first run finishes: healthy
+    let second = checker.report().await; // starts run 2, which answers after the deadline
+    assert_eq!(second.components[0].status, HealthStatus::Healthy);
+    assert!(!second.components[0].fresh);
+    assert!(second.duration_ms < 60.0, "{}", second.duration_ms);
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_and_recovery_thresholds_stop_flapping() {
+    // Runs: ok, fail, fail, fail, ok, ok
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "flappy",
+                counted(&runs, Duration::ZERO, |n| match n {
+                    1..=3 => HealthStatus::Unhealthy,
+                    _ => HealthStatus::Healthy,
+                }),
+            )
+            .failure_threshold(3)
+            .success_threshold(2),
+        )
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    let mut shown = Vec::new();
+    for _ in 0..6 {
+        shown.push(checker.report().await.components[0].status);
+    }
+    use HealthStatus::{Healthy as H, Unhealthy as U};
+    assert_eq!(shown, [H, H, H, U, U, H]);
+    let held = checker.report().await;
+    assert_eq!(held.components[0].consecutive_failures, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn held_results_say_why() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "db",
+                counted(&runs, Duration::ZERO, |n| match n {
+                    0 => HealthStatus::Healthy,
+                    _ => HealthStatus::Unhealthy,
+                }),
+            )
+            .failure_threshold(2),
+        )
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    checker.report().await;
+    let held = checker.report().await;
+    let component = &held.components[0];
+    assert_eq!(component.status, HealthStatus::Healthy);
+    assert_eq!(
+        component.message.as_deref(),
+        Some("failure 1 of 2 before the check counts as failed: unhealthy")
+    );
+    assert_eq!(component.consecutive_failures, 1);
+}
+
+fn explode(message: &str) -> HealthStatus {
+    panic!("{message}")
+}
+
+#[tokio::test]
+async fn failures_are_isolated_per_check() {
+    let checker = HealthChecker::builder()
+        .check("ok", || async { HealthStatus::Healthy })
+        .register(Check::new("boom", || async { explode("bad state") }).retries(0))
+        .register(
+            Check::new("stuck", std::future::pending::<()>)
+                .timeout(Duration::from_millis(20))
+                .retries(0),
+        )
+        .register(
+            Check::new("refused", || async { Err::<(), _>("connection refused") })
+                .retries(0)
+                .critical(false),
+        )
+        .build()
+        .unwrap();
+    let report = checker.report().await;
+    let by_name = |name: &str| report.components.iter().find(|c| c.name == name).unwrap();
+    assert_eq!(by_name("ok").status, HealthStatus::Healthy);
+    assert_eq!(
+        by_name("boom").message.as_deref(),
+        Some("check panicked: bad state")
+    );
+    assert_eq!(
+        by_name("stuck").message.as_deref(),
+        Some("timed out after 20 ms")
+    );
+    assert_eq!(by_name("refused").status, HealthStatus::Degraded);
+    assert_eq!(report.status, HealthStatus::Unhealthy);
+    assert_eq!(checker.run_counts("boom"), Some((1, 1)));
+}
+
+#[tokio::test]
+async fn non_critical_checks_are_capped_at_degraded() {
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("search", || async {
+                CheckResult::unhealthy("index missing")
+            })
+            .critical(false),
+        )
+        .build()
+        .unwrap();
+    let report = checker.report().await;
+    assert_eq!(report.status, HealthStatus::Degraded);
+    assert!(!report.components[0].critical);
+}
+
+#[tokio::test]
+async fn selectors_pick_by_tag_and_exclude_by_name() {
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", || async {}).tag("ready"))
+        .register(Check::new("cache", || async {}).tag("ready"))
+        .check("disk", || async {})
+        .build()
+        .unwrap();
+    let names = |report: SystemHealthStatus| {
+        report
+            .components
+            .into_iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(checker.report_for(&Selector::tagged("ready")).await),
+        ["db", "cache"]
+    );
+    assert_eq!(
+        names(checker.report_for(&Selector::all().excluding("db")).await),
+        ["cache", "disk"]
+    );
+}
+
+#[test]
+fn a_cancelled_run_lets_the_next_caller_start_another() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_time()
+        .build()
+        .unwrap();
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "db",
+                counted(&runs, Duration::from_secs(3600), |_| HealthStatus::Healthy),
+            )
+            .timeout(Duration::from_secs(60)),
+        )
+        .deadline(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let on_runtime = checker.clone();
+    runtime.block_on(async move { on_runtime.report().await });
+    runtime.shutdown_timeout(Duration::from_secs(5)); // drops the run's task mid-check
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let report = second.block_on(checker.report()); // a new run starts, on this runtime
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    assert!(!report.components[0].fresh);
+}
+
+#[test]
+fn without_a_runtime_the_check_is_reported_not_run() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let report = futures_util::FutureExt::now_or_never(checker.report()).unwrap();
+    let component = &report.components[0];
+    assert_eq!(
+        component.message.as_deref(),
+        Some("not run: no Tokio runtime")
+    );
+    assert_eq!(component.status, HealthStatus::Unhealthy);
+    assert_eq!(checker.run_counts("db"), Some((0, 0)));
+}
+
+#[test]
+fn duplicate_names_and_bad_settings_are_errors() {
+    let duplicate = HealthChecker::builder()
+        .check("db", || async {})
+        .check("db", || async {})
+        .build();
+    assert_eq!(
+        duplicate.unwrap_err(),
+        ConfigError::DuplicateCheckName("db".into())
+    );
+    let zero = HealthChecker::builder().timeout(Duration::ZERO).build();
+    assert_eq!(
+        zero.unwrap_err().to_string(),
+        "timeout of 0 ms is out of range (1 ms to 60 s)"
+    );
+    let backoff = HealthChecker::builder()
+        .backoff(Duration::from_secs(2), Duration::from_secs(1))
+        .build();
+    assert!(backoff.is_err());
+}
+
+#[tokio::test]
+async fn the_ready_switch_is_shared_by_clones() {
+    let checker = HealthChecker::builder().build().unwrap();
+    let clone = checker.clone();
+    clone.mark_not_ready();
+    assert!(!checker.accepting_traffic());
+    assert!(!checker.report().await.accepting_traffic);
+    checker.mark_ready();
+    assert!(clone.accepting_traffic());
+}
+
+/// Counts events whose message is "health check status changed".
+#[derive(Clone, Default)]
+struct Transitions(Arc<parking_lot::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Transitions {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(String, bool);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                match field.name() {
+                    "message" => self.1 = format!("{value:?}") == "health check status changed",
+                    "to" => self.0 = format!("{value:?}"),
+                    _ => {}
+                }
+            }
+        }
+        let mut fields = Fields(String::new(), false);
+        event.record(&mut fields);
+        if fields.1 {
+            self.0.lock().push(fields.0);
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_status_change_logs_one_event_however_many_probes_see_it() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let transitions = Transitions::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(transitions.clone()));
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "db",
+                counted(&runs, Duration::ZERO, |n| match n {
+                    0..=2 => HealthStatus::Healthy,
+                    _ => HealthStatus::Unhealthy,
+                }),
+            )
+            .retries(0),
+        )
+        .cache_ttl(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for _ in 0..8 {
+        join_all((0..20).map(|_| checker.report())).await;
+        tokio::time::advance(Duration::from_millis(101)).await;
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 8);
+    assert_eq!(*transitions.0.lock(), ["healthy", "unhealthy"]);
+}

@@ -1,0 +1,74 @@
+//! Configuration errors.
+
+use std::fmt;
+
+/// A setting that cannot be used, with the offending value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A check name is empty, too long, has surrounding whitespace or a control character.
+    InvalidCheckName {
+        /// The rejected name (control characters escaped when displayed).
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two checks were registered under the same name.
+    DuplicateCheckName(String),
+    /// A duration setting is out of its allowed range.
+    InvalidDuration {
+        /// The setting, e.g. `"timeout"` or `"check \"db\" timeout"`.
+        setting: String,
+        /// The rejected value in milliseconds.
+        millis: u128,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// A count setting (threshold) is out of its allowed range.
+    InvalidCount {
+        /// The setting.
+        setting: String,
+        /// The rejected value.
+        value: u64,
+        /// The allowed range.
+        allowed: &'static str,
+    },
+    /// An HTTP path is not usable.
+    InvalidPath {
+        /// The rejected path.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Two endpoints were given the same path.
+    DuplicatePath(String),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidCheckName { name, reason } => {
+                write!(f, "invalid check name {name:?}: {reason}")
+            }
+            Self::DuplicateCheckName(name) => {
+                write!(f, "a check named {name:?} is already registered")
+            }
+            Self::InvalidDuration {
+                setting,
+                millis,
+                allowed,
+            } => write!(f, "{setting} of {millis} ms is out of range ({allowed})"),
+            Self::InvalidCount {
+                setting,
+                value,
+                allowed,
+            } => write!(f, "{setting} of {value} is out of range ({allowed})"),
+            Self::InvalidPath { path, reason } => write!(f, "invalid path {path:?}: {reason}"),
+            Self::DuplicatePath(path) => {
+                write!(f, "path {path:?} is used by more than one endpoint")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

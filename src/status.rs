@@ -1,0 +1,227 @@
+//! Health statuses and the report types the checker produces and the renderers serialise.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// How healthy a component (or the whole system) is.
+///
+/// Ordered from best to worst, so the worst of several statuses is their maximum:
+///
+/// ```
+/// use tower_vitals::HealthStatus;
+///
+/// assert!(HealthStatus::Healthy < HealthStatus::Degraded);
+/// assert!(HealthStatus::Degraded < HealthStatus::Unhealthy);
+/// let overall = [HealthStatus::Healthy, HealthStatus::Degraded].into_iter().max();
+/// assert_eq!(overall, Some(HealthStatus::Degraded));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Working normally.
+    #[default]
+    Healthy,
+    /// Working, but impaired (slow, partly unavailable, non-critical dependency down).
+    Degraded,
+    /// Not working.
+    Unhealthy,
+}
+
+impl HealthStatus {
+    /// The lowercase name used in JSON and logs: `"healthy"`, `"degraded"` or `"unhealthy"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// The worst status of an iterator of statuses; `Healthy` when it is empty.
+    pub fn worst<I: IntoIterator<Item = HealthStatus>>(statuses: I) -> Self {
+        statuses.into_iter().max().unwrap_or_default()
+    }
+}
+
+impl fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one run of a check found: a status, an optional message and free-form metadata.
+///
+/// ```
+/// use tower_vitals::{CheckResult, HealthStatus};
+///
+/// let result = CheckResult::degraded("replica lag 12 s").with_metadata("lag_seconds", 12);
+/// assert_eq!(result.status(), HealthStatus::Degraded);
+/// assert_eq!(result.metadata()["lag_seconds"], 12);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckResult {
+    status: HealthStatus,
+    message: Option<String>,
+    metadata: Map<String, Value>,
+}
+
+impl CheckResult {
+    /// A result with `status`, no message and no metadata.
+    pub fn new(status: HealthStatus) -> Self {
+        Self {
+            status,
+            message: None,
+            metadata: Map::new(),
+        }
+    }
+
+    /// A healthy result.
+    pub fn healthy() -> Self {
+        Self::new(HealthStatus::Healthy)
+    }
+
+    /// A degraded result with a message saying why.
+    pub fn degraded(message: impl Into<String>) -> Self {
+        Self::new(HealthStatus::Degraded).with_message(message)
+    }
+
+    /// An unhealthy result with a message saying why.
+    pub fn unhealthy(message: impl Into<String>) -> Self {
+        Self::new(HealthStatus::Unhealthy).with_message(message)
+    }
+
+    /// Sets the message.
+    #[must_use]
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Adds one metadata entry (shown under the component's `metadata` object).
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> HealthStatus {
+        self.status
+    }
+
+    /// The message, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The metadata object.
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+
+    pub(crate) fn into_parts(self) -> (HealthStatus, Option<String>, Map<String, Value>) {
+        (self.status, self.message, self.metadata)
+    }
+}
+
+impl From<HealthStatus> for CheckResult {
+    fn from(status: HealthStatus) -> Self {
+        Self::new(status)
+    }
+}
+
+/// The state of one named component, as shown in reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComponentStatus {
+    /// The check's registered name.
+    pub name: String,
+    /// Its status after failure/recovery thresholds were applied.
+    pub status: HealthStatus,
+    /// Why it has that status, when the check said (errors, timeouts and panics always say).
+    pub message: Option<String>,
+    /// How long the last run took, retries included, in milliseconds.
+    pub response_time_ms: f64,
+    /// Free-form details the check attached.
+    pub metadata: Map<String, Value>,
+    /// When the last run finished; `None` while the first run is still under way.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub checked_at: Option<SystemTime>,
+    /// `true` when the result is within the cache TTL or was computed for this request; `false`
+    /// when the check was still running at the answer deadline and an older result is shown.
+    pub fresh: bool,
+    /// Age of the shown result in milliseconds (0 when it has none).
+    pub age_ms: f64,
+    /// Whether a failure of this check makes the system unhealthy (`false`: at worst degraded).
+    pub critical: bool,
+    /// The check's tags.
+    pub tags: Vec<String>,
+    /// Failed runs in a row, counted before thresholds.
+    pub consecutive_failures: u32,
+}
+
+/// The whole-system report: the overall status and every component it was made of.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SystemHealthStatus {
+    /// The worst status of the components (`healthy` when there are none).
+    pub status: HealthStatus,
+    /// `false` when the service was marked not ready (for instance while draining on shutdown).
+    pub accepting_traffic: bool,
+    /// When the report was made.
+    #[serde(serialize_with = "rfc3339")]
+    pub timestamp: SystemTime,
+    /// How long making it took, in milliseconds.
+    pub duration_ms: f64,
+    /// The components, in registration order.
+    pub components: Vec<ComponentStatus>,
+}
+
+fn rfc3339<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_rfc3339_millis(*time))
+}
+
+fn rfc3339_opt<S: Serializer>(time: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => rfc3339(time, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_of_nothing_is_healthy() {
+        assert_eq!(HealthStatus::worst([]), HealthStatus::Healthy);
+        assert_eq!(
+            HealthStatus::worst([HealthStatus::Unhealthy, HealthStatus::Degraded]),
+            HealthStatus::Unhealthy
+        );
+    }
+
+    #[test]
+    fn statuses_serialise_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&HealthStatus::Degraded).unwrap(),
+            "\"degraded\""
+        );
+        assert_eq!(HealthStatus::Unhealthy.to_string(), "unhealthy");
+    }
+
+    #[test]
+    fn report_timestamps_are_rfc3339() {
+        let report = SystemHealthStatus {
+            status: HealthStatus::Healthy,
+            accepting_traffic: true,
+            timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500),
+            duration_ms: 0.5,
+            components: vec![],
+        };
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["timestamp"], "1970-01-01T00:00:01.500Z");
+        assert_eq!(json["status"], "healthy");
+    }
+}
