@@ -1,12 +1,45 @@
-//! Health endpoints and request metrics for any Tower HTTP service.
+//! Health endpoints and request metrics for any Tower HTTP service — Axum, Tonic or plain Hyper —
+//! with one `.layer(...)` call.
 //!
-//! [`HealthChecker`]: named async checks run concurrently, each with a timeout, retries with
-//! exponential backoff and isolation; results cached with single-flight; answers within a
-//! deadline; failure/recovery thresholds; a manual not-ready switch for draining.
+//! - [`HealthChecker`]: named async checks run concurrently, each with a timeout, retries with
+//!   exponential backoff and isolation (a check that panics, errors or hangs becomes that
+//!   component's failure status); results cached with single-flight, so a probe storm runs each
+//!   check once; answers within a deadline, showing a still-running check's last result as
+//!   stale; failure/recovery thresholds against flapping; a manual not-ready switch for draining.
+//! - [`HealthLayer`]: answers `/health/live`, `/health/ready` and `/health` itself and passes
+//!   every other request to your service untouched.
+//!
+//! # Quick start (Axum)
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use tower_vitals::{Check, HealthChecker, HealthLayer};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let checker = HealthChecker::builder()
+//!     .check("database", || async {
+//!         tokio::net::TcpStream::connect("127.0.0.1:5432").await.map(drop)
+//!     })
+//!     .build()?;
+//!
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(HealthLayer::new(checker));
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Checks run on the Tokio runtime that serves the request.
 #![forbid(unsafe_code)]
 
 mod checker;
 mod error;
+mod export;
+pub mod health;
 mod status;
 
 pub use checker::{
@@ -14,4 +47,5 @@ pub use checker::{
     IntoCheckResult, MAX_NAME_CHARS, Selector,
 };
 pub use error::ConfigError;
+pub use health::HealthLayer;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, SystemHealthStatus};

@@ -1,0 +1,3 @@
+//! Renderers: report types in, bytes out. No HTTP in here.
+
+pub(crate) mod json;

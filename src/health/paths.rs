@@ -1,0 +1,163 @@
+//! Which request paths the health endpoints answer.
+
+use crate::ConfigError;
+
+/// A health endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Live,
+    Ready,
+    Detail,
+}
+
+/// The endpoints' paths, each stored with the prefix applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Paths {
+    prefix: String,
+    relative: [String; 3],
+    full: [String; 3],
+}
+
+const ENDPOINTS: [Endpoint; 3] = [Endpoint::Live, Endpoint::Ready, Endpoint::Detail];
+
+impl Default for Paths {
+    fn default() -> Self {
+        let relative = ["/health/live", "/health/ready", "/health"].map(String::from);
+        Self {
+            prefix: String::new(),
+            full: relative.clone(),
+            relative,
+        }
+    }
+}
+
+impl Paths {
+    /// The endpoint a request path is for. One trailing slash is accepted.
+    pub(crate) fn route(&self, path: &str) -> Option<Endpoint> {
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
+        ENDPOINTS
+            .into_iter()
+            .zip(&self.full)
+            .find_map(|(endpoint, full)| (full == path).then_some(endpoint))
+    }
+
+    pub(crate) fn set_prefix(&mut self, prefix: &str) -> Result<(), ConfigError> {
+        let prefix = normalise(prefix, true)?;
+        self.update(prefix, self.relative.clone())
+    }
+
+    pub(crate) fn set(&mut self, endpoint: Endpoint, path: &str) -> Result<(), ConfigError> {
+        let mut relative = self.relative.clone();
+        relative[endpoint as usize] = normalise(path, false)?;
+        self.update(self.prefix.clone(), relative)
+    }
+
+    fn update(&mut self, prefix: String, relative: [String; 3]) -> Result<(), ConfigError> {
+        let full = relative.clone().map(|path| match path.as_str() {
+            "/" if !prefix.is_empty() => prefix.clone(),
+            _ => format!("{prefix}{path}"),
+        });
+        for (i, path) in full.iter().enumerate() {
+            if full[..i].contains(path) {
+                return Err(ConfigError::DuplicatePath(path.clone()));
+            }
+        }
+        *self = Self {
+            prefix,
+            relative,
+            full,
+        };
+        Ok(())
+    }
+}
+
+/// Checks a path and drops its trailing slash; a prefix may be empty (or `/`, meaning none).
+fn normalise(path: &str, is_prefix: bool) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidPath {
+        path: path.to_owned(),
+        reason,
+    };
+    if is_prefix && (path.is_empty() || path == "/") {
+        return Ok(String::new());
+    }
+    if !path.starts_with('/') {
+        return Err(invalid("it must start with '/'"));
+    }
+    if path.contains("//") {
+        return Err(invalid("it contains an empty segment ('//')"));
+    }
+    if path
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
+    {
+        return Err(invalid(
+            "it contains whitespace, a control character, '?', '#' or '%'",
+        ));
+    }
+    if path
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err(invalid("it contains a '.' or '..' segment"));
+    }
+    Ok(match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed.to_owned(),
+        _ => path.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_paths_route_with_or_without_a_trailing_slash() {
+        let paths = Paths::default();
+        assert_eq!(paths.route("/health/live"), Some(Endpoint::Live));
+        assert_eq!(paths.route("/health/ready/"), Some(Endpoint::Ready));
+        assert_eq!(paths.route("/health"), Some(Endpoint::Detail));
+        for other in [
+            "/",
+            "",
+            "/health//",
+            "/health/live/x",
+            "/HEALTH",
+            "//health",
+            "/health/%6Cive",
+        ] {
+            assert_eq!(paths.route(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_applies_to_every_endpoint() {
+        let mut paths = Paths::default();
+        paths.set_prefix("/internal/").unwrap();
+        assert_eq!(paths.route("/internal/health/live"), Some(Endpoint::Live));
+        assert_eq!(paths.route("/health/live"), None);
+        paths.set(Endpoint::Ready, "/readyz").unwrap();
+        assert_eq!(paths.route("/internal/readyz"), Some(Endpoint::Ready));
+        paths.set(Endpoint::Detail, "/").unwrap();
+        assert_eq!(paths.route("/internal"), Some(Endpoint::Detail));
+    }
+
+    #[test]
+    fn bad_paths_are_rejected_with_the_reason() {
+        let mut paths = Paths::default();
+        for bad in ["health", "/a b", "/a?b", "/a//b", "/a/../b", "/a%2Fb", ""] {
+            assert!(paths.set(Endpoint::Live, bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            paths.set(Endpoint::Live, "/health").unwrap_err(),
+            ConfigError::DuplicatePath("/health".into())
+        );
+        assert_eq!(
+            paths,
+            Paths::default(),
+            "a rejected change leaves the paths as they were"
+        );
+    }
+}
