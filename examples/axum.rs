@@ -1,0 +1,130 @@
+//! An Axum app with health endpoints: `cargo run --example axum`.
+//!
+//! Two routes, two checks — a real TCP connect to a stand-in database this example opens itself,
+//! and a job-queue backlog check that degrades (without failing readiness) when work piles up —
+//! and `HealthLayer` in front. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080` to change it).
+//! Ctrl-C marks the service not ready, then shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{get, post};
+use tokio::net::{TcpListener, TcpStream};
+use tower_vitals::{Check, CheckResult, HealthChecker, HealthLayer, Selector};
+use tracing_subscriber::EnvFilter;
+
+/// Jobs above this backlog degrade the service.
+const BACKLOG_LIMIT: usize = 100;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let addr: SocketAddr = std::env::var("ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+
+    let database = start_stand_in_database().await?;
+    let backlog = Arc::new(AtomicUsize::new(0));
+    start_worker(backlog.clone());
+
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("database", move || database_check(database))
+                .timeout(Duration::from_millis(500))
+                .tag("ready"),
+        )
+        .register(
+            Check::new("job-queue", {
+                let backlog = backlog.clone();
+                move || {
+                    let depth = backlog.load(Ordering::Relaxed);
+                    async move { queue_check(depth) }
+                }
+            })
+            .critical(false)
+            .tag("ready"),
+        )
+        .build()?;
+
+    let app = Router::new()
+        .route("/", get(|| async { "hello from tower-vitals\n" }))
+        .route("/jobs", post(enqueue))
+        .with_state(backlog)
+        .layer(HealthLayer::new(checker.clone()).readiness(Selector::tagged("ready")));
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e} (set ADDR to use another address)"))?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("tower-vitals axum example listening on {base}");
+    println!("  liveness         {base}/health/live");
+    println!(
+        "  readiness        {base}/health/ready        (verbose: {base}/health/ready?verbose)"
+    );
+    println!("  detailed report  {base}/health");
+    println!("  app routes       {base}/   and   POST {base}/jobs");
+    println!("Ctrl-C marks the service not ready, then stops.");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            checker.mark_not_ready();
+            println!("draining: readiness now answers 503");
+        })
+        .await?;
+    Ok(())
+}
+
+/// A real TCP connect to the database's address.
+async fn database_check(addr: SocketAddr) -> Result<CheckResult, std::io::Error> {
+    let started = Instant::now();
+    TcpStream::connect(addr).await?;
+    Ok(CheckResult::healthy()
+        .with_metadata("address", addr.to_string())
+        .with_metadata("connect_ms", started.elapsed().as_secs_f64() * 1000.0))
+}
+
+fn queue_check(depth: usize) -> CheckResult {
+    let result = if depth > BACKLOG_LIMIT {
+        CheckResult::degraded(format!("{depth} jobs waiting (limit {BACKLOG_LIMIT})"))
+    } else {
+        CheckResult::healthy()
+    };
+    result.with_metadata("depth", depth)
+}
+
+/// `POST /jobs`: queues a job, answers the backlog.
+async fn enqueue(State(backlog): State<Arc<AtomicUsize>>) -> String {
+    let depth = backlog.fetch_add(1, Ordering::Relaxed) + 1;
+    format!("queued; {depth} waiting\n")
+}
+
+/// Works off one job every 50 ms.
+fn start_worker(backlog: Arc<AtomicUsize>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tick.tick().await;
+            let _ =
+                backlog.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    });
+}
+
+/// A listener standing in for a database server: accepts connections and closes them.
+async fn start_stand_in_database() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    Ok(addr)
+}
