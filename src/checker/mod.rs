@@ -78,10 +78,10 @@ impl HealthChecker {
         let slots: Vec<&Arc<Slot>> = self.selected(selector).collect();
         let mut begun: Vec<Begin> = slots.iter().map(|slot| slot.begin(ttl, started)).collect();
         for begin in &mut begun {
-            if let Begin::Wait(_, run) = begin {
-                if let Some(run) = run.take() {
-                    run.start();
-                }
+            if let Begin::Wait(_, run) = begin
+                && let Some(run) = run.take()
+            {
+                run.start();
             }
         }
         if begun.iter().any(|begin| matches!(begin, Begin::Wait(..))) {

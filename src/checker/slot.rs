@@ -124,10 +124,10 @@ impl Slot {
     /// one under way) and returns what to wait on before calling [`settle`](Self::settle).
     pub(crate) fn begin(self: &Arc<Self>, ttl: Duration, asked: Instant) -> Begin {
         let mut state = self.state.lock();
-        if let Some(record) = &state.last {
-            if asked.saturating_duration_since(record.completed) < ttl {
-                return Begin::Done(View::fresh(record.clone()));
-            }
+        if let Some(record) = &state.last
+            && asked.saturating_duration_since(record.completed) < ttl
+        {
+            return Begin::Done(View::fresh(record.clone()));
         }
         let Ok(runtime) = Handle::try_current() else {
             tracing::error!(check = %self.spec.name, "health check not run: no Tokio runtime");
