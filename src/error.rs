@@ -42,6 +42,8 @@ pub enum ConfigError {
     },
     /// Two endpoints were given the same path.
     DuplicatePath(String),
+    /// Histogram bucket bounds that are empty, too many, or not strictly increasing.
+    InvalidBuckets(&'static str),
 }
 
 impl fmt::Display for ConfigError {
@@ -67,6 +69,7 @@ impl fmt::Display for ConfigError {
             Self::DuplicatePath(path) => {
                 write!(f, "path {path:?} is used by more than one endpoint")
             }
+            Self::InvalidBuckets(reason) => write!(f, "invalid histogram buckets: {reason}"),
         }
     }
 }

@@ -40,6 +40,7 @@ mod checker;
 mod error;
 mod export;
 pub mod health;
+pub mod metrics;
 mod status;
 
 pub use checker::{
@@ -48,4 +49,5 @@ pub use checker::{
 };
 pub use error::ConfigError;
 pub use health::HealthLayer;
+pub use metrics::{MetricsCollector, MetricsLayer};
 pub use status::{CheckResult, ComponentStatus, HealthStatus, SystemHealthStatus};

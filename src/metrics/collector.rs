@@ -1,0 +1,595 @@
+//! [`MetricsCollector`]: sharded recording, folded into the window and the totals on read.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+use quanta::Clock;
+use tokio::runtime::Handle;
+
+use super::labels::{
+    CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index, status_class,
+};
+use super::record::{Outcome, RequestRecord};
+use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
+use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, histogram_bytes, thread_index};
+use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
+use super::window::Window;
+use crate::ConfigError;
+
+/// OpenTelemetry's default bounds for `http.server.request.duration`, in seconds.
+pub const OTEL_DURATION_BOUNDS: [f64; 15] = [
+    0.0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// Collects request figures: a cheap `Clone` handle, shared by [`MetricsLayer`](super::MetricsLayer),
+/// the health report and the exporters.
+///
+/// Recording locks one of several shards (a thread's own, or the next free one), records into
+/// bounded structures allocated up front, and unlocks: no allocation, no string hashing, no
+/// window bookkeeping. Reads fold the shards into the rolling window and the since-start totals,
+/// swapping each shard's buffer for an empty one so recorders wait at most for a pointer swap.
+/// A maintenance task on the Tokio runtime (when the collector is made on one) folds at every
+/// slot boundary, so window slots hold what happened in their period; without a runtime,
+/// folding happens on reads only.
+///
+/// Memory is fixed when it is built ([`memory_bytes`](Self::memory_bytes)): with the defaults
+/// (6 slots, 64 routes, 512 series, 15 bounds) about 0.45 MB plus 0.12 MB per shard, one shard
+/// per CPU (rounded to a power of two, at least 2); route names add their text once.
+///
+/// ```
+/// use tower_vitals::metrics::MetricsCollector;
+///
+/// let collector = MetricsCollector::new();
+/// collector.cache_hits(3);
+/// collector.cache_misses(1);
+/// let snapshot = collector.snapshot();
+/// assert_eq!(snapshot.cache.hit_rate, Some(0.75));
+/// assert_eq!(snapshot.in_flight, 0);
+/// ```
+#[derive(Clone)]
+pub struct MetricsCollector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    clock: Clock,
+    origin: quanta::Instant,
+    shards: Box<[CachePadded<Shard>]>,
+    mask: usize,
+    routes: Routes,
+    series: Series,
+    bounds_nanos: Box<[u64]>,
+    bounds: Box<[Duration]>,
+    slot_len: Duration,
+    aggregate: Mutex<Aggregate>,
+    memory_bytes: usize,
+}
+
+/// What the shards were folded into.
+struct Aggregate {
+    window: Window,
+    totals: Counts,
+    series: SeriesData,
+    /// An empty buffer, swapped into a shard on fold.
+    spare: Box<ShardData>,
+}
+
+impl MetricsCollector {
+    /// A collector with the default settings.
+    pub fn new() -> Self {
+        Self::builder()
+            .build()
+            .expect("the default settings are valid")
+    }
+
+    /// A builder for other settings.
+    pub fn builder() -> MetricsCollectorBuilder {
+        MetricsCollectorBuilder::default()
+    }
+
+    /// Records one request.
+    pub fn record(&self, record: &RequestRecord<'_>) {
+        let route = self.route_id(record.route);
+        let (class, failed, cancelled) = match record.outcome {
+            Outcome::Response { status, failed } => (status_class(status), failed, false),
+            Outcome::Error => (ERROR_CLASS, true, false),
+            Outcome::Cancelled => (CANCELLED_CLASS, false, true),
+        };
+        let nanos = u64::try_from(record.duration.as_nanos()).unwrap_or(u64::MAX);
+        let headers = record
+            .time_to_headers
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        self.inner.record(
+            SeriesKey {
+                route,
+                method: method_index(record.method),
+                class,
+            },
+            nanos,
+            headers,
+            failed,
+            cancelled,
+            false,
+        );
+    }
+
+    /// Counts `n` cache lookups that found their entry.
+    pub fn cache_hits(&self, n: u64) {
+        self.inner.cache(0, n);
+    }
+
+    /// Counts `n` cache lookups that did not.
+    pub fn cache_misses(&self, n: u64) {
+        self.inner.cache(1, n);
+    }
+
+    /// Counts `n` cache evictions.
+    pub fn cache_evictions(&self, n: u64) {
+        self.inner.cache(2, n);
+    }
+
+    /// Everything the collector knows, folded up to now.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        self.read(true)
+    }
+
+    /// Like [`snapshot`](Self::snapshot) without the per-series figures (`series` is empty):
+    /// cheaper, for a health report.
+    pub fn summary(&self) -> MetricsSnapshot {
+        self.read(false)
+    }
+
+    fn read(&self, with_series: bool) -> MetricsSnapshot {
+        let inner = &*self.inner;
+        let mut aggregate = inner.maintain();
+        let now = inner.clock.now();
+        let window = aggregate.window.stats(now);
+        let in_flight = inner.in_flight(&aggregate);
+        let totals = aggregate.totals;
+        let series = if with_series {
+            inner
+                .series
+                .keys()
+                .into_iter()
+                .enumerate()
+                .filter_map(|(id, key)| inner.series_stats(&aggregate.series, id, key))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        drop(aggregate);
+        MetricsSnapshot {
+            uptime: now.saturating_duration_since(inner.origin),
+            in_flight,
+            window,
+            totals: Totals {
+                requests: totals.completed + totals.cancelled,
+                successes: totals.completed - totals.failures,
+                failures: totals.failures,
+                cancelled: totals.cancelled,
+                latency_sum: Duration::from_nanos(totals.sum_nanos),
+                clamped: totals.clamped,
+            },
+            cache: inner.cache_stats(),
+            series,
+            bucket_bounds: inner.bounds.to_vec(),
+        }
+    }
+
+    /// The rolling-window figures alone.
+    pub fn window(&self) -> WindowStats {
+        let mut aggregate = self.inner.maintain();
+        aggregate.window.stats(self.inner.clock.now())
+    }
+
+    /// Requests started through the layer and not yet ended.
+    pub fn in_flight(&self) -> u64 {
+        let aggregate = self.inner.maintain();
+        self.inner.in_flight(&aggregate)
+    }
+
+    /// Cache figures.
+    pub fn cache(&self) -> CacheStats {
+        self.inner.cache_stats()
+    }
+
+    /// Time since the collector was made.
+    pub fn uptime(&self) -> Duration {
+        self.inner
+            .clock
+            .now()
+            .saturating_duration_since(self.inner.origin)
+    }
+
+    /// Bytes allocated for the collector's state when it was built; recording never adds to it
+    /// (route names add their text, once each, up to the route cap).
+    pub fn memory_bytes(&self) -> usize {
+        self.inner.memory_bytes
+    }
+
+    pub(crate) fn route_id(&self, label: Option<&str>) -> u16 {
+        label.map_or(UNMATCHED, |label| self.inner.routes.id(label))
+    }
+}
+
+impl Default for MetricsCollector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MetricsCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsCollector")
+            .field("shards", &self.inner.shards.len())
+            .field("slot_len", &self.inner.slot_len)
+            .field("memory_bytes", &self.inner.memory_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    fn record(
+        &self,
+        key: SeriesKey,
+        nanos: u64,
+        headers_nanos: Option<u64>,
+        failed: bool,
+        cancelled: bool,
+        tracked: bool,
+    ) {
+        let sample = Sample {
+            series: self.series.id(key),
+            bucket: self.bounds_nanos.partition_point(|&bound| bound < nanos) as u8,
+            nanos,
+            headers_nanos,
+            failed,
+            cancelled,
+            tracked,
+        };
+        let home = thread_index();
+        for offset in 0..self.shards.len() {
+            if let Some(mut data) = self.shards[(home + offset) & self.mask].data.try_lock() {
+                data.record(&sample);
+                return;
+            }
+        }
+        self.shards[home & self.mask].data.lock().record(&sample);
+    }
+
+    fn cache(&self, which: usize, n: u64) {
+        let shard = &self.shards[thread_index() & self.mask];
+        shard.cache[which].fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Folds every shard into the aggregate and moves the window to now.
+    fn maintain(&self) -> MutexGuard<'_, Aggregate> {
+        let mut guard = self.aggregate.lock();
+        let aggregate = &mut *guard;
+        let now = self.clock.now();
+        // Folding right after a slot boundary (the maintenance task) puts the data in the slot
+        // that just ended; after a longer gap (no task) the data is taken as recent.
+        let behind =
+            now.saturating_duration_since(aggregate.window.next_boundary()) >= self.slot_len;
+        if behind {
+            aggregate.window.advance(now);
+        }
+        for shard in self.shards.iter() {
+            std::mem::swap(&mut *shard.data.lock(), &mut aggregate.spare);
+            let folded = &mut aggregate.spare;
+            aggregate.window.absorb(folded);
+            aggregate.totals.add(&folded.counts);
+            aggregate.series.add(&folded.series);
+            folded.reset();
+        }
+        aggregate.window.advance(now);
+        guard
+    }
+
+    /// Started minus finished; read after a fold, so never below the truth.
+    fn in_flight(&self, aggregate: &Aggregate) -> u64 {
+        let started: u64 = self
+            .shards
+            .iter()
+            .map(|shard| shard.started.load(std::sync::atomic::Ordering::Relaxed))
+            .sum();
+        started.saturating_sub(aggregate.totals.finished)
+    }
+
+    fn cache_stats(&self) -> CacheStats {
+        let sum = |which: usize| -> u64 {
+            self.shards
+                .iter()
+                .map(|shard| shard.cache[which].load(std::sync::atomic::Ordering::Relaxed))
+                .sum()
+        };
+        let (hits, misses) = (sum(0), sum(1));
+        CacheStats {
+            hits,
+            misses,
+            evictions: sum(2),
+            hit_rate: (hits + misses > 0).then(|| hits as f64 / (hits + misses) as f64),
+        }
+    }
+
+    fn series_stats(&self, data: &SeriesData, id: usize, key: SeriesKey) -> Option<SeriesStats> {
+        let buckets = data.buckets_of(id);
+        let mut running = 0;
+        let cumulative: Vec<u64> = buckets
+            .iter()
+            .map(|count| {
+                running += count;
+                running
+            })
+            .collect();
+        (running > 0).then(|| SeriesStats {
+            route: self.routes.name(key.route).unwrap_or("other").into(),
+            method: METHOD_NAMES[key.method as usize],
+            status_class: CLASS_NAMES[key.class as usize],
+            count: running,
+            failures: data.failures[id],
+            latency_sum: Duration::from_nanos(data.sum_nanos[id]),
+            cumulative_buckets: cumulative,
+        })
+    }
+}
+
+/// Measures one request through the layer: started on creation, recorded once by
+/// [`end`](Self::end), or as cancelled when dropped before.
+pub(crate) struct Tracker {
+    collector: MetricsCollector,
+    start: u64,
+    route: u16,
+    method: u8,
+    ended: bool,
+}
+
+impl Tracker {
+    pub(crate) fn start(collector: &MetricsCollector, route: u16, method: u8) -> Self {
+        let inner = &*collector.inner;
+        inner.shards[thread_index() & inner.mask]
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            collector: collector.clone(),
+            start: inner.clock.raw(),
+            route,
+            method,
+            ended: false,
+        }
+    }
+
+    /// Nanoseconds since the start.
+    pub(crate) fn elapsed(&self) -> u64 {
+        let clock = &self.collector.inner.clock;
+        clock.delta_as_nanos(self.start, clock.raw())
+    }
+
+    /// Records the request as ended now (or at `at`, nanoseconds after the start).
+    pub(crate) fn end(
+        &mut self,
+        class: u8,
+        failed: bool,
+        headers_nanos: Option<u64>,
+        at: Option<u64>,
+    ) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let nanos = at.unwrap_or_else(|| self.elapsed());
+        let key = SeriesKey {
+            route: self.route,
+            method: self.method,
+            class,
+        };
+        let cancelled = class == CANCELLED_CLASS;
+        self.collector
+            .inner
+            .record(key, nanos, headers_nanos, failed, cancelled, true);
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.end(CANCELLED_CLASS, false, None, None);
+    }
+}
+
+/// Settings of a [`MetricsCollector`]; fixed once built.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_vitals::metrics::MetricsCollector;
+///
+/// let collector = MetricsCollector::builder()
+///     .window(12, Duration::from_secs(5)) // one minute in 5 s slots
+///     .max_routes(200)
+///     .build()?;
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MetricsCollectorBuilder {
+    slots: usize,
+    slot_len: Duration,
+    shards: Option<usize>,
+    max_routes: usize,
+    max_series: usize,
+    bounds: Vec<Duration>,
+    clock: Option<Clock>,
+}
+
+impl Default for MetricsCollectorBuilder {
+    fn default() -> Self {
+        Self {
+            slots: 6,
+            slot_len: Duration::from_secs(10),
+            shards: None,
+            max_routes: 64,
+            max_series: 512,
+            bounds: OTEL_DURATION_BOUNDS
+                .iter()
+                .map(|s| Duration::from_secs_f64(*s))
+                .collect(),
+            clock: None,
+        }
+    }
+}
+
+impl MetricsCollectorBuilder {
+    /// The rolling window: `slots` slots of `slot_len` each (default 6 × 10 s; 1–60 slots of
+    /// 100 ms – 1 h). The window covers between `slots - 1` and `slots` slot lengths.
+    pub fn window(mut self, slots: usize, slot_len: Duration) -> Self {
+        self.slots = slots;
+        self.slot_len = slot_len;
+        self
+    }
+
+    /// Recording shards (default: one per CPU rounded up to a power of two, at least 2; at most
+    /// 256). More shards, less contention, more memory.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Distinct route labels kept (default 64; 1–4096); later ones count as `other`.
+    pub fn max_routes(mut self, routes: usize) -> Self {
+        self.max_routes = routes;
+        self
+    }
+
+    /// Distinct (route, method, status class) label sets kept (default 512; 16–65535); later
+    /// ones count under route `other`, method `OTHER`.
+    pub fn max_series(mut self, series: usize) -> Self {
+        self.max_series = series;
+        self
+    }
+
+    /// Upper bounds of the cumulative latency buckets (default: OpenTelemetry's
+    /// `http.server.request.duration` bounds, 0 to 10 s); 1–64 strictly increasing values.
+    pub fn buckets(mut self, bounds: impl IntoIterator<Item = Duration>) -> Self {
+        self.bounds = bounds.into_iter().collect();
+        self
+    }
+
+    #[cfg(test)]
+    pub(crate) fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Validates the settings and allocates everything the collector will use.
+    pub fn build(self) -> Result<MetricsCollector, ConfigError> {
+        let count =
+            |setting: &str, value: usize, range: std::ops::RangeInclusive<usize>, allowed| {
+                if range.contains(&value) {
+                    Ok(())
+                } else {
+                    Err(ConfigError::InvalidCount {
+                        setting: setting.to_owned(),
+                        value: value as u64,
+                        allowed,
+                    })
+                }
+            };
+        count("window slots", self.slots, 1..=60, "1 to 60")?;
+        count("max routes", self.max_routes, 1..=4096, "1 to 4096")?;
+        count("max series", self.max_series, 16..=65535, "16 to 65535")?;
+        let shards = match self.shards {
+            Some(shards) => {
+                count("shards", shards, 1..=256, "1 to 256")?;
+                shards.next_power_of_two()
+            }
+            None => std::thread::available_parallelism()
+                .map_or(2, usize::from)
+                .next_power_of_two()
+                .clamp(2, 64),
+        };
+        if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&self.slot_len) {
+            return Err(ConfigError::InvalidDuration {
+                setting: "window slot length".into(),
+                millis: self.slot_len.as_millis(),
+                allowed: "100 ms to 1 h",
+            });
+        }
+        if self.bounds.is_empty() || self.bounds.len() > 64 {
+            return Err(ConfigError::InvalidBuckets(
+                "between 1 and 64 bounds are needed",
+            ));
+        }
+        if self.bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(ConfigError::InvalidBuckets(
+                "bounds must be strictly increasing",
+            ));
+        }
+        let width = self.bounds.len() + 1;
+        let clock = self.clock.unwrap_or_default();
+        let origin = clock.now();
+        let routes = Routes::new(self.max_routes);
+        let series = Series::new(routes.capacity(), self.max_series);
+        let shard_data_bytes = std::mem::size_of::<ShardData>()
+            + 2 * histogram_bytes()
+            + SeriesData::bytes(self.max_series, width);
+        let memory_bytes = shards * std::mem::size_of::<CachePadded<Shard>>()
+            + (shards + 1) * shard_data_bytes
+            + Window::bytes(self.slots)
+            + SeriesData::bytes(self.max_series, width)
+            + routes.bytes()
+            + series.bytes()
+            + 2 * self.bounds.len() * std::mem::size_of::<u64>()
+            + std::mem::size_of::<Inner>();
+        let inner = Arc::new(Inner {
+            shards: (0..shards)
+                .map(|_| CachePadded::new(Shard::new(self.max_series, width)))
+                .collect(),
+            mask: shards - 1,
+            bounds_nanos: self
+                .bounds
+                .iter()
+                .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
+                .collect(),
+            bounds: self.bounds.into(),
+            slot_len: self.slot_len,
+            aggregate: Mutex::new(Aggregate {
+                window: Window::new(self.slots, self.slot_len, origin),
+                totals: Counts::default(),
+                series: SeriesData::new(self.max_series, width),
+                spare: Box::new(ShardData::new(self.max_series, width)),
+            }),
+            clock,
+            origin,
+            routes,
+            series,
+            memory_bytes,
+        });
+        spawn_maintenance(&inner);
+        Ok(MetricsCollector { inner })
+    }
+}
+
+/// Folds at every slot boundary on the current Tokio runtime, if there is one, until the
+/// collector is dropped.
+fn spawn_maintenance(inner: &Arc<Inner>) {
+    let Ok(runtime) = Handle::try_current() else {
+        return;
+    };
+    let collector: Weak<Inner> = Arc::downgrade(inner);
+    let period = inner.slot_len;
+    runtime.spawn(async move {
+        let start = tokio::time::Instant::now() + period;
+        let mut ticks = tokio::time::interval_at(start, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match collector.upgrade() {
+                Some(inner) => drop(inner.maintain()),
+                None => break,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,71 @@
+//! `MetricsLayer` and `MetricsCollector`: request latency and outcomes, at a few tens of
+//! nanoseconds per request.
+//!
+//! [`MetricsLayer`] measures every request it wraps from `call()` to the end of the response
+//! body (and to the response head, separately) and records it into a [`MetricsCollector`]:
+//!
+//! - **Outcome**: 5xx responses and service errors are failures, gRPC responses (by
+//!   `content-type`) are judged by `grpc-status` in the headers or trailers ([`HttpOrGrpc`],
+//!   built on tower-http's classifiers; any tower-http classifier can replace it). A request
+//!   whose future or body is dropped before the end counts as cancelled.
+//! - **Route**: Axum's `MatchedPath` (feature `axum`, on by default), else `unmatched`; never
+//!   the raw path. Past the route cap, `other`. Put the layer on the Axum `Router` (with
+//!   `Router::layer`, which runs after routing) so the matched route is known.
+//! - **Left out**: `/health…` and `/metrics` by default ([`MetricsLayer::exclude_path`],
+//!   [`MetricsLayer::exclude_prefix`], [`MetricsLayer::include_all_paths`]).
+//!
+//! The collector keeps a rolling window (default 6 × 10 s) of HDR histograms for avg, p50, p95,
+//! p99 and max; since-start totals; cumulative histogram buckets per route, method and status
+//! class on fixed bounds (OpenTelemetry's by default); an in-flight gauge; cache figures fed by
+//! the application; and uptime.
+//!
+//! # Example
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use http_body_util::{BodyExt, Full};
+//! use bytes::Bytes;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_vitals::metrics::{MetricsCollector, MetricsLayer};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let collector = MetricsCollector::new();
+//! let service = ServiceBuilder::new()
+//!     .layer(MetricsLayer::new(collector.clone()))
+//!     .service(service_fn(|_req: Request<()>| async {
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello"))))
+//!     }));
+//!
+//! let response = service.oneshot(Request::get("/hello").body(()).unwrap()).await.unwrap();
+//! assert_eq!(collector.in_flight(), 1); // until the body is read
+//! response.into_body().collect().await.unwrap();
+//!
+//! let snapshot = collector.snapshot();
+//! assert_eq!((snapshot.in_flight, snapshot.window.count), (0, 1));
+//! assert_eq!(snapshot.series[0].route.as_ref(), "unmatched");
+//! # }
+//! ```
+
+mod body;
+mod classify;
+mod collector;
+mod future;
+mod labels;
+mod layer;
+mod record;
+mod routes;
+mod service;
+mod shard;
+mod snapshot;
+mod window;
+
+pub use body::ResponseBody;
+pub use classify::{Classifier, Eos, FailureClass, HttpOrGrpc};
+pub use collector::{MetricsCollector, MetricsCollectorBuilder, OTEL_DURATION_BOUNDS};
+pub use future::ResponseFuture;
+pub use layer::MetricsLayer;
+pub use record::{Outcome, RequestRecord};
+pub use service::Metrics;
+pub use snapshot::{CacheStats, LatencyStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};

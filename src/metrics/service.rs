@@ -1,0 +1,109 @@
+//! [`Metrics`]: the service [`MetricsLayer`](super::MetricsLayer) wraps around yours.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Method, Request, Response};
+use tower_http::classify::MakeClassifier;
+use tower_service::Service;
+
+use super::body::ResponseBody;
+use super::collector::{MetricsCollector, Tracker};
+use super::future::ResponseFuture;
+use super::labels::method_index;
+use super::layer::Excluded;
+
+/// Measures each request from `call()` to the end of its response body. Made by
+/// [`MetricsLayer`](super::MetricsLayer).
+#[derive(Debug)]
+pub struct Metrics<S, M> {
+    inner: S,
+    /// One reference count to bump per clone (services are cloned per request).
+    shared: Arc<Shared<M>>,
+}
+
+#[derive(Debug)]
+struct Shared<M> {
+    collector: MetricsCollector,
+    excluded: Excluded,
+    make_classifier: M,
+}
+
+impl<S: Clone, M> Clone for Metrics<S, M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S, M> Metrics<S, M> {
+    pub(crate) fn new(
+        inner: S,
+        collector: MetricsCollector,
+        excluded: Excluded,
+        make_classifier: M,
+    ) -> Self {
+        Self {
+            inner,
+            shared: Arc::new(Shared {
+                collector,
+                excluded,
+                make_classifier,
+            }),
+        }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S, M>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    M: MakeClassifier,
+    ResBody: http_body::Body,
+{
+    type Response = Response<ResponseBody<ResBody, M::ClassifyEos>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, M::Classifier>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let shared = &*self.shared;
+        if shared.excluded.matches(request.uri().path()) {
+            return ResponseFuture::untracked(self.inner.call(request));
+        }
+        let route = shared.collector.route_id(route_label(&request));
+        let method = request.method();
+        let no_body = method == Method::HEAD;
+        let classifier = shared.make_classifier.make_classifier(&request);
+        let tracker = Tracker::start(&shared.collector, route, method_index(method));
+        ResponseFuture::tracked(self.inner.call(request), tracker, classifier, no_body)
+    }
+}
+
+/// The route template Axum matched, if any: a bounded label, unlike the path.
+#[cfg(feature = "axum")]
+fn route_label<B>(request: &Request<B>) -> Option<&str> {
+    request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(axum::extract::MatchedPath::as_str)
+}
+
+#[cfg(not(feature = "axum"))]
+fn route_label<B>(_request: &Request<B>) -> Option<&str> {
+    None
+}
