@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::metrics::{CacheStats, MetricsSnapshot};
 use crate::{ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// The liveness body: the process answers, so it is alive.
@@ -25,9 +26,72 @@ impl Readiness<'_> {
     }
 }
 
-/// The detailed report body.
-pub(crate) fn report(report: &SystemHealthStatus) -> Vec<u8> {
-    serde_json::to_vec(report).expect("report serialises")
+/// The detailed report body, with `performance` and `cache` sections when there are metrics.
+pub(crate) fn report(report: &SystemHealthStatus, metrics: Option<&MetricsSnapshot>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Detailed<'a> {
+        #[serde(flatten)]
+        report: &'a SystemHealthStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        performance: Option<Performance>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache: Option<Cache>,
+    }
+    let body = Detailed {
+        report,
+        performance: metrics.map(Performance::from),
+        cache: metrics.map(|m| Cache::from(&m.cache)),
+    };
+    serde_json::to_vec(&body).expect("report serialises")
+}
+
+/// Request figures over the metrics window.
+#[derive(Serialize)]
+struct Performance {
+    window_seconds: f64,
+    requests: u64,
+    request_rate: f64,
+    error_rate: Option<f64>,
+    avg_latency_ms: f64,
+    p95_latency_ms: f64,
+    p99_latency_ms: f64,
+    in_flight: u64,
+}
+
+impl From<&MetricsSnapshot> for Performance {
+    fn from(metrics: &MetricsSnapshot) -> Self {
+        let window = &metrics.window;
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
+        Self {
+            window_seconds: (window.span.as_secs_f64() * 1e3).round() / 1e3,
+            requests: window.count,
+            request_rate: (window.request_rate * 1e3).round() / 1e3,
+            error_rate: window.error_rate,
+            avg_latency_ms: ms(window.latency.avg),
+            p95_latency_ms: ms(window.latency.p95),
+            p99_latency_ms: ms(window.latency.p99),
+            in_flight: metrics.in_flight,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Cache {
+    hits: u64,
+    misses: u64,
+    evictions: u64,
+    hit_rate: Option<f64>,
+}
+
+impl From<&CacheStats> for Cache {
+    fn from(cache: &CacheStats) -> Self {
+        Self {
+            hits: cache.hits,
+            misses: cache.misses,
+            evictions: cache.evictions,
+            hit_rate: cache.hit_rate,
+        }
+    }
 }
 
 /// The body of a 405 answer.

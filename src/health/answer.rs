@@ -145,11 +145,12 @@ fn report_response(
     settings: &Settings,
     head: bool,
 ) -> Response<Bytes> {
-    json(
-        settings.code(report.status),
-        json::report(report).into(),
-        head,
-    )
+    let metrics = settings
+        .metrics
+        .as_ref()
+        .map(|collector| collector.summary());
+    let body = json::report(report, metrics.as_ref());
+    json(settings.code(report.status), body.into(), head)
 }
 
 fn method_not_allowed() -> Response<Bytes> {

@@ -7,6 +7,7 @@ use tower_layer::Layer;
 
 use super::paths::{Endpoint, Paths};
 use super::service::Health;
+use crate::metrics::MetricsCollector;
 use crate::{ConfigError, HealthChecker, HealthStatus, Selector};
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
@@ -36,6 +37,7 @@ pub(crate) struct Settings {
     pub(crate) paths: Paths,
     pub(crate) readiness: Selector,
     codes: [StatusCode; 3],
+    pub(crate) metrics: Option<MetricsCollector>,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
                 StatusCode::OK,
                 StatusCode::SERVICE_UNAVAILABLE,
             ],
+            metrics: None,
         }
     }
 }
@@ -100,6 +103,13 @@ impl HealthLayer {
     /// healthy 200, degraded 200, unhealthy 503).
     pub fn status_code(mut self, status: HealthStatus, code: StatusCode) -> Self {
         Arc::make_mut(&mut self.settings).codes[status as usize] = code;
+        self
+    }
+
+    /// Adds `performance` (request rate, error rate, avg/p95/p99 latency over the window,
+    /// in-flight) and `cache` sections from `collector` to the detailed report.
+    pub fn metrics(mut self, collector: MetricsCollector) -> Self {
+        Arc::make_mut(&mut self.settings).metrics = Some(collector);
         self
     }
 

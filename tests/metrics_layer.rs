@@ -1,0 +1,296 @@
+//! `MetricsLayer` over a real Axum server: routes, outcomes, cancellations, timing.
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::routing::get;
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use http::{HeaderMap, Request, Response};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_vitals::metrics::{MetricsCollector, MetricsLayer, MetricsSnapshot};
+use tower_vitals::{HealthChecker, HealthLayer};
+
+/// A body that sends a chunk every 20 ms for 10 s.
+fn endless() -> Body {
+    let chunks = stream::iter(0..500).then(|i| async move {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, Infallible>(Bytes::from(format!("chunk {i}\n")))
+    });
+    Body::from_stream(chunks)
+}
+
+/// A gRPC-looking response whose outcome is only in its trailers.
+fn grpc(status: &'static str) -> Response<Body> {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", status.parse().unwrap());
+    let frames = stream::iter([
+        Ok::<_, Infallible>(Frame::data(Bytes::from_static(b"\0\0\0\0\0"))),
+        Ok(Frame::trailers(trailers)),
+    ]);
+    Response::builder()
+        .header("content-type", "application/grpc")
+        .body(Body::new(StreamBody::new(frames)))
+        .unwrap()
+}
+
+fn app(collector: &MetricsCollector) -> Router {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    Router::new()
+        .route("/users/{id}", get(|| async { "user" }))
+        .route(
+            "/boom",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route("/stream", get(|| async { endless() }))
+        .route(
+            "/hang",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        )
+        .route(
+            "/late-body",
+            get(|| async {
+                let body = stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    Ok::<_, Infallible>(Bytes::from_static(b"done"))
+                });
+                Body::from_stream(body)
+            }),
+        )
+        .route("/grpc/ok", get(|| async { grpc("0") }))
+        .route("/grpc/internal", get(|| async { grpc("13") }))
+        .layer(HealthLayer::new(checker).metrics(collector.clone()))
+        .layer(MetricsLayer::new(collector.clone()))
+}
+
+/// Waits (up to 5 s) until the collector shows no request in flight.
+async fn settled(collector: &MetricsCollector) -> MetricsSnapshot {
+    let started = Instant::now();
+    loop {
+        let snapshot = collector.snapshot();
+        if snapshot.in_flight == 0 || started.elapsed() > Duration::from_secs(5) {
+            return snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The series of `route` and `class`. Without the `axum` feature every route is `unmatched`.
+fn series<'a>(
+    snapshot: &'a MetricsSnapshot,
+    route: &str,
+    class: &str,
+) -> &'a tower_vitals::metrics::SeriesStats {
+    let route = if cfg!(feature = "axum") {
+        route
+    } else {
+        "unmatched"
+    };
+    snapshot
+        .series
+        .iter()
+        .find(|s| &*s.route == route && s.status_class == class)
+        .unwrap_or_else(|| panic!("no series {route} {class} in {:#?}", snapshot.series))
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn routes_are_labelled_by_template_and_health_paths_are_left_out() {
+    let collector = MetricsCollector::new();
+    let server = common::serve_router(app(&collector)).await;
+    for id in 1..=3 {
+        assert_eq!(server.get(&format!("/users/{id}")).await.status, 200);
+    }
+    assert_eq!(server.get("/no/such/page").await.status, 404);
+    assert_eq!(server.get("/boom").await.status, 500);
+    for path in ["/health", "/health/live", "/health/ready/"] {
+        assert_eq!(server.get(path).await.status, 200);
+    }
+    let snapshot = settled(&collector).await;
+    assert_eq!(snapshot.in_flight, 0);
+    assert_eq!(
+        snapshot.totals.requests, 5,
+        "health requests are not counted"
+    );
+    assert_eq!(series(&snapshot, "/users/{id}", "2xx").count, 3);
+    assert_eq!(series(&snapshot, "unmatched", "4xx").count, 1);
+    let boom = series(&snapshot, "/boom", "5xx");
+    assert_eq!((boom.count, boom.failures), (1, 1));
+    assert!(
+        snapshot
+            .series
+            .iter()
+            .all(|s| !s.route.contains("/users/1")),
+        "never the raw path"
+    );
+    assert_eq!(snapshot.window.failures, 1);
+}
+
+#[tokio::test]
+async fn the_detailed_report_has_performance_and_cache_sections() {
+    let collector = MetricsCollector::new();
+    collector.cache_hits(9);
+    collector.cache_misses(1);
+    let server = common::serve_router(app(&collector)).await;
+    for _ in 0..4 {
+        server.get("/users/7").await;
+    }
+    server.get("/boom").await;
+    let report = server.get("/health").await.json();
+    let performance = &report["performance"];
+    assert_eq!(performance["requests"], 5);
+    assert_eq!(performance["error_rate"], 0.2);
+    assert_eq!(performance["in_flight"], 0);
+    assert!(performance["p95_latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(performance["avg_latency_ms"].as_f64().unwrap() > 0.0);
+    assert!(performance["request_rate"].as_f64().unwrap() > 0.0);
+    assert!(performance["window_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["cache"]["hit_rate"], 0.9);
+    assert_eq!(report["cache"]["hits"], 9);
+    assert_eq!(
+        report["components"][0]["name"], "db",
+        "the checks are still there"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_body_is_cancelled_and_in_flight_returns_to_zero() {
+    let collector = MetricsCollector::new();
+    let server = common::serve_router(app(&collector)).await;
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0; 1024];
+    while !String::from_utf8_lossy(&received).contains("chunk 2") {
+        let n = client.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "the server closed early");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    assert_eq!(collector.in_flight(), 1, "mid-body");
+    drop(client);
+
+    let snapshot = settled(&collector).await;
+    assert_eq!(snapshot.in_flight, 0);
+    assert_eq!(snapshot.totals.cancelled, 1);
+    assert_eq!(snapshot.totals.successes, 0);
+    assert_eq!(series(&snapshot, "/stream", "cancelled").count, 1);
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_before_the_response_is_cancelled() {
+    let collector = MetricsCollector::new();
+    let server = common::serve_router(app(&collector)).await;
+    let mut client = TcpStream::connect(server.addr).await.unwrap();
+    client
+        .write_all(b"GET /hang HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    while collector.in_flight() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(client);
+    let snapshot = settled(&collector).await;
+    assert_eq!((snapshot.in_flight, snapshot.totals.cancelled), (0, 1));
+}
+
+#[tokio::test]
+async fn time_to_headers_is_measured_apart_from_the_whole_response() {
+    let collector = MetricsCollector::new();
+    let server = common::serve_router(app(&collector)).await;
+    let reply = server.get("/late-body").await;
+    assert_eq!(reply.body, b"done");
+    let window = settled(&collector).await.window;
+    assert!(
+        window.latency.max >= Duration::from_millis(150),
+        "{window:?}"
+    );
+    assert!(
+        window.time_to_headers.max < Duration::from_millis(100),
+        "{window:?}"
+    );
+}
+
+#[tokio::test]
+async fn grpc_outcomes_come_from_the_trailers() {
+    let collector = MetricsCollector::new();
+    let server = common::serve_router(app(&collector)).await;
+    for path in ["/grpc/ok", "/grpc/internal", "/grpc/internal"] {
+        let response = server
+            .client
+            .get(server.url(path))
+            .header("content-type", "application/grpc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
+    let snapshot = settled(&collector).await;
+    assert_eq!(snapshot.totals.failures, 2);
+    assert_eq!(snapshot.totals.successes, 1);
+    if cfg!(feature = "axum") {
+        assert_eq!(series(&snapshot, "/grpc/ok", "2xx").failures, 0);
+        let internal = series(&snapshot, "/grpc/internal", "2xx");
+        assert_eq!((internal.count, internal.failures), (2, 2));
+    }
+}
+
+#[tokio::test]
+async fn service_errors_are_failures_and_pass_through() {
+    let collector = MetricsCollector::new();
+    let failing = service_fn(|_request: Request<()>| async {
+        Err::<Response<String>, _>(std::io::Error::other("backend down"))
+    });
+    let service = MetricsLayer::new(collector.clone()).layer(failing);
+    let error = service
+        .oneshot(Request::get("/x").body(()).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(error.to_string(), "backend down");
+    let snapshot = collector.snapshot();
+    let errored = series(&snapshot, "unmatched", "error");
+    assert_eq!((errored.count, errored.failures), (1, 1));
+    assert_eq!(snapshot.in_flight, 0);
+}
+
+#[tokio::test]
+async fn a_body_read_to_the_end_by_hand_is_recorded_once() {
+    let collector = MetricsCollector::new();
+    let app = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(http_body_util::Full::new(Bytes::from("abc"))))
+    });
+    let service = MetricsLayer::new(collector.clone()).layer(app);
+    let response = service
+        .oneshot(Request::get("/x").body(()).unwrap())
+        .await
+        .unwrap();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        frame.unwrap();
+    }
+    drop(body);
+    let snapshot = collector.snapshot();
+    assert_eq!(
+        (snapshot.totals.requests, snapshot.totals.cancelled),
+        (1, 0)
+    );
+    assert_eq!(snapshot.in_flight, 0);
+}
