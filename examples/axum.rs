@@ -2,7 +2,8 @@
 //!
 //! Two routes, two checks — a real TCP connect to a stand-in database this example opens itself,
 //! and a job-queue backlog check that degrades (without failing readiness) when work piles up —
-//! and `HealthLayer` in front. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080` to change it).
+//! `MetricsLayer` timing every request, and `HealthLayer` answering the health endpoints, with
+//! the request figures in the detailed report. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080` to change it).
 //! Ctrl-C marks the service not ready, then shuts down gracefully.
 
 use std::net::SocketAddr;
@@ -14,7 +15,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
-use tower_vitals::{Check, CheckResult, HealthChecker, HealthLayer, Selector};
+use tower_vitals::{
+    Check, CheckResult, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer, Selector,
+};
 use tracing_subscriber::EnvFilter;
 
 /// Jobs above this backlog degrade the service.
@@ -52,11 +55,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .build()?;
 
+    let metrics = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone())
+        .readiness(Selector::tagged("ready"))
+        .metrics(metrics.clone());
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
         .with_state(backlog)
-        .layer(HealthLayer::new(checker.clone()).readiness(Selector::tagged("ready")));
+        .layer(health)
+        .layer(MetricsLayer::new(metrics));
 
     let listener = TcpListener::bind(addr)
         .await
