@@ -93,7 +93,8 @@ impl Routes {
     #[cold]
     fn assign(&self, label: &str, address: usize, start: usize) -> u16 {
         let mut assigned = self.assigned.lock();
-        let existing = (RESERVED_ROUTES..*assigned).find(|&id| self.name(id as u16) == Some(label));
+        // The reserved names too: a label spelled `unmatched` or `other` joins that route.
+        let existing = (0..*assigned).find(|&id| self.name(id as u16) == Some(label));
         let id = match existing {
             Some(id) => id as u16,
             None if *assigned < self.names.len() => {
@@ -208,6 +209,13 @@ mod tests {
         assert_eq!(routes.id(&a), id);
         assert_eq!(routes.id(&b), id);
         assert_eq!(routes.name(id), Some("/users/{id}"));
+    }
+
+    #[test]
+    fn labels_spelled_like_the_reserved_routes_join_them() {
+        let routes = Routes::new(4);
+        assert_eq!(routes.id("unmatched"), UNMATCHED);
+        assert_eq!(routes.id("other"), OTHER_ROUTE);
     }
 
     #[test]
