@@ -44,7 +44,7 @@ pub mod metrics;
 mod status;
 
 pub use checker::{
-    Check, CheckError, CheckFuture, HealthCheck, HealthChecker, HealthCheckerBuilder,
+    Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker, HealthCheckerBuilder,
     IntoCheckResult, MAX_NAME_CHARS, Selector,
 };
 pub use error::ConfigError;

@@ -58,6 +58,7 @@ struct Shared {
     cache_ttl: Duration,
     deadline: Duration,
     accepting_traffic: AtomicBool,
+    started: Instant,
 }
 
 impl HealthChecker {
@@ -157,9 +158,39 @@ impl HealthChecker {
         self.shared.accepting_traffic.load(Ordering::SeqCst)
     }
 
+    /// Time since the checker was built.
+    pub fn uptime(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
     /// The registered check names, in registration order.
     pub fn check_names(&self) -> impl Iterator<Item = &str> {
         self.shared.slots.iter().map(|slot| slot.spec.name.as_str())
+    }
+
+    /// Per-check counters: runs, failed runs, status changes (in all, and within `recent`),
+    /// and the last result's status and run time.
+    pub fn counters(&self, recent: Duration) -> Vec<CheckCounters> {
+        let now = Instant::now();
+        self.shared
+            .slots
+            .iter()
+            .map(|slot| {
+                let (runs, failures) = slot.counts();
+                let (transitions, recent_transitions) = slot.transitions(recent, now);
+                let last = slot.last();
+                CheckCounters {
+                    name: slot.spec.name.clone(),
+                    runs,
+                    failures,
+                    transitions,
+                    recent_transitions,
+                    status: last.map(|(status, _)| status),
+                    last_duration: last.map(|(_, duration)| duration),
+                    timeout: slot.spec.timeout,
+                }
+            })
+            .collect()
     }
 
     /// Finished runs and failed runs (before thresholds) of the named check since start.
@@ -192,6 +223,29 @@ impl HealthChecker {
             components,
         }
     }
+}
+
+/// Counters of one check since start, from [`HealthChecker::counters`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckCounters {
+    /// The check's name.
+    pub name: String,
+    /// Runs that finished.
+    pub runs: u64,
+    /// Runs that ended failing (error, panic, timeout or a non-healthy status), before
+    /// thresholds.
+    pub failures: u64,
+    /// Changes of the shown status since start.
+    pub transitions: u64,
+    /// Of those, how many fell within the `recent` window asked for (at most 32 are kept).
+    pub recent_transitions: usize,
+    /// The shown status of the last run, if there was one.
+    pub status: Option<HealthStatus>,
+    /// How long the last run took.
+    pub last_duration: Option<Duration>,
+    /// The check's per-attempt timeout.
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for HealthChecker {
@@ -299,6 +353,7 @@ impl HealthCheckerBuilder {
                 cache_ttl: self.defaults.cache_ttl,
                 deadline: self.defaults.deadline,
                 accepting_traffic: AtomicBool::new(true),
+                started: Instant::now(),
             }),
         })
     }

@@ -1,5 +1,6 @@
 //! One registered check's state: the cached result, the single in-flight run, thresholds.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -54,7 +55,6 @@ pub(crate) struct Record {
     pub(crate) consecutive_failures: u32,
 }
 
-#[derive(Default)]
 struct State {
     last: Option<Arc<Record>>,
     running: bool,
@@ -62,7 +62,13 @@ struct State {
     failing: bool,
     consecutive_failures: u32,
     consecutive_successes: u32,
+    /// Status changes since start, and when the latest ones happened.
+    transitions: u64,
+    recent_transitions: VecDeque<Instant>,
 }
+
+/// Status changes remembered per check (for flap detection).
+const RECENT_TRANSITIONS: usize = 32;
 
 /// What a caller gets for one check: a record (if any) and whether it is fresh.
 pub(crate) struct View {
@@ -95,7 +101,15 @@ impl Slot {
     pub(crate) fn new(spec: CheckSpec) -> Self {
         Self {
             spec,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                last: None,
+                running: false,
+                failing: false,
+                consecutive_failures: 0,
+                consecutive_successes: 0,
+                transitions: 0,
+                recent_transitions: VecDeque::with_capacity(RECENT_TRANSITIONS),
+            }),
             done: watch::Sender::new(0),
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -108,6 +122,26 @@ impl Slot {
             self.executions.load(Ordering::Relaxed),
             self.failures.load(Ordering::Relaxed),
         )
+    }
+
+    /// Status changes since start, and those within `recent` of `now`.
+    pub(crate) fn transitions(&self, recent: Duration, now: Instant) -> (u64, usize) {
+        let state = self.state.lock();
+        let within = state
+            .recent_transitions
+            .iter()
+            .filter(|at| now.saturating_duration_since(**at) <= recent)
+            .count();
+        (state.transitions, within)
+    }
+
+    /// The last result's status and run time, if there is one.
+    pub(crate) fn last(&self) -> Option<(HealthStatus, Duration)> {
+        let state = self.state.lock();
+        state
+            .last
+            .as_ref()
+            .map(|record| (record.status, record.duration))
     }
 
     /// The cached record when it is younger than `ttl`.
@@ -225,6 +259,16 @@ impl Slot {
                 (raw, message)
             }
         };
+        if previous
+            .as_ref()
+            .is_some_and(|previous| previous.status != status)
+        {
+            state.transitions += 1;
+            if state.recent_transitions.len() == RECENT_TRANSITIONS {
+                state.recent_transitions.pop_front();
+            }
+            state.recent_transitions.push_back(outcome.finished);
+        }
         state.last = Some(Arc::new(Record {
             status,
             message,
