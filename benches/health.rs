@@ -106,3 +106,62 @@ fn aggregate_100_checks_cached(bencher: Bencher<'_, '_>) {
     runtime().block_on(checker.report());
     bencher.bench_local(|| checker.cached_report(&Selector::all()).unwrap());
 }
+
+/// `GET /metrics` through the layer: 50 routes with traffic, 50 checks (cached), process
+/// figures; the whole exposition rendered for every request.
+#[divan::bench(args = ["with process figures"])]
+fn prometheus_50_routes_50_checks(bencher: Bencher<'_, '_>, _: &str) {
+    let collector = tower_vitals::MetricsCollector::new();
+    let routes: Vec<String> = (0..50)
+        .map(|i| format!("/api/v1/resource{i}/{{id}}"))
+        .collect();
+    for (i, route) in routes.iter().enumerate() {
+        for n in 0..20u64 {
+            collector.record(&tower_vitals::metrics::RequestRecord {
+                route: Some(route),
+                method: if i % 2 == 0 {
+                    &http::Method::GET
+                } else {
+                    &http::Method::POST
+                },
+                outcome: tower_vitals::metrics::Outcome::status(http::StatusCode::OK),
+                duration: Duration::from_micros(100 + n * 997),
+                time_to_headers: None,
+            });
+        }
+    }
+    let checker = checker(50, Duration::from_secs(3600));
+    runtime().block_on(checker.report());
+    let mut service = HealthLayer::new(checker).metrics(collector).layer(app());
+    bencher.bench_local(|| {
+        let request = Request::get("/metrics").body(String::new()).unwrap();
+        let response = service.call(request).now_or_never().unwrap().unwrap();
+        assert_eq!(response.status(), 200);
+        response
+    });
+}
+
+/// Part of the exposition's cost: reading the process figures from /proc.
+#[divan::bench]
+fn prometheus_part_process_read() -> Result<tower_vitals::ProcessStats, String> {
+    tower_vitals::ProcessStats::read()
+}
+
+/// Part of the exposition's cost: a collector snapshot with 50 routes.
+#[divan::bench]
+fn prometheus_part_snapshot_50_routes(bencher: Bencher<'_, '_>) {
+    let collector = tower_vitals::MetricsCollector::new();
+    let routes: Vec<String> = (0..50)
+        .map(|i| format!("/api/v1/resource{i}/{{id}}"))
+        .collect();
+    for route in &routes {
+        collector.record(&tower_vitals::metrics::RequestRecord {
+            route: Some(route),
+            method: &http::Method::GET,
+            outcome: tower_vitals::metrics::Outcome::status(http::StatusCode::OK),
+            duration: Duration::from_micros(100),
+            time_to_headers: None,
+        });
+    }
+    bencher.bench_local(|| collector.snapshot());
+}

@@ -44,6 +44,19 @@ pub enum ConfigError {
     DuplicatePath(String),
     /// Histogram bucket bounds that are empty, too many, or not strictly increasing.
     InvalidBuckets(&'static str),
+    /// No anomaly rule has this name.
+    UnknownRule(String),
+    /// An anomaly rule with this name exists already.
+    DuplicateRule(String),
+    /// A number that is not finite, or otherwise unusable.
+    InvalidNumber {
+        /// The setting.
+        setting: String,
+        /// The rejected value.
+        value: String,
+    },
+    /// A metric name prefix that is not `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+    InvalidMetricPrefix(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -70,6 +83,15 @@ impl fmt::Display for ConfigError {
                 write!(f, "path {path:?} is used by more than one endpoint")
             }
             Self::InvalidBuckets(reason) => write!(f, "invalid histogram buckets: {reason}"),
+            Self::UnknownRule(name) => write!(f, "no anomaly rule is named {name:?}"),
+            Self::DuplicateRule(name) => write!(f, "an anomaly rule named {name:?} exists already"),
+            Self::InvalidNumber { setting, value } => {
+                write!(f, "{setting} of {value} is not a usable number")
+            }
+            Self::InvalidMetricPrefix(prefix) => write!(
+                f,
+                "metric prefix {prefix:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+            ),
         }
     }
 }

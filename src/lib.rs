@@ -41,13 +41,16 @@ mod error;
 mod export;
 pub mod health;
 pub mod metrics;
+mod process;
+pub mod report;
 mod status;
 
 pub use checker::{
-    Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker, HealthCheckerBuilder,
-    IntoCheckResult, MAX_NAME_CHARS, Selector,
+    Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
+    HealthCheckerBuilder, IntoCheckResult, MAX_NAME_CHARS, Selector,
 };
 pub use error::ConfigError;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
+pub use process::ProcessStats;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, SystemHealthStatus};

@@ -2,8 +2,11 @@
 
 use serde::Serialize;
 
-use crate::metrics::{CacheStats, MetricsSnapshot};
-use crate::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use std::time::Duration;
+
+use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
+use crate::report::{Anomaly, ProcessFigures, ReliabilityReport, RuntimeStats, Source};
+use crate::{CheckCounters, ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// The liveness body: the process answers, so it is alive.
 pub(crate) const LIVE: &[u8] = br#"{"status":"healthy"}"#;
@@ -45,6 +48,254 @@ pub(crate) fn report(report: &SystemHealthStatus, metrics: Option<&MetricsSnapsh
     serde_json::to_vec(&body).expect("report serialises")
 }
 
+/// The reliability report body: the detailed report (status raised by anomalies, the checks'
+/// own status as `checks_status`), `metrics`, `anomalies`, `notes`, `generation_time_ms`.
+pub(crate) fn reliability(report: &ReliabilityReport) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        status: HealthStatus,
+        checks_status: HealthStatus,
+        #[serde(flatten)]
+        health: Detailed<'a>,
+        metrics: Figures<'a>,
+        anomalies: &'a [Anomaly],
+        notes: &'a [String],
+        generation_time_ms: f64,
+    }
+    #[derive(Serialize)]
+    struct Detailed<'a> {
+        accepting_traffic: bool,
+        #[serde(serialize_with = "crate::status::rfc3339")]
+        timestamp: std::time::SystemTime,
+        duration_ms: f64,
+        components: &'a [ComponentStatus],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        performance: Option<Performance>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cache: Option<Cache>,
+    }
+    #[derive(Serialize)]
+    struct Figures<'a> {
+        requests: Option<Sourced<Requests<'a>>>,
+        process: Sourced<Process>,
+        runtime: Sourced<&'a RuntimeStats>,
+        checks: Vec<Check<'a>>,
+    }
+    let metrics = report.requests.ready();
+    let health = &report.health;
+    let body = Body {
+        status: report.status,
+        checks_status: health.status,
+        health: Detailed {
+            accepting_traffic: health.accepting_traffic,
+            timestamp: health.timestamp,
+            duration_ms: health.duration_ms,
+            components: &health.components,
+            performance: metrics.map(Performance::from),
+            cache: metrics.map(|m| Cache::from(&m.cache)),
+        },
+        metrics: Figures {
+            requests: match &report.requests {
+                Source::Off => None,
+                other => Some(Sourced::from(other, Requests::from)),
+            },
+            process: Sourced::from(&report.process, Process::from),
+            runtime: Sourced::from(&report.runtime, |r| r),
+            checks: report.checks.iter().map(Check::from).collect(),
+        },
+        anomalies: &report.anomalies,
+        notes: &report.notes,
+        generation_time_ms: ms(report.generation_time),
+    };
+    serde_json::to_vec(&body).expect("reliability report serialises")
+}
+
+/// A source's figures, or `{"error": "..."}`.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Sourced<T> {
+    Ready(T),
+    Failed { error: String },
+}
+
+impl<T> Sourced<T> {
+    fn from<'a, S>(source: &'a Source<S>, make: impl FnOnce(&'a S) -> T) -> Self {
+        match source {
+            Source::Ready(value) => Self::Ready(make(value)),
+            Source::Failed(error) => Self::Failed {
+                error: error.clone(),
+            },
+            Source::Off => Self::Failed {
+                error: "not configured".to_owned(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Requests<'a> {
+    uptime_seconds: f64,
+    in_flight: u64,
+    window: Window,
+    totals: Totals,
+    routes: Vec<Route<'a>>,
+}
+
+#[derive(Serialize)]
+struct Window {
+    span_seconds: f64,
+    requests: u64,
+    failures: u64,
+    cancelled: u64,
+    request_rate: f64,
+    error_rate: Option<f64>,
+    latency_ms: Latency,
+    time_to_headers_ms: Latency,
+}
+
+#[derive(Serialize)]
+struct Latency {
+    avg: f64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl From<&LatencyStats> for Latency {
+    fn from(stats: &LatencyStats) -> Self {
+        Self {
+            avg: ms(stats.avg),
+            p50: ms(stats.p50),
+            p95: ms(stats.p95),
+            p99: ms(stats.p99),
+            max: ms(stats.max),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Totals {
+    requests: u64,
+    successes: u64,
+    failures: u64,
+    cancelled: u64,
+    latency_sum_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Route<'a> {
+    route: &'a str,
+    method: &'static str,
+    status_class: &'static str,
+    requests: u64,
+    failures: u64,
+    avg_latency_ms: f64,
+}
+
+impl<'a> From<&'a MetricsSnapshot> for Requests<'a> {
+    fn from(metrics: &'a MetricsSnapshot) -> Self {
+        let window = &metrics.window;
+        Self {
+            uptime_seconds: round3(metrics.uptime.as_secs_f64()),
+            in_flight: metrics.in_flight,
+            window: Window {
+                span_seconds: round3(window.span.as_secs_f64()),
+                requests: window.count,
+                failures: window.failures,
+                cancelled: window.cancelled,
+                request_rate: round3(window.request_rate),
+                error_rate: window.error_rate,
+                latency_ms: Latency::from(&window.latency),
+                time_to_headers_ms: Latency::from(&window.time_to_headers),
+            },
+            totals: Totals {
+                requests: metrics.totals.requests,
+                successes: metrics.totals.successes,
+                failures: metrics.totals.failures,
+                cancelled: metrics.totals.cancelled,
+                latency_sum_seconds: round3(metrics.totals.latency_sum.as_secs_f64()),
+            },
+            routes: metrics
+                .series
+                .iter()
+                .map(|series| Route {
+                    route: &series.route,
+                    method: series.method,
+                    status_class: series.status_class,
+                    requests: series.count,
+                    failures: series.failures,
+                    avg_latency_ms: ms(
+                        series.latency_sum / u32::try_from(series.count.max(1)).unwrap_or(u32::MAX)
+                    ),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Process {
+    cpu_percent: Option<f64>,
+    cpu_seconds: f64,
+    resident_memory_bytes: u64,
+    virtual_memory_bytes: u64,
+    open_fds: u64,
+    max_fds: Option<u64>,
+    threads: u64,
+    start_time_seconds: f64,
+}
+
+impl From<&ProcessFigures> for Process {
+    fn from(figures: &ProcessFigures) -> Self {
+        let stats = &figures.stats;
+        Self {
+            cpu_percent: figures.cpu_percent.map(round3),
+            cpu_seconds: round3(stats.cpu_seconds),
+            resident_memory_bytes: stats.resident_memory_bytes,
+            virtual_memory_bytes: stats.virtual_memory_bytes,
+            open_fds: stats.open_fds,
+            max_fds: stats.max_fds,
+            threads: stats.threads,
+            start_time_seconds: round3(stats.start_time_seconds),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Check<'a> {
+    name: &'a str,
+    runs: u64,
+    failures: u64,
+    transitions: u64,
+    recent_transitions: usize,
+    last_duration_ms: Option<f64>,
+    timeout_ms: f64,
+}
+
+impl<'a> From<&'a CheckCounters> for Check<'a> {
+    fn from(counters: &'a CheckCounters) -> Self {
+        Self {
+            name: &counters.name,
+            runs: counters.runs,
+            failures: counters.failures,
+            transitions: counters.transitions,
+            recent_transitions: counters.recent_transitions,
+            last_duration_ms: counters.last_duration.map(ms),
+            timeout_ms: ms(counters.timeout),
+        }
+    }
+}
+
+/// Milliseconds, to the microsecond.
+fn ms(duration: Duration) -> f64 {
+    round3(duration.as_secs_f64() * 1e3)
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1e3).round() / 1e3
+}
+
 /// Request figures over the metrics window.
 #[derive(Serialize)]
 struct Performance {
@@ -61,11 +312,10 @@ struct Performance {
 impl From<&MetricsSnapshot> for Performance {
     fn from(metrics: &MetricsSnapshot) -> Self {
         let window = &metrics.window;
-        let ms = |d: std::time::Duration| (d.as_secs_f64() * 1e6).round() / 1e3;
         Self {
-            window_seconds: (window.span.as_secs_f64() * 1e3).round() / 1e3,
+            window_seconds: round3(window.span.as_secs_f64()),
             requests: window.count,
-            request_rate: (window.request_rate * 1e3).round() / 1e3,
+            request_rate: round3(window.request_rate),
             error_rate: window.error_rate,
             avg_latency_ms: ms(window.latency.avg),
             p95_latency_ms: ms(window.latency.p95),

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -11,10 +12,16 @@ use super::future::Checking;
 use super::layer::Settings;
 use super::paths::Endpoint;
 use crate::export::json::{self, Readiness};
-use crate::{HealthChecker, HealthStatus, Selector, SystemHealthStatus};
+use crate::export::prometheus;
+use crate::metrics::MetricsCollector;
+use crate::report::ReliabilityReport;
+use crate::{HealthChecker, HealthStatus, ProcessStats, Selector, SystemHealthStatus};
 
 /// Version of the JSON bodies' layout, sent as `X-Health-Version`.
 pub const HEALTH_VERSION: &str = "1";
+
+/// Version of the reliability report's layout, sent as `X-Reliability-Version`.
+pub const RELIABILITY_VERSION: &str = "1";
 
 /// Names accepted in `?exclude=`; more are ignored.
 const MAX_EXCLUDES: usize = 32;
@@ -77,7 +84,80 @@ pub(crate) fn answer(
         Endpoint::Live => Answer::Now(json(StatusCode::OK, Bytes::from_static(json::LIVE), head)),
         Endpoint::Ready => ready(Query::parse(query), head, checker, settings),
         Endpoint::Detail => detail(Query::parse(query), head, checker, settings),
+        Endpoint::Reliability => reliability(head, checker, settings),
+        Endpoint::Prometheus => prometheus(head, checker, settings),
     }
+}
+
+fn reliability(head: bool, checker: &HealthChecker, settings: &Arc<Settings>) -> Answer {
+    let reporter = settings.reporter(checker);
+    if let Some(report) = reporter.cached() {
+        return Answer::Now(reliability_response(&report, settings, head));
+    }
+    let (reporter, settings) = (reporter.clone(), settings.clone());
+    Answer::Later(Box::pin(async move {
+        let report = reporter.report().await;
+        reliability_response(&report, &settings, head)
+    }))
+}
+
+fn reliability_response(
+    report: &ReliabilityReport,
+    settings: &Settings,
+    head: bool,
+) -> Response<Bytes> {
+    let mut response = json(
+        settings.code(report.status),
+        json::reliability(report).into(),
+        head,
+    );
+    response.headers_mut().insert(
+        HeaderName::from_static("x-reliability-version"),
+        HeaderValue::from_static(RELIABILITY_VERSION),
+    );
+    response
+}
+
+fn prometheus(head: bool, checker: &HealthChecker, settings: &Arc<Settings>) -> Answer {
+    if let Some(report) = checker.cached_report(&Selector::ALL) {
+        return Answer::Now(exposition(&report, checker, settings, head));
+    }
+    let (checker, settings) = (checker.clone(), settings.clone());
+    Answer::Later(Box::pin(async move {
+        let report = checker.report().await;
+        exposition(&report, &checker, &settings, head)
+    }))
+}
+
+/// The window in which status changes are counted for the exposition.
+const FLAP_WINDOW: Duration = Duration::from_secs(600);
+
+fn exposition(
+    report: &SystemHealthStatus,
+    checker: &HealthChecker,
+    settings: &Settings,
+    head: bool,
+) -> Response<Bytes> {
+    let metrics = settings.metrics.as_ref().map(MetricsCollector::snapshot);
+    let process = ProcessStats::read().ok();
+    let text = prometheus::Exposition {
+        prefix: &settings.prometheus_prefix,
+        metrics: metrics.as_ref(),
+        report,
+        counters: &checker.counters(FLAP_WINDOW),
+        process: process.as_ref(),
+        uptime: checker.uptime(),
+    }
+    .render();
+    let mut response = json(StatusCode::OK, text.into(), head);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(prometheus::CONTENT_TYPE),
+    );
+    response
+        .headers_mut()
+        .remove(HeaderName::from_static("x-health-version"));
+    response
 }
 
 fn ready(query: Query, head: bool, checker: &HealthChecker, settings: &Arc<Settings>) -> Answer {

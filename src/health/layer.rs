@@ -1,13 +1,15 @@
 //! [`HealthLayer`] and the settings it carries.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::StatusCode;
 use tower_layer::Layer;
 
 use super::paths::{Endpoint, Paths};
 use super::service::Health;
+use crate::export::prometheus::valid_prefix;
 use crate::metrics::MetricsCollector;
+use crate::report::{ReliabilityConfig, Reporter};
 use crate::{ConfigError, HealthChecker, HealthStatus, Selector};
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
@@ -38,12 +40,26 @@ pub(crate) struct Settings {
     pub(crate) readiness: Selector,
     codes: [StatusCode; 3],
     pub(crate) metrics: Option<MetricsCollector>,
+    pub(crate) prometheus_prefix: String,
+    reliability: ReliabilityConfig,
+    /// Made on first use, from the settings as they are by then.
+    reporter: OnceLock<Arc<Reporter>>,
 }
 
 impl Settings {
     /// The HTTP status for a health status (readiness and the detailed report).
     pub(crate) fn code(&self, status: HealthStatus) -> StatusCode {
         self.codes[status as usize]
+    }
+
+    pub(crate) fn reporter(&self, checker: &HealthChecker) -> &Arc<Reporter> {
+        self.reporter.get_or_init(|| {
+            Arc::new(Reporter::new(
+                self.reliability.clone(),
+                checker.clone(),
+                self.metrics.clone(),
+            ))
+        })
     }
 }
 
@@ -58,12 +74,16 @@ impl Default for Settings {
                 StatusCode::SERVICE_UNAVAILABLE,
             ],
             metrics: None,
+            prometheus_prefix: "vitals_".to_owned(),
+            reliability: ReliabilityConfig::default(),
+            reporter: OnceLock::new(),
         }
     }
 }
 
 impl HealthLayer {
-    /// Serves `checker`'s results at `/health/live`, `/health/ready` and `/health`.
+    /// Serves `checker`'s results at `/health/live`, `/health/ready`, `/health`,
+    /// `/health/reliability` and, in Prometheus' format, `/metrics`.
     pub fn new(checker: HealthChecker) -> Self {
         Self {
             checker,
@@ -79,18 +99,62 @@ impl HealthLayer {
 
     /// The liveness path (default `/health/live`): 200 while the process serves; runs no checks.
     pub fn live_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Live, path)
+        self.path(Endpoint::Live, Some(path))
     }
 
     /// The readiness path (default `/health/ready`): the checks the readiness
     /// [`Selector`] picks.
     pub fn ready_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Ready, path)
+        self.path(Endpoint::Ready, Some(path))
     }
 
     /// The detailed report's path (default `/health`): every check.
     pub fn health_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Detail, path)
+        self.path(Endpoint::Detail, Some(path))
+    }
+
+    /// The reliability report's path (default `/health/reliability`).
+    pub fn reliability_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path(Endpoint::Reliability, Some(path))
+    }
+
+    /// Turns the reliability report off.
+    pub fn without_reliability(self) -> Self {
+        self.path(Endpoint::Reliability, None)
+            .expect("turning an endpoint off is always valid")
+    }
+
+    /// The Prometheus exposition's path (default `/metrics`).
+    pub fn prometheus_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path(Endpoint::Prometheus, Some(path))
+    }
+
+    /// Turns the Prometheus exposition off (for an app that serves `/metrics` itself).
+    pub fn without_prometheus(self) -> Self {
+        self.path(Endpoint::Prometheus, None)
+            .expect("turning an endpoint off is always valid")
+    }
+
+    /// The prefix of the Prometheus metric names (default `vitals_`; `process_…` families keep
+    /// their standard names).
+    pub fn prometheus_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        if !valid_prefix(prefix) {
+            return Err(ConfigError::InvalidMetricPrefix(prefix.to_owned()));
+        }
+        Arc::make_mut(&mut self.settings).prometheus_prefix = prefix.to_owned();
+        Ok(self)
+    }
+
+    /// Settings of the reliability report: cache TTL, source timeout, anomaly rules.
+    pub fn reliability(mut self, config: ReliabilityConfig) -> Self {
+        Arc::make_mut(&mut self.settings).reliability = config;
+        self
+    }
+
+    /// The paths the layer answers, with the prefix: for
+    /// [`MetricsLayer::exclude_path`](crate::MetricsLayer::exclude_path).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.settings.paths.all()
     }
 
     /// Which checks gate readiness (default: all).
@@ -118,7 +182,7 @@ impl HealthLayer {
         &self.checker
     }
 
-    fn path(mut self, endpoint: Endpoint, path: &str) -> Result<Self, ConfigError> {
+    fn path(mut self, endpoint: Endpoint, path: Option<&str>) -> Result<Self, ConfigError> {
         Arc::make_mut(&mut self.settings)
             .paths
             .set(endpoint, path)?;

@@ -5,10 +5,38 @@
 //! | `/health/live` | 200 `{"status":"healthy"}` while the process serves | never |
 //! | `/health/ready` | 200 when no gating check is unhealthy, else 503; `?verbose` lists them | the readiness [`Selector`](crate::Selector)'s |
 //! | `/health` | the detailed report, 200 or 503 by overall status | all |
+//! | `/health/reliability` | the [reliability report](crate::report): the detailed report plus figures, anomalies and notes, 200 or 503 | all (cached 30 s) |
+//! | `/metrics` | Prometheus text format 0.0.4 ([families](#prometheus-families)) | all |
 //!
 //! GET and HEAD are answered (HEAD: same headers, no body), other methods get 405 with `Allow`.
 //! One trailing slash is accepted. `?exclude=name` leaves a check out (Kubernetes convention).
 //! Bodies are JSON with `Cache-Control: no-store` and `X-Health-Version`.
+//!
+//! # Prometheus families
+//!
+//! With the default prefix `vitals_` ([`HealthLayer::prometheus_prefix`]); every family has
+//! HELP and TYPE. Health states use one gauge per state (1 for the current one, 0 for the
+//! others), so `vitals_health_component_status{state="unhealthy"} == 1` selects failing
+//! components.
+//!
+//! | family | type | labels |
+//! |---|---|---|
+//! | `vitals_http_server_request_duration_seconds` | histogram | `route`, `method`, `status_class` |
+//! | `vitals_http_server_request_duration_window_seconds` | summary (quantiles 0.5, 0.95, 0.99 over the window; `_sum`/`_count` since start) | — |
+//! | `vitals_http_server_requests_total` | counter | `route`, `method`, `status_class` |
+//! | `vitals_http_server_request_failures_total` | counter | `route`, `method`, `status_class` |
+//! | `vitals_http_server_requests_cancelled_total` | counter | — |
+//! | `vitals_http_server_requests_in_flight` | gauge | — |
+//! | `vitals_http_server_latency_clamped_total` | counter | — |
+//! | `vitals_cache_hits_total`, `…_misses_total`, `…_evictions_total` | counter | — |
+//! | `vitals_health_status` | gauge, 1 for the current state, 0 for the others | `state` |
+//! | `vitals_health_component_status` | gauge, 1 for the current state, 0 for the others | `component`, `state` |
+//! | `vitals_health_check_duration_seconds` | gauge (last run) | `component` |
+//! | `vitals_health_check_runs_total` | counter | `component` |
+//! | `vitals_health_check_failures_total` | counter | `component` |
+//! | `vitals_health_accepting_traffic` | gauge, 0 while marked not ready | — |
+//! | `vitals_uptime_seconds` | gauge | — |
+//! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`, `process_start_time_seconds` | the standard process families | — |
 //!
 //! # Example
 //!
@@ -42,7 +70,7 @@ mod layer;
 mod paths;
 mod service;
 
-pub use answer::HEALTH_VERSION;
+pub use answer::{HEALTH_VERSION, RELIABILITY_VERSION};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::HealthLayer;

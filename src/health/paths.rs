@@ -8,21 +8,36 @@ pub(crate) enum Endpoint {
     Live,
     Ready,
     Detail,
+    Reliability,
+    Prometheus,
 }
 
-/// The endpoints' paths, each stored with the prefix applied.
+const ENDPOINTS: [Endpoint; 5] = [
+    Endpoint::Live,
+    Endpoint::Ready,
+    Endpoint::Detail,
+    Endpoint::Reliability,
+    Endpoint::Prometheus,
+];
+
+/// The endpoints' paths (`None`: turned off), each stored with the prefix applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Paths {
     prefix: String,
-    relative: [String; 3],
-    full: [String; 3],
+    relative: [Option<String>; 5],
+    full: [Option<String>; 5],
 }
-
-const ENDPOINTS: [Endpoint; 3] = [Endpoint::Live, Endpoint::Ready, Endpoint::Detail];
 
 impl Default for Paths {
     fn default() -> Self {
-        let relative = ["/health/live", "/health/ready", "/health"].map(String::from);
+        let relative = [
+            "/health/live",
+            "/health/ready",
+            "/health",
+            "/health/reliability",
+            "/metrics",
+        ]
+        .map(|path| Some(path.to_owned()));
         Self {
             prefix: String::new(),
             full: relative.clone(),
@@ -41,7 +56,12 @@ impl Paths {
         ENDPOINTS
             .into_iter()
             .zip(&self.full)
-            .find_map(|(endpoint, full)| (full == path).then_some(endpoint))
+            .find_map(|(endpoint, full)| (full.as_deref() == Some(path)).then_some(endpoint))
+    }
+
+    /// Every path in use, with the prefix.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &str> {
+        self.full.iter().flatten().map(String::as_str)
     }
 
     pub(crate) fn set_prefix(&mut self, prefix: &str) -> Result<(), ConfigError> {
@@ -49,19 +69,28 @@ impl Paths {
         self.update(prefix, self.relative.clone())
     }
 
-    pub(crate) fn set(&mut self, endpoint: Endpoint, path: &str) -> Result<(), ConfigError> {
+    /// Sets an endpoint's path; `None` turns it off.
+    pub(crate) fn set(
+        &mut self,
+        endpoint: Endpoint,
+        path: Option<&str>,
+    ) -> Result<(), ConfigError> {
         let mut relative = self.relative.clone();
-        relative[endpoint as usize] = normalise(path, false)?;
+        relative[endpoint as usize] = path.map(|path| normalise(path, false)).transpose()?;
         self.update(self.prefix.clone(), relative)
     }
 
-    fn update(&mut self, prefix: String, relative: [String; 3]) -> Result<(), ConfigError> {
-        let full = relative.clone().map(|path| match path.as_str() {
-            "/" if !prefix.is_empty() => prefix.clone(),
-            _ => format!("{prefix}{path}"),
+    fn update(&mut self, prefix: String, relative: [Option<String>; 5]) -> Result<(), ConfigError> {
+        let full = relative.clone().map(|path| {
+            path.map(|path| match path.as_str() {
+                "/" if !prefix.is_empty() => prefix.clone(),
+                _ => format!("{prefix}{path}"),
+            })
         });
         for (i, path) in full.iter().enumerate() {
-            if full[..i].contains(path) {
+            if let Some(path) = path
+                && full[..i].contains(&Some(path.clone()))
+            {
                 return Err(ConfigError::DuplicatePath(path.clone()));
             }
         }
@@ -119,6 +148,11 @@ mod tests {
         assert_eq!(paths.route("/health/live"), Some(Endpoint::Live));
         assert_eq!(paths.route("/health/ready/"), Some(Endpoint::Ready));
         assert_eq!(paths.route("/health"), Some(Endpoint::Detail));
+        assert_eq!(
+            paths.route("/health/reliability"),
+            Some(Endpoint::Reliability)
+        );
+        assert_eq!(paths.route("/metrics/"), Some(Endpoint::Prometheus));
         for other in [
             "/",
             "",
@@ -138,20 +172,23 @@ mod tests {
         paths.set_prefix("/internal/").unwrap();
         assert_eq!(paths.route("/internal/health/live"), Some(Endpoint::Live));
         assert_eq!(paths.route("/health/live"), None);
-        paths.set(Endpoint::Ready, "/readyz").unwrap();
+        paths.set(Endpoint::Ready, Some("/readyz")).unwrap();
         assert_eq!(paths.route("/internal/readyz"), Some(Endpoint::Ready));
-        paths.set(Endpoint::Detail, "/").unwrap();
+        paths.set(Endpoint::Detail, Some("/")).unwrap();
         assert_eq!(paths.route("/internal"), Some(Endpoint::Detail));
+        assert_eq!(paths.route("/internal/metrics"), Some(Endpoint::Prometheus));
+        paths.set(Endpoint::Prometheus, None).unwrap();
+        assert_eq!(paths.route("/internal/metrics"), None);
     }
 
     #[test]
     fn bad_paths_are_rejected_with_the_reason() {
         let mut paths = Paths::default();
         for bad in ["health", "/a b", "/a?b", "/a//b", "/a/../b", "/a%2Fb", ""] {
-            assert!(paths.set(Endpoint::Live, bad).is_err(), "{bad}");
+            assert!(paths.set(Endpoint::Live, Some(bad)).is_err(), "{bad}");
         }
         assert_eq!(
-            paths.set(Endpoint::Live, "/health").unwrap_err(),
+            paths.set(Endpoint::Live, Some("/health")).unwrap_err(),
             ConfigError::DuplicatePath("/health".into())
         );
         assert_eq!(

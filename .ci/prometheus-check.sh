@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Real Prometheus tooling against the real example: promtool lints what /metrics serves, and a
+# Prometheus server on loopback scrapes it. Stops every process it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+app=127.0.0.1:3917
+prom=127.0.0.1:9917
+
+cargo build --quiet --example axum
+ADDR=$app RUST_LOG=warn target/debug/examples/axum >"$work/example.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fsS "http://$app/health/live" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://$app/health/live" >/dev/null || { cat "$work/example.log"; echo "the example did not start"; exit 1; }
+
+# Some traffic, so the request families have series.
+for _ in $(seq 20); do curl -fsS "http://$app/" >/dev/null; done
+curl -fsS -X POST "http://$app/jobs" >/dev/null
+curl -fsS "http://$app/health/ready" >/dev/null
+
+curl -fsS "http://$app/metrics" >"$work/metrics.txt"
+echo "promtool check metrics on $(wc -l <"$work/metrics.txt") lines of /metrics:"
+if ! promtool check metrics <"$work/metrics.txt" >"$work/promtool.txt" 2>&1; then
+  cat "$work/promtool.txt"; echo "promtool rejected the exposition"; exit 1
+fi
+if [ -s "$work/promtool.txt" ]; then
+  cat "$work/promtool.txt"; echo "promtool has lint remarks"; exit 1
+fi
+echo "  no errors, no lint remarks"
+
+cat >"$work/prometheus.yml" <<YAML
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: tower-vitals-example
+    static_configs:
+      - targets: ["$app"]
+YAML
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+  --web.listen-address="$prom" >"$work/prometheus.log" 2>&1 &
+pids+=($!)
+
+query() {
+  curl -fsS --get "http://$prom/api/v1/query" --data-urlencode "query=$1" 2>/dev/null \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null \
+    || true
+}
+
+up="" health=""
+for _ in $(seq 40); do
+  up=$(query 'up{job="tower-vitals-example"}')
+  health=$(query 'vitals_health_component_status{component="database",state="healthy"}')
+  [ "$up" = "1" ] && [ "$health" = "1" ] && break
+  sleep 0.5
+done
+echo "Prometheus: up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health"
+if [ "$up" != "1" ] || [ "$health" != "1" ]; then
+  tail -20 "$work/prometheus.log"; echo "Prometheus did not scrape the example"; exit 1
+fi

@@ -1,0 +1,463 @@
+//! The Prometheus text exposition format (0.0.4): report types in, text out.
+//!
+//! The families are listed in the docs of [`crate::health`].
+
+use std::time::Duration;
+
+use crate::metrics::MetricsSnapshot;
+use crate::{CheckCounters, HealthStatus, ProcessStats, SystemHealthStatus};
+
+/// The `Content-Type` of the text format.
+pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+const STATES: [HealthStatus; 3] = [
+    HealthStatus::Healthy,
+    HealthStatus::Degraded,
+    HealthStatus::Unhealthy,
+];
+
+/// What one exposition is made of.
+pub(crate) struct Exposition<'a> {
+    pub(crate) prefix: &'a str,
+    pub(crate) metrics: Option<&'a MetricsSnapshot>,
+    pub(crate) report: &'a SystemHealthStatus,
+    pub(crate) counters: &'a [CheckCounters],
+    pub(crate) process: Option<&'a ProcessStats>,
+    pub(crate) uptime: Duration,
+}
+
+impl Exposition<'_> {
+    pub(crate) fn render(&self) -> String {
+        // About 20 lines of up to ~150 bytes per series, 8 per component, 40 more.
+        let series = self.metrics.map_or(0, |m| m.series.len());
+        let lines = series * 20 + self.report.components.len() * 8 + 40;
+        let mut out = Writer {
+            out: String::with_capacity(lines * 150),
+            prefix: self.prefix,
+        };
+        if let Some(metrics) = self.metrics {
+            http(&mut out, metrics);
+        }
+        self.health(&mut out);
+        out.family("uptime_seconds", "gauge", "Time since the service started.");
+        out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());
+        if let Some(process) = self.process {
+            process_families(&mut out, process);
+        }
+        out.out
+    }
+
+    fn health(&self, out: &mut Writer<'_>) {
+        out.family(
+            "health_status",
+            "gauge",
+            "Overall health: 1 for the current state, 0 for the others.",
+        );
+        for state in STATES {
+            let value = f64::from(u8::from(self.report.status == state));
+            out.sample("health_status", "", &[("state", state.as_str())], value);
+        }
+        out.family(
+            "health_accepting_traffic",
+            "gauge",
+            "0 while the service is marked not ready (draining), else 1.",
+        );
+        let accepting = f64::from(u8::from(self.report.accepting_traffic));
+        out.sample("health_accepting_traffic", "", &[], accepting);
+        out.family(
+            "health_component_status",
+            "gauge",
+            "Health of each checked component: 1 for the current state, 0 for the others.",
+        );
+        for component in &self.report.components {
+            for state in STATES {
+                let labels = [
+                    ("component", component.name.as_str()),
+                    ("state", state.as_str()),
+                ];
+                let value = f64::from(u8::from(component.status == state));
+                out.sample("health_component_status", "", &labels, value);
+            }
+        }
+        out.family(
+            "health_check_duration_seconds",
+            "gauge",
+            "How long the last run of each check took, retries included.",
+        );
+        for check in self.counters {
+            if let Some(duration) = check.last_duration {
+                let labels = [("component", check.name.as_str())];
+                out.sample(
+                    "health_check_duration_seconds",
+                    "",
+                    &labels,
+                    duration.as_secs_f64(),
+                );
+            }
+        }
+        out.family(
+            "health_check_runs_total",
+            "counter",
+            "Finished runs of each check.",
+        );
+        for check in self.counters {
+            let labels = [("component", check.name.as_str())];
+            out.sample("health_check_runs_total", "", &labels, check.runs as f64);
+        }
+        out.family(
+            "health_check_failures_total",
+            "counter",
+            "Runs of each check that failed (error, panic, timeout or a non-healthy status).",
+        );
+        for check in self.counters {
+            let labels = [("component", check.name.as_str())];
+            out.sample(
+                "health_check_failures_total",
+                "",
+                &labels,
+                check.failures as f64,
+            );
+        }
+    }
+}
+
+fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+    let bounds: Vec<String> = metrics
+        .bucket_bounds
+        .iter()
+        .map(|bound| {
+            let mut text = String::new();
+            push_float(&mut text, bound.as_secs_f64());
+            text
+        })
+        .collect();
+    let duration = "http_server_request_duration_seconds";
+    out.family(
+        duration,
+        "histogram",
+        "Duration of HTTP server requests, from the call to the end of the response body.",
+    );
+    // Each series' labels are escaped once and written many times.
+    let labels: Vec<String> = metrics
+        .series
+        .iter()
+        .map(|series| {
+            label_body(&[
+                ("route", &*series.route),
+                ("method", series.method),
+                ("status_class", series.status_class),
+            ])
+        })
+        .collect();
+    for (series, labels) in metrics.series.iter().zip(&labels) {
+        for (bound, count) in bounds.iter().zip(&series.cumulative_buckets) {
+            out.sample_body(duration, "_bucket", labels, Some(bound), *count as f64);
+        }
+        out.sample_body(
+            duration,
+            "_bucket",
+            labels,
+            Some("+Inf"),
+            series.count as f64,
+        );
+        out.sample_body(
+            duration,
+            "_sum",
+            labels,
+            None,
+            series.latency_sum.as_secs_f64(),
+        );
+        out.sample_body(duration, "_count", labels, None, series.count as f64);
+    }
+
+    let window = "http_server_request_duration_window_seconds";
+    out.family(
+        window,
+        "summary",
+        "Request duration quantiles over the rolling window; sum and count since start.",
+    );
+    let latency = &metrics.window.latency;
+    for (quantile, value) in [
+        ("0.5", latency.p50),
+        ("0.95", latency.p95),
+        ("0.99", latency.p99),
+    ] {
+        out.sample(window, "", &[("quantile", quantile)], value.as_secs_f64());
+    }
+    let totals = &metrics.totals;
+    out.sample(window, "_sum", &[], totals.latency_sum.as_secs_f64());
+    out.sample(
+        window,
+        "_count",
+        &[],
+        (totals.successes + totals.failures) as f64,
+    );
+
+    for (name, help, failures) in [
+        ("http_server_requests_total", "HTTP server requests.", false),
+        (
+            "http_server_request_failures_total",
+            "HTTP server requests classified as failures (5xx, service errors, gRPC errors).",
+            true,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        for (series, labels) in metrics.series.iter().zip(&labels) {
+            let value = if failures {
+                series.failures
+            } else {
+                series.count
+            };
+            out.sample_body(name, "", labels, None, value as f64);
+        }
+    }
+    let simple = [
+        (
+            "http_server_requests_cancelled_total",
+            "counter",
+            "HTTP server requests dropped before they ended (client went away).",
+            totals.cancelled as f64,
+        ),
+        (
+            "http_server_requests_in_flight",
+            "gauge",
+            "HTTP server requests started and not yet ended.",
+            metrics.in_flight as f64,
+        ),
+        (
+            "http_server_latency_clamped_total",
+            "counter",
+            "Request durations outside 1 us to 1 h, recorded at the nearest bound.",
+            totals.clamped as f64,
+        ),
+        (
+            "cache_hits_total",
+            "counter",
+            "Cache lookups that found their entry.",
+            metrics.cache.hits as f64,
+        ),
+        (
+            "cache_misses_total",
+            "counter",
+            "Cache lookups that did not.",
+            metrics.cache.misses as f64,
+        ),
+        (
+            "cache_evictions_total",
+            "counter",
+            "Cache entries evicted.",
+            metrics.cache.evictions as f64,
+        ),
+    ];
+    for (name, kind, help, value) in simple {
+        out.family(name, kind, help);
+        out.sample(name, "", &[], value);
+    }
+}
+
+fn process_families(out: &mut Writer<'_>, process: &ProcessStats) {
+    let families = [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+            Some(process.cpu_seconds),
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+            Some(process.resident_memory_bytes as f64),
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+            Some(process.virtual_memory_bytes as f64),
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            Some(process.open_fds as f64),
+        ),
+        (
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+            process.max_fds.map(|v| v as f64),
+        ),
+        (
+            "process_threads",
+            "gauge",
+            "Number of OS threads in the process.",
+            Some(process.threads as f64),
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+            Some(process.start_time_seconds),
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        if let Some(value) = value {
+            out.process(name, kind, help, value);
+        }
+    }
+}
+
+struct Writer<'a> {
+    out: String,
+    prefix: &'a str,
+}
+
+impl Writer<'_> {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let prefix = self.prefix;
+        self.raw_family(&[prefix, name], kind, help);
+    }
+
+    fn raw_family(&mut self, name: &[&str], kind: &str, help: &str) {
+        let out = &mut self.out;
+        out.push_str("# HELP ");
+        name.iter().for_each(|part| out.push_str(part));
+        out.push(' ');
+        escape_help(out, help);
+        out.push_str("\n# TYPE ");
+        name.iter().for_each(|part| out.push_str(part));
+        out.push(' ');
+        out.push_str(kind);
+        out.push('\n');
+    }
+
+    fn process(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.raw_family(&[name], kind, help);
+        self.out.push_str(name);
+        self.value(value);
+    }
+
+    fn sample(&mut self, name: &str, suffix: &str, labels: &[(&str, &str)], value: f64) {
+        let out = &mut self.out;
+        out.push_str(self.prefix);
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() {
+            out.push('{');
+            write_labels(out, labels);
+            out.push('}');
+        }
+        self.value(value);
+    }
+
+    /// A sample whose labels (without braces, already escaped) are `labels`, plus `le`.
+    fn sample_body(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &str,
+        le: Option<&str>,
+        value: f64,
+    ) {
+        let out = &mut self.out;
+        out.push_str(self.prefix);
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() || le.is_some() {
+            out.push('{');
+            out.push_str(labels);
+            if let Some(le) = le {
+                if !labels.is_empty() {
+                    out.push(',');
+                }
+                out.push_str("le=\"");
+                out.push_str(le);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        self.value(value);
+    }
+
+    fn value(&mut self, value: f64) {
+        self.out.push(' ');
+        push_float(&mut self.out, value);
+        self.out.push('\n');
+    }
+}
+
+/// `name="value",…` with the values escaped.
+fn label_body(labels: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    write_labels(&mut body, labels);
+    body
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(out, value);
+        out.push('"');
+    }
+}
+
+/// A sample value as Prometheus reads it: integers without a fraction, `+Inf`, `-Inf`, `NaN`.
+fn push_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        out.push_str(itoa::Buffer::new().format(value as i64));
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    }
+}
+
+#[cfg(test)]
+fn float(value: f64) -> String {
+    let mut out = String::new();
+    push_float(&mut out, value);
+    out
+}
+
+/// Label values escape backslash, double quote and line feed.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// HELP text escapes backslash and line feed.
+fn escape_help(out: &mut String, help: &str) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Whether `prefix` can start metric names: `[a-zA-Z_:][a-zA-Z0-9_:]*` (or empty).
+pub(crate) fn valid_prefix(prefix: &str) -> bool {
+    prefix.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::ComponentStatus;
+use crate::metrics::{MetricsCollector, Outcome, RequestRecord};
+
+/// A strict reader of the text format, independent of the writer: every sample line parsed into
+/// name, labels (unescaped) and value; every family announced by HELP then TYPE.
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+fn parse(text: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    let mut typed = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(
+                ["counter", "gauge", "histogram", "summary"].contains(&kind),
+                "{line}"
+            );
+            assert!(typed.insert(name.to_owned()), "family {name} typed twice");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        assert!(
+            !line.starts_with('#') && !line.is_empty(),
+            "unexpected line {line:?}"
+        );
+        let name_end = line.find(['{', ' ']).expect("a sample has a value");
+        let name = &line[..name_end];
+        assert!(
+            valid_prefix(name) && !name.is_empty(),
+            "bad metric name {name:?}"
+        );
+        let mut rest = &line[name_end..];
+        let mut labels = Vec::new();
+        if let Some(body) = rest.strip_prefix('{') {
+            let mut chars = body.char_indices().peekable();
+            loop {
+                let (start, _) = *chars.peek().expect("label or }");
+                if body[start..].starts_with('}') {
+                    rest = &body[start + 1..];
+                    break;
+                }
+                let eq = body[start..].find('=').expect("label=") + start;
+                let label = body[start..eq].to_owned();
+                assert!(body[eq + 1..].starts_with('"'), "quoted value in {line}");
+                while chars.next().map(|(i, _)| i) != Some(eq + 1) {}
+                let mut value = String::new();
+                loop {
+                    match chars.next().expect("closing quote").1 {
+                        '\\' => match chars.next().expect("escape").1 {
+                            '\\' => value.push('\\'),
+                            '"' => value.push('"'),
+                            'n' => value.push('\n'),
+                            other => panic!("bad escape \\{other} in {line}"),
+                        },
+                        '"' => break,
+                        '\n' => panic!("raw newline in a label value"),
+                        c => value.push(c),
+                    }
+                }
+                labels.push((label, value));
+                if let Some((_, ',')) = chars.peek() {
+                    chars.next();
+                }
+            }
+        }
+        let value = rest.strip_prefix(' ').expect("space before the value");
+        let value = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v.parse().unwrap_or_else(|_| panic!("bad value {v:?}")),
+        };
+        samples.push((name.to_owned(), labels, value));
+    }
+    samples
+}
+
+fn component(name: &str, status: HealthStatus) -> ComponentStatus {
+    ComponentStatus {
+        name: name.to_owned(),
+        status,
+        message: None,
+        response_time_ms: 1.0,
+        metadata: Default::default(),
+        checked_at: None,
+        fresh: true,
+        age_ms: 0.0,
+        critical: true,
+        tags: vec![],
+        consecutive_failures: 0,
+    }
+}
+
+fn report(names: &[String]) -> SystemHealthStatus {
+    SystemHealthStatus {
+        status: HealthStatus::Degraded,
+        accepting_traffic: true,
+        timestamp: SystemTime::now(),
+        duration_ms: 0.1,
+        components: names
+            .iter()
+            .map(|n| component(n, HealthStatus::Degraded))
+            .collect(),
+    }
+}
+
+fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
+    Exposition {
+        prefix: "vitals_",
+        metrics,
+        report: &report(names),
+        counters: &[],
+        process: None,
+        uptime: Duration::from_secs(3),
+    }
+    .render()
+}
+
+#[test]
+fn families_have_help_and_type_and_histograms_add_up() {
+    let collector = MetricsCollector::new();
+    for millis in [3, 30, 300] {
+        collector.record(&RequestRecord {
+            route: Some("/users/{id}"),
+            method: &http::Method::GET,
+            outcome: Outcome::status(http::StatusCode::OK),
+            duration: Duration::from_millis(millis),
+            time_to_headers: None,
+        });
+    }
+    let text = render(&["db".into()], Some(&collector.snapshot()));
+    let samples = parse(&text);
+    let find = |name: &str, le: Option<&str>| {
+        samples
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name && le.is_none_or(|le| labels.iter().any(|(k, v)| k == "le" && v == le))
+            })
+            .unwrap_or_else(|| panic!("no {name} {le:?}"))
+            .2
+    };
+    assert_eq!(
+        find(
+            "vitals_http_server_request_duration_seconds_bucket",
+            Some("0.005")
+        ),
+        1.0
+    );
+    assert_eq!(
+        find(
+            "vitals_http_server_request_duration_seconds_bucket",
+            Some("0.05")
+        ),
+        2.0
+    );
+    assert_eq!(
+        find(
+            "vitals_http_server_request_duration_seconds_bucket",
+            Some("+Inf")
+        ),
+        3.0
+    );
+    assert_eq!(
+        find("vitals_http_server_request_duration_seconds_count", None),
+        3.0
+    );
+    assert!((find("vitals_http_server_request_duration_seconds_sum", None) - 0.333).abs() < 1e-9);
+    assert_eq!(find("vitals_http_server_requests_total", None), 3.0);
+    assert_eq!(find("vitals_uptime_seconds", None), 3.0);
+    let states: Vec<_> = samples
+        .iter()
+        .filter(|(n, _, _)| n == "vitals_health_component_status")
+        .map(|(_, labels, value)| (labels[1].1.clone(), *value))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("healthy".into(), 0.0),
+            ("degraded".into(), 1.0),
+            ("unhealthy".into(), 0.0)
+        ]
+    );
+    assert!(text.contains("# TYPE vitals_http_server_request_duration_seconds histogram\n"));
+    assert!(text.lines().filter(|l| l.starts_with("# TYPE")).count() >= 15);
+}
+
+#[test]
+fn values_are_written_as_prometheus_reads_them() {
+    assert_eq!(float(3.0), "3");
+    assert_eq!(float(0.005), "0.005");
+    assert_eq!(float(f64::INFINITY), "+Inf");
+    assert_eq!(float(f64::NAN), "NaN");
+    assert_eq!(float(1e20), "1e20");
+    assert_eq!(float(0.000_001), "1e-6");
+    assert!(valid_prefix("vitals_") && valid_prefix("") && valid_prefix("app:x_"));
+    assert!(!valid_prefix("9x") && !valid_prefix("a-b") && !valid_prefix("é"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_component_or_route_name_round_trips(
+        names in proptest::collection::vec("\\PC*|[\"\\\\\n{}=, ]{0,6}|.{0,12}", 1..4),
+        route in "\\PC{0,20}|[\"\\\\\n]{1,5}",
+    ) {
+        let collector = MetricsCollector::new();
+        let route: Arc<str> = route.into();
+        collector.record(&RequestRecord {
+            route: Some(&route),
+            method: &http::Method::POST,
+            outcome: Outcome::status(http::StatusCode::CREATED),
+            duration: Duration::from_millis(1),
+            time_to_headers: None,
+        });
+        let text = render(&names, Some(&collector.snapshot()));
+        let samples = parse(&text);
+        let components: Vec<String> = samples
+            .iter()
+            .filter(|(n, labels, _)| n == "vitals_health_component_status" && labels[1].1 == "healthy")
+            .map(|(_, labels, _)| labels[0].1.clone())
+            .collect();
+        prop_assert_eq!(&components, &names);
+        let routes: Vec<&str> = samples
+            .iter()
+            .filter(|(n, _, _)| n == "vitals_http_server_requests_total")
+            .map(|(_, labels, _)| labels[0].1.as_str())
+            .collect();
+        prop_assert_eq!(routes, vec![&*route]);
+    }
+}

@@ -1,0 +1,600 @@
+//! The reliability report: the detailed health report plus request, process and runtime
+//! figures, the anomalies the rules find in them, and notes. Made at most once per TTL, by one
+//! task however many ask.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
+use parking_lot::Mutex;
+use tokio::runtime::Handle;
+use tokio::time::Instant;
+
+use super::cpu::CpuSampler;
+use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Severity};
+use super::runtime::{RuntimeProbe, RuntimeStats};
+use crate::metrics::{MetricsCollector, MetricsSnapshot};
+use crate::{
+    CheckCounters, ConfigError, HealthChecker, HealthStatus, ProcessStats, SystemHealthStatus,
+};
+
+/// Settings of the reliability report.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
+///
+/// let config = ReliabilityConfig::new()
+///     .cache_ttl(Duration::from_secs(10))?
+///     .threshold("HIGH_P95_LATENCY", 800.0)?
+///     .severity("HIGH_ERROR_RATE", Severity::Critical)?
+///     .disable("LOW_CACHE_HIT_RATE")?
+///     .rule(Rule::above("MANY_IN_FLIGHT", Severity::Warning, 1000.0, |o| {
+///         o.in_flight.map(|n| n as f64)
+///     }))?;
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReliabilityConfig {
+    ttl: Duration,
+    source_timeout: Duration,
+    flap_window: Duration,
+    probe_interval: Duration,
+    rules: Vec<Rule>,
+}
+
+impl Default for ReliabilityConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(30),
+            source_timeout: Duration::from_secs(2),
+            flap_window: Duration::from_secs(600),
+            probe_interval: Duration::from_millis(100),
+            rules: rules::defaults(),
+        }
+    }
+}
+
+impl ReliabilityConfig {
+    /// The defaults: reports cached 30 s, each source given 2 s, flaps counted over 10 min, and
+    /// the rules `HIGH_CPU` (> 85 %), `HIGH_P95_LATENCY` (> 1500 ms), `HIGH_ERROR_RATE`
+    /// (> 0.05 with at least 20 requests in the window), `LOW_CACHE_HIT_RATE` (< 0.2 with more
+    /// than 100 lookups, info), `SLOW_CHECK` (a check run > 1000 ms), `FLAPPING_COMPONENT`
+    /// (more than 3 status changes in the flap window) and `RUNTIME_LAG` (a timer more than
+    /// 100 ms late), all warnings unless said otherwise.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How long a report is reused (default 30 s; 0 to 1 h).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Result<Self, ConfigError> {
+        self.ttl = range(
+            "reliability cache TTL",
+            ttl,
+            Duration::ZERO,
+            Duration::from_secs(3600),
+        )?;
+        Ok(self)
+    }
+
+    /// How long each source (checks, requests, process, runtime) may take before it is reported
+    /// as failed (default 2 s; 1 ms to 60 s).
+    pub fn source_timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
+        self.source_timeout = range(
+            "reliability source timeout",
+            timeout,
+            Duration::from_millis(1),
+            Duration::from_secs(60),
+        )?;
+        Ok(self)
+    }
+
+    /// The window in which status changes count towards `FLAPPING_COMPONENT` (default 10 min;
+    /// 1 s to 24 h).
+    pub fn flap_window(mut self, window: Duration) -> Result<Self, ConfigError> {
+        self.flap_window = range(
+            "flap window",
+            window,
+            Duration::from_secs(1),
+            Duration::from_secs(86_400),
+        )?;
+        Ok(self)
+    }
+
+    /// Sets a rule's threshold.
+    pub fn threshold(mut self, rule: &str, threshold: f64) -> Result<Self, ConfigError> {
+        if !threshold.is_finite() {
+            return Err(ConfigError::InvalidNumber {
+                setting: format!("threshold of {rule}"),
+                value: threshold.to_string(),
+            });
+        }
+        self.find(rule)?.threshold = threshold;
+        Ok(self)
+    }
+
+    /// Sets a rule's severity.
+    pub fn severity(mut self, rule: &str, severity: Severity) -> Result<Self, ConfigError> {
+        self.find(rule)?.severity = severity;
+        Ok(self)
+    }
+
+    /// Removes a rule.
+    pub fn disable(mut self, rule: &str) -> Result<Self, ConfigError> {
+        self.find(rule)?;
+        self.rules.retain(|r| r.name != rule);
+        Ok(self)
+    }
+
+    /// Adds a rule.
+    pub fn rule(mut self, rule: Rule) -> Result<Self, ConfigError> {
+        if self.rules.iter().any(|r| r.name == rule.name) {
+            return Err(ConfigError::DuplicateRule(rule.name));
+        }
+        self.rules.push(rule);
+        Ok(self)
+    }
+
+    /// The rules, in evaluation order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
+    fn find(&mut self, name: &str) -> Result<&mut Rule, ConfigError> {
+        self.rules
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| ConfigError::UnknownRule(name.to_owned()))
+    }
+}
+
+fn range(
+    setting: &str,
+    value: Duration,
+    low: Duration,
+    high: Duration,
+) -> Result<Duration, ConfigError> {
+    if (low..=high).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::InvalidDuration {
+            setting: setting.to_owned(),
+            millis: value.as_millis(),
+            allowed: "see the setting's documentation",
+        })
+    }
+}
+
+/// A source of the report: its figures, why it has none, or off.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source<T> {
+    /// Gathered.
+    Ready(T),
+    /// Failed or timed out, with why.
+    Failed(String),
+    /// Not configured.
+    Off,
+}
+
+impl<T> Source<T> {
+    /// The figures, when gathered.
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Self::Ready(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Process figures with the CPU use derived from them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct ProcessFigures {
+    /// What `/proc` said.
+    pub stats: ProcessStats,
+    /// CPU use since the previous report, in percent of the available cores.
+    pub cpu_percent: Option<f64>,
+}
+
+/// One reliability report.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReliabilityReport {
+    /// The checks' status raised by the anomalies (see [`Severity`]).
+    pub status: HealthStatus,
+    /// The detailed health report the checks gave.
+    pub health: SystemHealthStatus,
+    /// Request figures.
+    pub requests: Source<MetricsSnapshot>,
+    /// Process figures.
+    pub process: Source<ProcessFigures>,
+    /// Runtime figures.
+    pub runtime: Source<RuntimeStats>,
+    /// Per-check counters.
+    pub checks: Vec<CheckCounters>,
+    /// What the rules found.
+    pub anomalies: Vec<Anomaly>,
+    /// Plain-language remarks: what is off, missing or unusual.
+    pub notes: Vec<String>,
+    /// How long making the report took.
+    pub generation_time: Duration,
+}
+
+/// Makes and caches reports for one layer.
+#[derive(Debug)]
+pub(crate) struct Reporter {
+    config: ReliabilityConfig,
+    checker: HealthChecker,
+    metrics: Option<MetricsCollector>,
+    cpu: CpuSampler,
+    probe: RuntimeProbe,
+    cache: Mutex<Cache>,
+}
+
+type Pending = Shared<BoxFuture<'static, Arc<ReliabilityReport>>>;
+
+#[derive(Default)]
+struct Cache {
+    report: Option<(Instant, Arc<ReliabilityReport>)>,
+    pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("report", &self.report.as_ref().map(|(made, _)| made))
+            .field("pending", &self.pending.is_some())
+            .finish()
+    }
+}
+
+impl Reporter {
+    pub(crate) fn new(
+        config: ReliabilityConfig,
+        checker: HealthChecker,
+        metrics: Option<MetricsCollector>,
+    ) -> Self {
+        let probe = RuntimeProbe::new(config.probe_interval);
+        Self {
+            config,
+            checker,
+            metrics,
+            cpu: CpuSampler::new(),
+            probe,
+            cache: Mutex::new(Cache::default()),
+        }
+    }
+
+    /// A report within the TTL, if there is one.
+    pub(crate) fn cached(&self) -> Option<Arc<ReliabilityReport>> {
+        let cache = self.cache.lock();
+        cache
+            .report
+            .as_ref()
+            .filter(|(made, _)| made.elapsed() < self.config.ttl)
+            .map(|(_, report)| report.clone())
+    }
+
+    /// The cached report, or a new one: made once by its own task for every concurrent caller.
+    pub(crate) async fn report(self: &Arc<Self>) -> Arc<ReliabilityReport> {
+        self.probe.ensure_started();
+        let pending = {
+            let mut cache = self.cache.lock();
+            if let Some((made, report)) = &cache.report
+                && made.elapsed() < self.config.ttl
+            {
+                return report.clone();
+            }
+            match &cache.pending {
+                Some(pending) => pending.clone(),
+                None => {
+                    let Ok(runtime) = Handle::try_current() else {
+                        return Arc::new(self.unavailable("not on a Tokio runtime"));
+                    };
+                    let reporter = self.clone();
+                    let task = runtime.spawn(async move {
+                        let report = Arc::new(reporter.generate().await);
+                        let mut cache = reporter.cache.lock();
+                        cache.report = Some((Instant::now(), report.clone()));
+                        cache.pending = None;
+                        report
+                    });
+                    let reporter = self.clone();
+                    let pending = async move {
+                        match task.await {
+                            Ok(report) => report,
+                            Err(error) => {
+                                reporter.cache.lock().pending = None;
+                                Arc::new(
+                                    reporter.unavailable(&format!("report task failed: {error}")),
+                                )
+                            }
+                        }
+                    }
+                    .boxed()
+                    .shared();
+                    cache.pending = Some(pending.clone());
+                    pending
+                }
+            }
+        };
+        pending.await
+    }
+
+    async fn generate(&self) -> ReliabilityReport {
+        let started = Instant::now();
+        let timeout = self.config.source_timeout;
+        let checks = within(timeout, async { Ok(self.checker.report().await) });
+        let requests = within(timeout, async {
+            Ok(self.metrics.as_ref().map(MetricsCollector::snapshot))
+        });
+        let process = within(timeout, async {
+            tokio::task::spawn_blocking(ProcessStats::read)
+                .await
+                .map_err(|e| format!("reading process figures failed: {e}"))?
+        });
+        let runtime = within(timeout, async { self.probe.read() });
+        let (checks, requests, process, runtime) = tokio::join!(checks, requests, process, runtime);
+
+        let mut notes = Vec::new();
+        let health = checks.unwrap_or_else(|error| {
+            notes.push(format!("checks unavailable: {error}"));
+            SystemHealthStatus {
+                status: HealthStatus::Degraded,
+                accepting_traffic: self.checker.accepting_traffic(),
+                timestamp: SystemTime::now(),
+                duration_ms: 0.0,
+                components: Vec::new(),
+            }
+        });
+        let requests = match requests {
+            Ok(Some(snapshot)) => Source::Ready(snapshot),
+            Ok(None) => Source::Off,
+            Err(error) => Source::Failed(error),
+        };
+        let process = match process {
+            Ok(stats) => Source::Ready(ProcessFigures {
+                cpu_percent: self.cpu.percent(&stats),
+                stats,
+            }),
+            Err(error) => Source::Failed(error),
+        };
+        let runtime = runtime.map_or_else(Source::Failed, Source::Ready);
+        let checks = self.checker.counters(self.config.flap_window);
+
+        let observations = observe(&health, &requests, &process, &runtime, &checks);
+        let mut anomalies = Vec::new();
+        for rule in &self.config.rules {
+            rule.evaluate(&observations, &mut anomalies);
+        }
+        let status = anomalies
+            .iter()
+            .map(|a| a.severity.escalates_to())
+            .fold(health.status, HealthStatus::max);
+        write_notes(
+            &mut notes, &health, status, &requests, &process, &runtime, &anomalies,
+        );
+        ReliabilityReport {
+            status,
+            health,
+            requests,
+            process,
+            runtime,
+            checks,
+            anomalies,
+            notes,
+            generation_time: started.elapsed(),
+        }
+    }
+
+    fn unavailable(&self, why: &str) -> ReliabilityReport {
+        ReliabilityReport {
+            status: HealthStatus::Degraded,
+            health: SystemHealthStatus {
+                status: HealthStatus::Degraded,
+                accepting_traffic: self.checker.accepting_traffic(),
+                timestamp: SystemTime::now(),
+                duration_ms: 0.0,
+                components: Vec::new(),
+            },
+            requests: Source::Failed(why.to_owned()),
+            process: Source::Failed(why.to_owned()),
+            runtime: Source::Failed(why.to_owned()),
+            checks: Vec::new(),
+            anomalies: Vec::new(),
+            notes: vec![format!("report unavailable: {why}")],
+            generation_time: Duration::ZERO,
+        }
+    }
+}
+
+/// Runs a source with a timeout; its error or the timeout becomes the message.
+async fn within<T>(
+    timeout: Duration,
+    source: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(timeout, source).await {
+        Ok(result) => result,
+        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
+fn observe(
+    health: &SystemHealthStatus,
+    requests: &Source<MetricsSnapshot>,
+    process: &Source<ProcessFigures>,
+    runtime: &Source<RuntimeStats>,
+    checks: &[CheckCounters],
+) -> Observations {
+    let metrics = requests.ready();
+    let window = metrics.map(|m| &m.window);
+    Observations {
+        cpu_percent: process.ready().and_then(|p| p.cpu_percent),
+        p95_latency_ms: window
+            .filter(|w| w.count > 0)
+            .map(|w| w.latency.p95.as_secs_f64() * 1e3),
+        error_rate: window.and_then(|w| w.error_rate),
+        window_requests: window.map_or(0, |w| w.count),
+        cache_hit_rate: metrics.and_then(|m| m.cache.hit_rate),
+        cache_operations: metrics.map_or(0, |m| m.cache.hits + m.cache.misses),
+        runtime_lag_ms: runtime.ready().and_then(|r| r.max_lag_ms),
+        in_flight: metrics.map(|m| m.in_flight),
+        resident_memory_bytes: process.ready().map(|p| p.stats.resident_memory_bytes),
+        components: health
+            .components
+            .iter()
+            .map(|component| {
+                let counters = checks.iter().find(|c| c.name == component.name);
+                ComponentObservation {
+                    name: component.name.clone(),
+                    status: component.status,
+                    response_time_ms: component.response_time_ms,
+                    timeout_ms: counters.map_or(0.0, |c| c.timeout.as_secs_f64() * 1e3),
+                    recent_transitions: counters.map_or(0, |c| c.recent_transitions),
+                }
+            })
+            .collect(),
+    }
+}
+
+fn write_notes(
+    notes: &mut Vec<String>,
+    health: &SystemHealthStatus,
+    status: HealthStatus,
+    requests: &Source<MetricsSnapshot>,
+    process: &Source<ProcessFigures>,
+    runtime: &Source<RuntimeStats>,
+    anomalies: &[Anomaly],
+) {
+    if !health.accepting_traffic {
+        notes.push("the service is marked not ready: readiness answers 503".to_owned());
+    }
+    for component in &health.components {
+        if component.status != HealthStatus::Healthy {
+            let why = component.message.as_deref().unwrap_or("no message");
+            notes.push(format!("{} is {}: {why}", component.name, component.status));
+        }
+        if !component.fresh {
+            notes.push(format!(
+                "{}: the check was still running at the deadline; its result is {} ms old",
+                component.name, component.age_ms
+            ));
+        }
+    }
+    if status > health.status {
+        notes.push(format!(
+            "status raised from {} to {status} by {} anomal{}",
+            health.status,
+            anomalies
+                .iter()
+                .filter(|a| a.severity.escalates_to() > health.status)
+                .count(),
+            if anomalies.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    match requests {
+        Source::Off => notes.push(
+            "request figures are off: give the HealthLayer a MetricsCollector (HealthLayer::metrics)".to_owned(),
+        ),
+        Source::Failed(error) => notes.push(format!("request figures unavailable: {error}")),
+        Source::Ready(metrics) if metrics.window.count == 0 => {
+            notes.push("no requests ended in the metrics window".to_owned());
+        }
+        Source::Ready(_) => {}
+    }
+    if let Source::Failed(error) = process {
+        notes.push(format!("process figures unavailable: {error}"));
+    }
+    match runtime {
+        Source::Failed(error) => notes.push(format!("runtime figures unavailable: {error}")),
+        Source::Ready(stats) if stats.max_lag_ms.is_none() => {
+            notes.push("runtime lag not measured yet: the probe has just started".to_owned());
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_settings_name_the_rule() {
+        assert_eq!(
+            ReliabilityConfig::new()
+                .threshold("NO_SUCH_RULE", 1.0)
+                .unwrap_err(),
+            ConfigError::UnknownRule("NO_SUCH_RULE".into())
+        );
+        assert!(
+            ReliabilityConfig::new()
+                .threshold("HIGH_CPU", f64::NAN)
+                .is_err()
+        );
+        let duplicate =
+            ReliabilityConfig::new().rule(Rule::above("HIGH_CPU", Severity::Info, 1.0, |_| None));
+        assert_eq!(
+            duplicate.unwrap_err(),
+            ConfigError::DuplicateRule("HIGH_CPU".into())
+        );
+        let config = ReliabilityConfig::new().disable("RUNTIME_LAG").unwrap();
+        assert!(config.rules().all(|r| r.name() != "RUNTIME_LAG"));
+        assert!(
+            ReliabilityConfig::new()
+                .cache_ttl(Duration::from_secs(7200))
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_one_report_until_the_ttl_ends() {
+        let runs = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = runs.clone();
+        let checker = HealthChecker::builder()
+            .check("db", move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {}
+            })
+            .cache_ttl(Duration::ZERO)
+            .build()
+            .unwrap();
+        let reporter = Arc::new(Reporter::new(ReliabilityConfig::new(), checker, None));
+        let reports = futures_util::future::join_all((0..20).map(|_| reporter.report())).await;
+        assert!(
+            reports.iter().all(|r| Arc::ptr_eq(r, &reports[0])),
+            "one report for all"
+        );
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(reporter.cached().is_some());
+        assert!(matches!(reports[0].requests, Source::Off));
+    }
+
+    #[tokio::test]
+    async fn a_source_that_hangs_becomes_a_placeholder_with_its_error() {
+        let checker = HealthChecker::builder()
+            .register(
+                crate::Check::new("stuck", std::future::pending::<()>)
+                    .timeout(Duration::from_secs(30)),
+            )
+            .deadline(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let config = ReliabilityConfig::new()
+            .source_timeout(Duration::from_millis(50))
+            .unwrap();
+        let reporter = Arc::new(Reporter::new(config, checker, None));
+        let report = reporter.report().await;
+        assert_eq!(report.status, HealthStatus::Degraded);
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n == "checks unavailable: no answer within 50 ms"),
+            "{:?}",
+            report.notes
+        );
+    }
+}

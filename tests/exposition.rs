@@ -1,0 +1,389 @@
+//! `/metrics` and `/health/reliability` over a real Axum server. The expectations include route
+//! labels and process figures, so these run with the default features.
+#![cfg(all(feature = "axum", feature = "process"))]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use reqwest::Method;
+use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
+use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
+
+/// An app with a fast and a slow route, the metrics layer, and `health` in front.
+async fn serve(
+    checker: HealthChecker,
+    collector: &MetricsCollector,
+    health: HealthLayer,
+) -> common::Server {
+    drop(checker);
+    let app = Router::new()
+        .route("/fast/{id}", get(|| async { "fast" }))
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                "slow"
+            }),
+        )
+        .layer(health)
+        .layer(MetricsLayer::new(collector.clone()));
+    common::serve_router(app).await
+}
+
+fn odd_checker() -> HealthChecker {
+    HealthChecker::builder()
+        .check("db", || async {})
+        .check("cache \"primary\" \\ east", || async {})
+        .check("naïve-☃-検索", || async {})
+        .build()
+        .unwrap()
+}
+
+/// Runs `promtool check metrics` on `text`; `None` when promtool is not installed (CI installs
+/// it and sets REQUIRE_PROMTOOL=1, so there it must run).
+fn promtool(text: &str) -> Option<String> {
+    use std::io::Write;
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(_) if std::env::var_os("REQUIRE_PROMTOOL").is_none() => {
+            eprintln!("promtool not installed: skipping its check");
+            return None;
+        }
+        Err(error) => panic!("promtool is required here: {error}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "promtool failed:\n{said}");
+    Some(said)
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_the_text_format_promtool_accepts() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let server = serve(checker, &collector, health).await;
+    for id in 0..5 {
+        server.get(&format!("/fast/{id}")).await;
+    }
+    server.get("/nope").await;
+
+    let reply = server.get("/metrics").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(reply.header("cache-control"), "no-store");
+    let text = String::from_utf8(reply.body.clone()).unwrap();
+    for line in [
+        "# TYPE vitals_http_server_request_duration_seconds histogram",
+        "# TYPE vitals_health_component_status gauge",
+        "vitals_health_component_status{component=\"cache \\\"primary\\\" \\\\ east\",state=\"healthy\"} 1",
+        "vitals_health_component_status{component=\"naïve-☃-検索\",state=\"unhealthy\"} 0",
+        "vitals_health_status{state=\"healthy\"} 1",
+        "vitals_http_server_requests_in_flight 0",
+        "# TYPE process_resident_memory_bytes gauge",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    if cfg!(feature = "axum") {
+        assert!(text.contains(
+            "vitals_http_server_requests_total{route=\"/fast/{id}\",method=\"GET\",status_class=\"2xx\"} 5\n"
+        ));
+    }
+    assert!(
+        !text.contains("route=\"/metrics\""),
+        "the scrape itself is not counted"
+    );
+    if let Some(said) = promtool(&text) {
+        assert!(said.trim().is_empty(), "promtool has remarks:\n{said}");
+    }
+
+    let head = server.send(Method::HEAD, "/metrics").await;
+    assert!(head.body.is_empty());
+    assert_eq!(server.send(Method::POST, "/metrics").await.status, 405);
+}
+
+#[tokio::test]
+async fn the_exposition_can_move_be_renamed_or_be_turned_off() {
+    let collector = MetricsCollector::new();
+    let checker = odd_checker();
+    let health = HealthLayer::new(checker.clone())
+        .prometheus_path("/internal/prometheus")
+        .unwrap()
+        .prometheus_prefix("shop_")
+        .unwrap();
+    let server = serve(checker, &collector, health).await;
+    let text = String::from_utf8(server.get("/internal/prometheus").await.body).unwrap();
+    assert!(text.contains("\nshop_health_status{state=\"healthy\"} 1\n"));
+    assert_eq!(server.get("/metrics").await.status, 404);
+
+    let off = HealthLayer::new(odd_checker()).without_prometheus();
+    assert!(off.paths().all(|p| p != "/metrics"));
+    assert!(
+        HealthLayer::new(odd_checker())
+            .prometheus_prefix("9bad")
+            .is_err()
+    );
+}
+
+fn reliability_layer(checker: &HealthChecker, collector: &MetricsCollector) -> HealthLayer {
+    let config = ReliabilityConfig::new()
+        .cache_ttl(Duration::ZERO)
+        .unwrap()
+        .threshold("HIGH_P95_LATENCY", 100.0)
+        .unwrap()
+        .rule(Rule::above("ANY_CANCELLED", Severity::Info, 0.0, |o| {
+            o.in_flight.map(|n| n as f64)
+        }))
+        .unwrap();
+    HealthLayer::new(checker.clone())
+        .metrics(collector.clone())
+        .reliability(config)
+}
+
+#[tokio::test]
+async fn a_slow_route_raises_a_p95_anomaly_and_degrades_the_report() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let collector = MetricsCollector::new();
+    let server = serve(
+        checker.clone(),
+        &collector,
+        reliability_layer(&checker, &collector),
+    )
+    .await;
+    let quiet = server.get("/health/reliability").await;
+    assert_eq!(quiet.status, 200);
+    assert_eq!(quiet.header("x-reliability-version"), "1");
+    assert_eq!(quiet.header("content-type"), "application/json");
+    let quiet = quiet.json();
+    assert_eq!(quiet["status"], "healthy");
+    assert_eq!(quiet["anomalies"], serde_json::json!([]));
+
+    for _ in 0..4 {
+        server.get("/slow").await;
+    }
+    let report = server.get("/health/reliability").await;
+    assert_eq!(report.status, 200, "degraded answers 200 by default");
+    let report = report.json();
+    assert_eq!(report["status"], "degraded");
+    assert_eq!(report["checks_status"], "healthy");
+    let anomaly = &report["anomalies"][0];
+    assert_eq!(anomaly["rule"], "HIGH_P95_LATENCY");
+    assert_eq!(anomaly["severity"], "warning");
+    assert_eq!(anomaly["threshold"], 100.0);
+    assert!(anomaly["observed"].as_f64().unwrap() >= 150.0, "{anomaly}");
+    assert_eq!(anomaly["unit"], "ms");
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "status raised from healthy to degraded by 1 anomaly"),
+        "{notes:?}"
+    );
+    let requests = &report["metrics"]["requests"];
+    assert_eq!(requests["window"]["requests"], 4);
+    assert!(requests["window"]["latency_ms"]["p95"].as_f64().unwrap() >= 150.0);
+    assert!(
+        report["metrics"]["process"]["resident_memory_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+            || cfg!(not(feature = "process"))
+    );
+    assert!(report["metrics"]["runtime"]["workers"].as_u64().unwrap() >= 1);
+    assert!(report["generation_time_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        report["performance"]["requests"], 4,
+        "the detailed report's sections are there"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_check_makes_the_report_unhealthy_with_a_note() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .register(
+            Check::new("payments", || async { Err::<(), _>("connection refused") }).retries(0),
+        )
+        .build()
+        .unwrap();
+    let collector = MetricsCollector::new();
+    let server = serve(
+        checker.clone(),
+        &collector,
+        reliability_layer(&checker, &collector),
+    )
+    .await;
+    let reply = server.get("/health/reliability").await;
+    assert_eq!(reply.status, 503);
+    let report = reply.json();
+    assert_eq!(report["status"], "unhealthy");
+    assert_eq!(report["components"][1]["status"], "unhealthy");
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n == "payments is unhealthy: connection refused"),
+        "{notes:?}"
+    );
+    assert_eq!(report["metrics"]["checks"][1]["failures"], 1);
+}
+
+#[tokio::test]
+async fn reports_are_cached_for_the_ttl() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let collector = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let server = serve(checker, &collector, health).await;
+    let first = server.get("/health/reliability").await.json();
+    server.get("/fast/1").await;
+    let second = server.get("/health/reliability").await.json();
+    assert_eq!(
+        first["timestamp"], second["timestamp"],
+        "the same report within 30 s"
+    );
+    assert_eq!(second["metrics"]["requests"]["window"]["requests"], 0);
+}
+
+#[tokio::test]
+async fn without_metrics_the_report_says_so_and_still_answers() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let server = serve(
+        checker.clone(),
+        &MetricsCollector::new(),
+        HealthLayer::new(checker),
+    )
+    .await;
+    let report = server.get("/health/reliability").await.json();
+    assert_eq!(report["status"], "healthy");
+    assert_eq!(report["metrics"]["requests"], serde_json::Value::Null);
+    let notes = report["notes"].as_array().unwrap();
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.as_str().unwrap().starts_with("request figures are off"))
+    );
+}
+
+#[tokio::test]
+async fn the_report_schema_is_stable() {
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .register(
+            Check::new("search", || async { Err::<(), _>("index missing") })
+                .critical(false)
+                .retries(0),
+        )
+        .build()
+        .unwrap();
+    let collector = MetricsCollector::new();
+    collector.cache_hits(3);
+    let server = serve(
+        checker.clone(),
+        &collector,
+        reliability_layer(&checker, &collector),
+    )
+    .await;
+    server.get("/fast/1").await;
+    let mut report = server.get("/health/reliability").await.json();
+    // Values that change from run to run become their type; keys and the rest stay as they are.
+    redact(
+        &mut report,
+        "",
+        &[
+            ".timestamp",
+            ".duration_ms",
+            ".generation_time_ms",
+            ".components.[].response_time_ms",
+            ".components.[].checked_at",
+            ".components.[].age_ms",
+            ".performance.*",
+            ".metrics.requests.uptime_seconds",
+            ".metrics.requests.window.span_seconds",
+            ".metrics.requests.window.request_rate",
+            ".metrics.requests.window.latency_ms.*",
+            ".metrics.requests.window.time_to_headers_ms.*",
+            ".metrics.requests.totals.latency_sum_seconds",
+            ".metrics.requests.routes.[].avg_latency_ms",
+            ".metrics.process.*",
+            ".metrics.runtime.*",
+            ".metrics.checks.[].last_duration_ms",
+            ".notes",
+        ],
+    );
+    insta::assert_json_snapshot!("reliability_report", report);
+}
+
+/// Replaces the values at `volatile` paths (`*` any key, `[]` any element) by their JSON type;
+/// numbers and nulls alike, as figures not measured yet are null.
+fn redact(value: &mut serde_json::Value, path: &str, volatile: &[&str]) {
+    use serde_json::Value;
+    let matches = |pattern: &str| {
+        let (mut p, mut q) = (pattern.split('.'), path.split('.'));
+        loop {
+            match (p.next(), q.next()) {
+                (None, None) => return true,
+                (Some(a), Some(b)) if a == b || a == "*" => {}
+                _ => return false,
+            }
+        }
+    };
+    if volatile.iter().any(|pattern| matches(pattern)) {
+        let kind = match value {
+            Value::Null | Value::Number(_) => "[number|null]",
+            Value::Bool(_) => "[bool]",
+            Value::String(_) => "[string]",
+            Value::Array(_) => "[array]",
+            Value::Object(_) => "[object]",
+        };
+        *value = Value::String(kind.to_owned());
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                redact(value, &format!("{path}.{key}"), volatile);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                redact(item, &format!("{path}.[]"), volatile);
+            }
+        }
+        _ => {}
+    }
+}
