@@ -8,13 +8,16 @@ use serde_json::{Map, Value};
 
 /// How healthy a component (or the whole system) is.
 ///
-/// Ordered from best to worst, so the worst of several statuses is their maximum:
+/// Ordered from best to worst, so the worst of several statuses is their maximum. `Unknown`
+/// (a check with no result yet) ranks below `Unhealthy` and above `Degraded`: readiness answers
+/// 503 for it.
 ///
 /// ```
 /// use tower_vitals::HealthStatus;
 ///
 /// assert!(HealthStatus::Healthy < HealthStatus::Degraded);
-/// assert!(HealthStatus::Degraded < HealthStatus::Unhealthy);
+/// assert!(HealthStatus::Degraded < HealthStatus::Unknown);
+/// assert!(HealthStatus::Unknown < HealthStatus::Unhealthy);
 /// let overall = [HealthStatus::Healthy, HealthStatus::Degraded].into_iter().max();
 /// assert_eq!(overall, Some(HealthStatus::Degraded));
 /// ```
@@ -26,16 +29,28 @@ pub enum HealthStatus {
     Healthy,
     /// Working, but impaired (slow, partly unavailable, non-critical dependency down).
     Degraded,
+    /// Not known yet: the check has not finished a first run.
+    Unknown,
     /// Not working.
     Unhealthy,
 }
 
 impl HealthStatus {
-    /// The lowercase name used in JSON and logs: `"healthy"`, `"degraded"` or `"unhealthy"`.
+    /// Every status, best first.
+    pub const ALL: [HealthStatus; 4] = [
+        Self::Healthy,
+        Self::Degraded,
+        Self::Unknown,
+        Self::Unhealthy,
+    ];
+
+    /// The lowercase name used in JSON and logs: `"healthy"`, `"degraded"`, `"unknown"` or
+    /// `"unhealthy"`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Healthy => "healthy",
             Self::Degraded => "degraded",
+            Self::Unknown => "unknown",
             Self::Unhealthy => "unhealthy",
         }
     }

@@ -323,7 +323,7 @@ impl Slot {
             }
             None => ComponentStatus {
                 name: spec.name.clone(),
-                status: spec.failure_status,
+                status: HealthStatus::Unknown.min(spec.failure_status),
                 message: Some(if view.no_runtime {
                     "not run: no Tokio runtime".to_owned()
                 } else {

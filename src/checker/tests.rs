@@ -85,10 +85,10 @@ async fn a_run_past_the_deadline_shows_the_last_result_as_stale() {
         .build()
         .unwrap();
 
-    // No result at all yet: the check's failure status, marked stale.
+    // No result at all yet: unknown, marked stale.
     let first = checker.report().await;
     let component = &first.components[0];
-    assert_eq!(component.status, HealthStatus::Unhealthy);
+    assert_eq!(component.status, HealthStatus::Unknown);
     assert!(!component.fresh);
     assert!(component.checked_at.is_none());
     assert!(
@@ -285,7 +285,7 @@ fn without_a_runtime_the_check_is_reported_not_run() {
         component.message.as_deref(),
         Some("not run: no Tokio runtime")
     );
-    assert_eq!(component.status, HealthStatus::Unhealthy);
+    assert_eq!(component.status, HealthStatus::Unknown);
     assert_eq!(checker.run_counts("db"), Some((0, 0)));
 }
 

@@ -10,11 +10,7 @@ use crate::{CheckCounters, HealthStatus, ProcessStats, SystemHealthStatus};
 /// The `Content-Type` of the text format.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-const STATES: [HealthStatus; 3] = [
-    HealthStatus::Healthy,
-    HealthStatus::Degraded,
-    HealthStatus::Unhealthy,
-];
+const STATES: [HealthStatus; 4] = HealthStatus::ALL;
 
 /// What one exposition is made of.
 pub(crate) struct Exposition<'a> {

@@ -38,7 +38,7 @@ pub struct HealthLayer {
 pub(crate) struct Settings {
     pub(crate) paths: Paths,
     pub(crate) readiness: Selector,
-    codes: [StatusCode; 3],
+    codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
     pub(crate) prometheus_prefix: String,
     reliability: ReliabilityConfig,
@@ -71,6 +71,7 @@ impl Default for Settings {
             codes: [
                 StatusCode::OK,
                 StatusCode::OK,
+                StatusCode::SERVICE_UNAVAILABLE,
                 StatusCode::SERVICE_UNAVAILABLE,
             ],
             metrics: None,
@@ -164,7 +165,7 @@ impl HealthLayer {
     }
 
     /// The HTTP status answered for `status` by readiness and the detailed report (defaults:
-    /// healthy 200, degraded 200, unhealthy 503).
+    /// healthy 200, degraded 200, unknown 503, unhealthy 503).
     pub fn status_code(mut self, status: HealthStatus, code: StatusCode) -> Self {
         Arc::make_mut(&mut self.settings).codes[status as usize] = code;
         self

@@ -185,6 +185,7 @@ fn families_have_help_and_type_and_histograms_add_up() {
         [
             ("healthy".into(), 0.0),
             ("degraded".into(), 1.0),
+            ("unknown".into(), 0.0),
             ("unhealthy".into(), 0.0)
         ]
     );
