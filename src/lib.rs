@@ -47,10 +47,10 @@ mod status;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
-    HealthCheckerBuilder, IntoCheckResult, MAX_NAME_CHARS, Selector,
+    HealthCheckerBuilder, IntoCheckResult, MAX_NAME_CHARS, Selector, StatusChange,
 };
 pub use error::ConfigError;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use process::ProcessStats;
-pub use status::{CheckResult, ComponentStatus, HealthStatus, SystemHealthStatus};
+pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};

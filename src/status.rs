@@ -150,6 +150,7 @@ impl From<HealthStatus> for CheckResult {
 
 /// The state of one named component, as shown in reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ComponentStatus {
     /// The check's registered name.
     pub name: String,
@@ -175,6 +176,29 @@ pub struct ComponentStatus {
     pub tags: Vec<String>,
     /// Failed runs in a row, counted before thresholds.
     pub consecutive_failures: u32,
+    /// When the shown status began.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub since: Option<SystemTime>,
+    /// For a component that is not healthy, why, in one line: status, for how long, the
+    /// message, failures in a row against the threshold.
+    pub reason: Option<String>,
+    /// The recent runs, summarised.
+    pub history: HistorySummary,
+}
+
+/// A check's recent runs (the last 32 by default,
+/// [`HealthCheckerBuilder::history`](crate::HealthCheckerBuilder::history)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct HistorySummary {
+    /// Runs kept.
+    pub runs: usize,
+    /// Share of those runs that passed (healthy before thresholds), in percent.
+    pub availability_percent: Option<f64>,
+    /// Their mean duration, in milliseconds.
+    pub avg_duration_ms: Option<f64>,
+    /// Status changes since the oldest kept run.
+    pub flaps: usize,
 }
 
 /// The whole-system report: the overall status and every component it was made of.

@@ -325,32 +325,43 @@ async fn the_report_schema_is_stable() {
         &mut report,
         "",
         &[
-            ".timestamp",
-            ".duration_ms",
-            ".generation_time_ms",
-            ".components.[].response_time_ms",
-            ".components.[].checked_at",
-            ".components.[].age_ms",
-            ".performance.*",
-            ".metrics.requests.uptime_seconds",
-            ".metrics.requests.window.span_seconds",
-            ".metrics.requests.window.request_rate",
-            ".metrics.requests.window.latency_ms.*",
-            ".metrics.requests.window.time_to_headers_ms.*",
-            ".metrics.requests.totals.latency_sum_seconds",
-            ".metrics.requests.routes.[].avg_latency_ms",
-            ".metrics.process.*",
-            ".metrics.runtime.*",
-            ".metrics.checks.[].last_duration_ms",
-            ".notes",
+            (".timestamp", "[timestamp]"),
+            (".duration_ms", "[number|null]"),
+            (".generation_time_ms", "[number|null]"),
+            (".components.[].response_time_ms", "[number|null]"),
+            (".components.[].checked_at", "[timestamp|null]"),
+            (".components.[].age_ms", "[number|null]"),
+            (".components.[].since", "[timestamp|null]"),
+            (".components.[].reason", "[string|null]"),
+            (".components.[].history.avg_duration_ms", "[number|null]"),
+            (".performance.*", "[number|null]"),
+            (".metrics.requests.uptime_seconds", "[number|null]"),
+            (".metrics.requests.window.span_seconds", "[number|null]"),
+            (".metrics.requests.window.request_rate", "[number|null]"),
+            (".metrics.requests.window.latency_ms.*", "[number|null]"),
+            (
+                ".metrics.requests.window.time_to_headers_ms.*",
+                "[number|null]",
+            ),
+            (
+                ".metrics.requests.totals.latency_sum_seconds",
+                "[number|null]",
+            ),
+            (
+                ".metrics.requests.routes.[].avg_latency_ms",
+                "[number|null]",
+            ),
+            (".metrics.process.*", "[number|null]"),
+            (".metrics.runtime.*", "[number|null]"),
+            (".metrics.checks.[].last_duration_ms", "[number|null]"),
+            (".notes", "[array of strings]"),
         ],
     );
     insta::assert_json_snapshot!("reliability_report", report);
 }
 
-/// Replaces the values at `volatile` paths (`*` any key, `[]` any element) by their JSON type;
-/// numbers and nulls alike, as figures not measured yet are null.
-fn redact(value: &mut serde_json::Value, path: &str, volatile: &[&str]) {
+/// Replaces the values at volatile paths (`*` any key, `[]` any element) by what they hold.
+fn redact(value: &mut serde_json::Value, path: &str, volatile: &[(&str, &str)]) {
     use serde_json::Value;
     let matches = |pattern: &str| {
         let (mut p, mut q) = (pattern.split('.'), path.split('.'));
@@ -362,15 +373,8 @@ fn redact(value: &mut serde_json::Value, path: &str, volatile: &[&str]) {
             }
         }
     };
-    if volatile.iter().any(|pattern| matches(pattern)) {
-        let kind = match value {
-            Value::Null | Value::Number(_) => "[number|null]",
-            Value::Bool(_) => "[bool]",
-            Value::String(_) => "[string]",
-            Value::Array(_) => "[array]",
-            Value::Object(_) => "[object]",
-        };
-        *value = Value::String(kind.to_owned());
+    if let Some((_, kind)) = volatile.iter().find(|(pattern, _)| matches(pattern)) {
+        *value = Value::String((*kind).to_owned());
         return;
     }
     match value {

@@ -332,3 +332,71 @@ async fn the_degraded_mapping_is_configurable() {
     assert_eq!(ready.status, 503);
     assert_eq!(ready.json()["ready"], false);
 }
+
+#[tokio::test]
+async fn the_startup_probe_latches_once_its_checks_passed() {
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ready.clone();
+    let checker = checker(move |b| {
+        b.register(
+            Check::new("migrations", move || {
+                let done = flag.load(Ordering::SeqCst);
+                async move { done }
+            })
+            .tag("startup")
+            .retries(0),
+        )
+        .check("cache", || async {})
+        .cache_ttl(Duration::ZERO)
+    });
+    let layer = HealthLayer::new(checker)
+        .startup_path("/health/startup")
+        .unwrap()
+        .startup(Selector::tagged("startup"));
+    let server = serve(layer).await;
+    let starting = server.get("/health/startup").await;
+    assert_eq!(starting.status, 503);
+    assert_eq!(
+        starting.json(),
+        serde_json::json!({"status": "unhealthy", "started": false})
+    );
+    ready.store(true, Ordering::SeqCst);
+    assert_eq!(server.get("/health/startup").await.status, 200);
+    ready.store(false, Ordering::SeqCst); // a later failure is readiness' business, not startup's
+    let started = server.get("/health/startup").await;
+    assert_eq!(started.status, 200);
+    assert_eq!(
+        started.json(),
+        serde_json::json!({"status": "started", "started": true})
+    );
+    assert_eq!(server.get("/health/ready").await.status, 503);
+}
+
+#[tokio::test]
+async fn there_is_no_startup_probe_unless_asked_for() {
+    let server = serve(HealthLayer::new(checker(|b| b))).await;
+    assert_eq!(server.get("/health/startup").await.status, 404);
+}
+
+#[tokio::test]
+async fn a_background_check_is_unknown_until_its_first_run_and_readiness_waits_for_it() {
+    let checker = checker(|b| {
+        b.register(
+            Check::new("warehouse", || async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            })
+            .background(Duration::from_secs(60)),
+        )
+    });
+    let server = serve(HealthLayer::new(checker)).await;
+    let started = Instant::now();
+    let ready = server.get("/health/ready?verbose").await;
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "the probe does not run it"
+    );
+    assert_eq!(ready.status, 503);
+    assert_eq!(ready.json()["status"], "unknown");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(server.get("/health/ready").await.status, 200);
+}

@@ -1,8 +1,11 @@
 //! The health-check engine: registered checks, run concurrently with timeouts, retries and
 //! isolation, cached with single-flight, answered within a deadline.
 
+mod background;
 mod check;
 mod config;
+mod history;
+mod listen;
 mod run;
 mod select;
 mod slot;
@@ -15,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 pub use check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
+pub use listen::StatusChange;
 pub use select::Selector;
 pub use spec::{Check, MAX_NAME_CHARS};
 
@@ -261,11 +265,24 @@ impl std::fmt::Debug for HealthChecker {
 
 /// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
 /// duplicates, out-of-range settings) are reported by [`build`](Self::build).
-#[derive(Debug, Default)]
+#[derive(Default)]
 #[must_use]
 pub struct HealthCheckerBuilder {
     defaults: Defaults,
     checks: Vec<Check>,
+    history: Option<usize>,
+    listeners: Vec<listen::Listener>,
+}
+
+impl std::fmt::Debug for HealthCheckerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthCheckerBuilder")
+            .field("defaults", &self.defaults)
+            .field("checks", &self.checks)
+            .field("history", &self.history)
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
 }
 
 impl HealthCheckerBuilder {
@@ -326,6 +343,30 @@ impl HealthCheckerBuilder {
         self
     }
 
+    /// Runs kept per check for its history summary (default 32; 0 to 1024).
+    pub fn history(mut self, runs: usize) -> Self {
+        self.history = Some(runs);
+        self
+    }
+
+    /// Calls `listener` once for every change of a component's shown status (and for its first
+    /// result), from the task that ran the check. A listener that panics is logged and skipped.
+    ///
+    /// ```
+    /// use tower_vitals::HealthChecker;
+    ///
+    /// let checker = HealthChecker::builder()
+    ///     .check("db", || async {})
+    ///     .on_change(|change| eprintln!("{} is now {}", change.check, change.to))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(checker);
+    /// ```
+    pub fn on_change(mut self, listener: impl Fn(&StatusChange) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
     /// Validates the settings and every check.
     pub fn build(self) -> Result<HealthChecker, ConfigError> {
         self.defaults.validate()?;
@@ -339,13 +380,26 @@ impl HealthCheckerBuilder {
                 ),
             )?;
         }
+        let history = self.history.unwrap_or(32);
+        if history > 1024 {
+            return Err(ConfigError::InvalidCount {
+                setting: "history".to_owned(),
+                value: history as u64,
+                allowed: "0 to 1024",
+            });
+        }
+        let listeners: Arc<[listen::Listener]> = self.listeners.into();
         let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
         for check in self.checks {
             let spec = check.resolve(&self.defaults)?;
             if slots.iter().any(|slot| slot.spec.name == spec.name) {
                 return Err(ConfigError::DuplicateCheckName(spec.name));
             }
-            slots.push(Arc::new(Slot::new(spec)));
+            slots.push(Arc::new(Slot::new(spec, history, listeners.clone())));
+        }
+        // Background checks start now when built on a runtime, else on the first report.
+        for slot in &slots {
+            slot.ensure_background();
         }
         Ok(HealthChecker {
             shared: Arc::new(Shared {

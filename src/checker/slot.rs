@@ -1,10 +1,10 @@
-//! One registered check's state: the cached result, the single in-flight run, thresholds.
+//! One registered check's state: the cached result, the single in-flight run, thresholds,
+//! history.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
@@ -14,6 +14,9 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::background;
+use super::history::{Entry, History};
+use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use super::spec::CheckSpec;
 use crate::{ComponentStatus, HealthStatus};
@@ -42,6 +45,11 @@ impl Run {
             self.runtime.spawn(self.future);
         }
     }
+
+    /// Runs it in the current task.
+    pub(crate) async fn here(self) {
+        self.future.await;
+    }
 }
 
 /// A finished run, after thresholds were applied.
@@ -53,6 +61,8 @@ pub(crate) struct Record {
     pub(crate) duration: Duration,
     pub(crate) completed: Instant,
     pub(crate) consecutive_failures: u32,
+    /// When the shown status began.
+    pub(crate) since: Instant,
 }
 
 struct State {
@@ -62,20 +72,25 @@ struct State {
     failing: bool,
     consecutive_failures: u32,
     consecutive_successes: u32,
-    /// Status changes since start, and when the latest ones happened.
-    transitions: u64,
-    recent_transitions: VecDeque<Instant>,
+    history: History,
 }
 
-/// Status changes remembered per check (for flap detection).
-const RECENT_TRANSITIONS: usize = 32;
+/// Why a view has no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missing {
+    /// The first run had not finished at the deadline.
+    Deadline,
+    /// There is no Tokio runtime to run it on.
+    NoRuntime,
+    /// A background check before its first run finished.
+    Background,
+}
 
 /// What a caller gets for one check: a record (if any) and whether it is fresh.
 pub(crate) struct View {
     pub(crate) record: Option<Arc<Record>>,
     pub(crate) fresh: bool,
-    /// Set when no run could be started: there is no Tokio runtime.
-    pub(crate) no_runtime: bool,
+    pub(crate) missing: Missing,
 }
 
 impl View {
@@ -83,7 +98,7 @@ impl View {
         Self {
             record: Some(record),
             fresh: true,
-            no_runtime: false,
+            missing: Missing::Deadline,
         }
     }
 }
@@ -95,10 +110,12 @@ pub(crate) struct Slot {
     done: watch::Sender<u64>,
     executions: AtomicU64,
     failures: AtomicU64,
+    listeners: Arc<[Listener]>,
+    background_started: AtomicBool,
 }
 
 impl Slot {
-    pub(crate) fn new(spec: CheckSpec) -> Self {
+    pub(crate) fn new(spec: CheckSpec, history: usize, listeners: Arc<[Listener]>) -> Self {
         Self {
             spec,
             state: Mutex::new(State {
@@ -107,12 +124,13 @@ impl Slot {
                 failing: false,
                 consecutive_failures: 0,
                 consecutive_successes: 0,
-                transitions: 0,
-                recent_transitions: VecDeque::with_capacity(RECENT_TRANSITIONS),
+                history: History::new(history),
             }),
             done: watch::Sender::new(0),
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            listeners,
+            background_started: AtomicBool::new(false),
         }
     }
 
@@ -127,12 +145,10 @@ impl Slot {
     /// Status changes since start, and those within `recent` of `now`.
     pub(crate) fn transitions(&self, recent: Duration, now: Instant) -> (u64, usize) {
         let state = self.state.lock();
-        let within = state
-            .recent_transitions
-            .iter()
-            .filter(|at| now.saturating_duration_since(**at) <= recent)
-            .count();
-        (state.transitions, within)
+        (
+            state.history.transitions,
+            state.history.changes_within(recent, now),
+        )
     }
 
     /// The last result's status and run time, if there is one.
@@ -144,19 +160,54 @@ impl Slot {
             .map(|record| (record.status, record.duration))
     }
 
-    /// The cached record when it is younger than `ttl`.
+    /// How long a result counts as fresh: the cache TTL, or for a background check two of its
+    /// intervals (so one late run does not make it stale).
+    fn freshness(&self, ttl: Duration) -> Duration {
+        self.spec.background.map_or(ttl, |interval| interval * 2)
+    }
+
+    /// The cached record when it is still fresh.
     pub(crate) fn fresh(&self, ttl: Duration, now: Instant) -> Option<Arc<Record>> {
+        let window = self.freshness(ttl);
         let state = self.state.lock();
         state
             .last
             .as_ref()
-            .filter(|record| now.saturating_duration_since(record.completed) < ttl)
+            .filter(|record| now.saturating_duration_since(record.completed) < window)
             .cloned()
     }
 
-    /// The result when one younger than `ttl` is cached; otherwise starts a run (or joins the
-    /// one under way) and returns what to wait on before calling [`settle`](Self::settle).
+    /// Starts the background schedule once, on the current runtime (no-op for on-demand checks
+    /// or without a runtime).
+    pub(crate) fn ensure_background(self: &Arc<Self>) {
+        let Some(interval) = self.spec.background else {
+            return;
+        };
+        let Ok(runtime) = Handle::try_current() else {
+            return;
+        };
+        if !self.background_started.swap(true, Ordering::AcqRel) {
+            background::spawn(self, interval, &runtime);
+        }
+    }
+
+    /// The result when a fresh one is cached (or, for a background check, whatever it has);
+    /// otherwise starts a run (or joins the one under way) and returns what to wait on before
+    /// calling [`settle`](Self::settle).
     pub(crate) fn begin(self: &Arc<Self>, ttl: Duration, asked: Instant) -> Begin {
+        if self.spec.background.is_some() {
+            self.ensure_background();
+            let record = self.state.lock().last.clone();
+            let window = self.freshness(ttl);
+            let fresh = record
+                .as_ref()
+                .is_some_and(|record| asked.saturating_duration_since(record.completed) < window);
+            return Begin::Done(View {
+                record,
+                fresh,
+                missing: Missing::Background,
+            });
+        }
         let mut state = self.state.lock();
         if let Some(record) = &state.last
             && asked.saturating_duration_since(record.completed) < ttl
@@ -168,7 +219,7 @@ impl Slot {
             return Begin::Done(View {
                 record: state.last.clone(),
                 fresh: false,
-                no_runtime: true,
+                missing: Missing::NoRuntime,
             });
         };
         let finished = self.done.subscribe();
@@ -189,8 +240,17 @@ impl Slot {
         View {
             record,
             fresh,
-            no_runtime: false,
+            missing: Missing::Deadline,
         }
+    }
+
+    /// A run for the background schedule, unless one is under way already.
+    pub(crate) fn claim_run(self: &Arc<Self>, runtime: &Handle) -> Option<Run> {
+        let mut state = self.state.lock();
+        (!state.running).then(|| {
+            state.running = true;
+            self.run(runtime.clone())
+        })
     }
 
     /// A run of the check, to be [started](Run::start) once the slot's lock is released.
@@ -230,6 +290,11 @@ impl Slot {
             state.consecutive_successes += 1;
             state.consecutive_failures = 0;
         }
+        state.history.push(Entry {
+            at: outcome.finished,
+            passed: !raw_failing,
+            duration: outcome.duration,
+        });
         let previous = state.last.clone();
         let (status, message) = match &previous {
             Some(previous) if raw_failing != state.failing && !self.crossed_threshold(&state) => {
@@ -259,30 +324,40 @@ impl Slot {
                 (raw, message)
             }
         };
-        if previous
-            .as_ref()
-            .is_some_and(|previous| previous.status != status)
-        {
-            state.transitions += 1;
-            if state.recent_transitions.len() == RECENT_TRANSITIONS {
-                state.recent_transitions.pop_front();
-            }
-            state.recent_transitions.push_back(outcome.finished);
+        let changed = previous.as_ref().is_none_or(|p| p.status != status);
+        if changed && previous.is_some() {
+            state.history.changed(outcome.finished);
         }
-        state.last = Some(Arc::new(Record {
+        let since = match &previous {
+            Some(previous) if !changed => previous.since,
+            _ => outcome.finished,
+        };
+        let record = Arc::new(Record {
             status,
             message,
             metadata,
             duration: outcome.duration,
             completed: outcome.finished,
             consecutive_failures: state.consecutive_failures,
-        }));
+            since,
+        });
+        state.last = Some(record.clone());
         state.running = false;
-        let record = state.last.clone();
         drop(state);
         self.done.send_modify(|generation| *generation += 1);
-        if let Some(record) = record {
-            log_transition(spec, previous.map(|p| p.status), &record, outcome.attempts);
+        if changed {
+            let from = previous.map(|p| p.status);
+            log_transition(spec, from, &record, outcome.attempts);
+            if !self.listeners.is_empty() {
+                let change = StatusChange {
+                    check: spec.name.clone(),
+                    from,
+                    to: status,
+                    message: record.message.clone(),
+                    at: SystemTime::now(),
+                };
+                notify(&self.listeners, &change);
+            }
         }
     }
 
@@ -302,46 +377,69 @@ impl Slot {
         (now, wall): (Instant, SystemTime),
     ) -> ComponentStatus {
         let spec = &self.spec;
-        let tags = spec.tags.clone();
-        let critical = spec.critical();
+        let history = self.state.lock().history.summary();
+        let mut component = ComponentStatus {
+            name: spec.name.clone(),
+            status: HealthStatus::Unknown.min(spec.failure_status),
+            message: None,
+            response_time_ms: 0.0,
+            metadata: Map::new(),
+            checked_at: None,
+            fresh: view.fresh,
+            age_ms: 0.0,
+            critical: spec.critical(),
+            tags: spec.tags.clone(),
+            consecutive_failures: 0,
+            since: None,
+            reason: None,
+            history,
+        };
         match view.record {
             Some(record) => {
                 let age = now.saturating_duration_since(record.completed);
-                ComponentStatus {
-                    name: spec.name.clone(),
-                    status: record.status,
-                    message: record.message.clone(),
-                    response_time_ms: millis(record.duration),
-                    metadata: record.metadata.clone(),
-                    checked_at: wall.checked_sub(age),
-                    fresh: view.fresh,
-                    age_ms: millis(age),
-                    critical,
-                    tags,
-                    consecutive_failures: record.consecutive_failures,
+                let lasted = now.saturating_duration_since(record.since);
+                component.status = record.status;
+                component.message = record.message.clone();
+                component.response_time_ms = millis(record.duration);
+                component.metadata = record.metadata.clone();
+                component.checked_at = wall.checked_sub(age);
+                component.age_ms = millis(age);
+                component.consecutive_failures = record.consecutive_failures;
+                component.since = wall.checked_sub(lasted);
+                if record.status != HealthStatus::Healthy {
+                    component.reason = Some(format!(
+                        "{} {} for {:.0} s: {} ({} failed run{} in a row, threshold {})",
+                        spec.name,
+                        record.status,
+                        lasted.as_secs_f64(),
+                        record.message.as_deref().unwrap_or("no message"),
+                        record.consecutive_failures,
+                        if record.consecutive_failures == 1 {
+                            ""
+                        } else {
+                            "s"
+                        },
+                        spec.failure_threshold,
+                    ));
                 }
             }
-            None => ComponentStatus {
-                name: spec.name.clone(),
-                status: HealthStatus::Unknown.min(spec.failure_status),
-                message: Some(if view.no_runtime {
-                    "not run: no Tokio runtime".to_owned()
-                } else {
-                    format!(
+            None => {
+                let message = match view.missing {
+                    Missing::NoRuntime => "not run: no Tokio runtime".to_owned(),
+                    Missing::Background => format!(
+                        "no result yet: the check runs in the background every {} ms",
+                        spec.background.unwrap_or_default().as_millis()
+                    ),
+                    Missing::Deadline => format!(
                         "no result yet: the first run had not finished after the {} ms deadline",
                         deadline.as_millis()
-                    )
-                }),
-                response_time_ms: 0.0,
-                metadata: Map::new(),
-                checked_at: None,
-                fresh: false,
-                age_ms: 0.0,
-                critical,
-                tags,
-                consecutive_failures: 0,
-            },
+                    ),
+                };
+                component.reason = Some(format!("{} unknown: {message}", spec.name));
+                component.message = Some(message);
+            }
         }
+        component
     }
 }
 
@@ -374,9 +472,6 @@ fn log_transition(
     record: &Record,
     attempts: u32,
 ) {
-    if previous == Some(record.status) {
-        return;
-    }
     let from = previous.map_or("unknown", HealthStatus::as_str);
     let reason = record.message.as_deref().unwrap_or("");
     let duration_ms = millis(record.duration);

@@ -34,6 +34,7 @@ pub struct Check {
     tags: Vec<String>,
     failure_threshold: Option<u32>,
     success_threshold: Option<u32>,
+    background: Option<Duration>,
 }
 
 impl Check {
@@ -48,6 +49,7 @@ impl Check {
             tags: Vec::new(),
             failure_threshold: None,
             success_threshold: None,
+            background: None,
         }
     }
 
@@ -101,6 +103,14 @@ impl Check {
         self
     }
 
+    /// Runs the check on its own schedule, every `interval` (± 10 % jitter), never on the probe
+    /// path: for expensive checks. Reports show its last result (fresh while younger than two
+    /// intervals) and `unknown` until the first run finished. 100 ms to 1 h.
+    pub fn background(mut self, interval: Duration) -> Self {
+        self.background = Some(interval);
+        self
+    }
+
     /// The name.
     pub fn name(&self) -> &str {
         &self.name
@@ -125,7 +135,18 @@ impl Check {
             success_threshold,
             Defaults::THRESHOLD_RANGE,
         )?;
+        if let Some(interval) = self.background {
+            validate_duration(
+                &setting("background interval"),
+                interval,
+                (
+                    Duration::from_millis(100)..=Duration::from_secs(3600),
+                    "100 ms to 1 h",
+                ),
+            )?;
+        }
         Ok(CheckSpec {
+            background: self.background,
             name: self.name,
             check: self.check,
             timeout,
@@ -164,6 +185,7 @@ pub(crate) struct CheckSpec {
     pub(crate) tags: Vec<String>,
     pub(crate) failure_threshold: u32,
     pub(crate) success_threshold: u32,
+    pub(crate) background: Option<Duration>,
 }
 
 impl CheckSpec {

@@ -373,3 +373,129 @@ async fn a_status_change_logs_one_event_however_many_probes_see_it() {
     assert_eq!(runs.load(Ordering::SeqCst), 8);
     assert_eq!(*transitions.0.lock(), ["healthy", "unhealthy"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn background_checks_run_on_their_schedule_and_never_on_the_probe_path() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "warehouse",
+                counted(&runs, Duration::from_millis(50), |_| HealthStatus::Healthy),
+            )
+            .background(Duration::from_secs(10)),
+        )
+        .build()
+        .unwrap();
+    // Built on a runtime: the first run starts at once, and reports do not wait for it.
+    let first = checker.report().await;
+    assert_eq!(first.components[0].status, HealthStatus::Unknown);
+    assert_eq!(
+        first.components[0].message.as_deref(),
+        Some("no result yet: the check runs in the background every 10000 ms")
+    );
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    for _ in 0..20 {
+        checker.report().await;
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "probes never run it");
+    assert_eq!(
+        checker.cached_status(&Selector::all()),
+        Some(HealthStatus::Healthy)
+    );
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    let after = runs.load(Ordering::SeqCst);
+    assert!(
+        (6..=8).contains(&after),
+        "about one run per 10 s (±10 %): {after}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_background_check_dropped_with_its_checker_stops() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "x",
+                counted(&runs, Duration::ZERO, |_| HealthStatus::Healthy),
+            )
+            .background(Duration::from_secs(1)),
+        )
+        .build()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(checker);
+    let at_drop = runs.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(runs.load(Ordering::SeqCst) <= at_drop + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn listeners_hear_each_change_once_and_a_panicking_one_is_skipped() {
+    let heard = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "db",
+                counted(&runs, Duration::ZERO, |n| match n {
+                    2..=3 => HealthStatus::Unhealthy,
+                    _ => HealthStatus::Healthy,
+                }),
+            )
+            .retries(0),
+        )
+        .on_change(|_| panic!("a broken listener"))
+        .on_change(move |change| log.lock().push((change.from, change.to)))
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..6 {
+        join_all((0..5).map(|_| checker.report())).await;
+    }
+    use HealthStatus::{Healthy as H, Unhealthy as U};
+    assert_eq!(*heard.lock(), [(None, H), (Some(H), U), (Some(U), H)]);
+    let counters = &checker.counters(Duration::from_secs(60))[0];
+    assert_eq!((counters.transitions, counters.recent_transitions), (2, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failing_components_say_why_with_their_history() {
+    let runs = Arc::new(AtomicU32::new(0));
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new(
+                "db",
+                counted(&runs, Duration::ZERO, |n| match n {
+                    0 | 1 => HealthStatus::Healthy,
+                    _ => HealthStatus::Unhealthy,
+                }),
+            )
+            .failure_threshold(3)
+            .retries(0),
+        )
+        .cache_ttl(Duration::ZERO)
+        .history(4)
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        checker.report().await;
+        tokio::time::advance(Duration::from_secs(7)).await;
+    }
+    tokio::time::advance(Duration::from_secs(35)).await;
+    let report = checker.cached_report(&Selector::all());
+    assert!(report.is_none(), "ttl 0: nothing is cached");
+    let component = checker.report().await.components.remove(0);
+    assert_eq!(component.status, HealthStatus::Unhealthy);
+    assert_eq!(
+        component.reason.as_deref(),
+        Some("db unhealthy for 42 s: no message (4 failed runs in a row, threshold 3)")
+    );
+    let history = component.history;
+    assert_eq!(
+        (history.runs, history.availability_percent, history.flaps),
+        (4, Some(0.0), 1)
+    );
+}

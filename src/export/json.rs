@@ -344,6 +344,15 @@ impl From<&CacheStats> for Cache {
     }
 }
 
+/// The startup probe's body once started.
+pub(crate) const STARTED: &[u8] = br#"{"status":"started","started":true}"#;
+
+/// The startup probe's body while starting.
+pub(crate) fn starting(status: HealthStatus) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "status": status, "started": false }))
+        .expect("startup serialises")
+}
+
 /// The body of a 405 answer.
 pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
     br#"{"error":"method not allowed","allow":["GET","HEAD"]}"#;
@@ -354,7 +363,7 @@ mod tests {
 
     #[test]
     fn constant_bodies_are_valid_json() {
-        for body in [LIVE, METHOD_NOT_ALLOWED] {
+        for body in [LIVE, METHOD_NOT_ALLOWED, STARTED] {
             serde_json::from_slice::<serde_json::Value>(body).unwrap();
         }
     }

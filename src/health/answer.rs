@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -86,6 +87,36 @@ pub(crate) fn answer(
         Endpoint::Detail => detail(Query::parse(query), head, checker, settings),
         Endpoint::Reliability => reliability(head, checker, settings),
         Endpoint::Prometheus => prometheus(head, checker, settings),
+        Endpoint::Startup => startup(head, checker, settings),
+    }
+}
+
+fn startup(head: bool, checker: &HealthChecker, settings: &Arc<Settings>) -> Answer {
+    if settings.started.load(Ordering::Acquire) {
+        return Answer::Now(started(HealthStatus::Healthy, settings, head));
+    }
+    if let Some(status) = checker.cached_status(&settings.startup) {
+        return Answer::Now(started(status, settings, head));
+    }
+    let (checker, settings) = (checker.clone(), settings.clone());
+    Answer::Later(Box::pin(async move {
+        let report = checker.report_for(&settings.startup).await;
+        started(report.status, &settings, head)
+    }))
+}
+
+/// The startup answer: latches once the startup checks are neither unhealthy nor unknown.
+fn started(status: HealthStatus, settings: &Settings, head: bool) -> Response<Bytes> {
+    let done = settings.started.load(Ordering::Acquire) || status <= HealthStatus::Degraded;
+    if done {
+        settings.started.store(true, Ordering::Release);
+        json(StatusCode::OK, Bytes::from_static(json::STARTED), head)
+    } else {
+        json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json::starting(status).into(),
+            head,
+        )
     }
 }
 

@@ -1,5 +1,6 @@
 //! [`HealthLayer`] and the settings it carries.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use http::StatusCode;
@@ -38,6 +39,9 @@ pub struct HealthLayer {
 pub(crate) struct Settings {
     pub(crate) paths: Paths,
     pub(crate) readiness: Selector,
+    pub(crate) startup: Selector,
+    /// Set once every startup check passed; shared by every service of the layer.
+    pub(crate) started: Arc<AtomicBool>,
     codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
     pub(crate) prometheus_prefix: String,
@@ -68,6 +72,8 @@ impl Default for Settings {
         Self {
             paths: Paths::default(),
             readiness: Selector::all(),
+            startup: Selector::all(),
+            started: Arc::new(AtomicBool::new(false)),
             codes: [
                 StatusCode::OK,
                 StatusCode::OK,
@@ -156,6 +162,19 @@ impl HealthLayer {
     /// [`MetricsLayer::exclude_path`](crate::MetricsLayer::exclude_path).
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.settings.paths.all()
+    }
+
+    /// Serves a startup probe at `path` (off by default; Kubernetes' `startupProbe`): 503 until
+    /// the [startup checks](Self::startup) have passed once (none unhealthy or unknown), then
+    /// 200 for good.
+    pub fn startup_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path(Endpoint::Startup, Some(path))
+    }
+
+    /// Which checks the startup probe waits for (default: all).
+    pub fn startup(mut self, selector: Selector) -> Self {
+        Arc::make_mut(&mut self.settings).startup = selector;
+        self
     }
 
     /// Which checks gate readiness (default: all).

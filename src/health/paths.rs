@@ -10,34 +10,37 @@ pub(crate) enum Endpoint {
     Detail,
     Reliability,
     Prometheus,
+    Startup,
 }
 
-const ENDPOINTS: [Endpoint; 5] = [
+const ENDPOINTS: [Endpoint; 6] = [
     Endpoint::Live,
     Endpoint::Ready,
     Endpoint::Detail,
     Endpoint::Reliability,
     Endpoint::Prometheus,
+    Endpoint::Startup,
 ];
 
 /// The endpoints' paths (`None`: turned off), each stored with the prefix applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Paths {
     prefix: String,
-    relative: [Option<String>; 5],
-    full: [Option<String>; 5],
+    relative: [Option<String>; 6],
+    full: [Option<String>; 6],
 }
 
 impl Default for Paths {
     fn default() -> Self {
         let relative = [
-            "/health/live",
-            "/health/ready",
-            "/health",
-            "/health/reliability",
-            "/metrics",
+            Some("/health/live"),
+            Some("/health/ready"),
+            Some("/health"),
+            Some("/health/reliability"),
+            Some("/metrics"),
+            None, // startup: off unless asked for
         ]
-        .map(|path| Some(path.to_owned()));
+        .map(|path| path.map(str::to_owned));
         Self {
             prefix: String::new(),
             full: relative.clone(),
@@ -80,7 +83,7 @@ impl Paths {
         self.update(self.prefix.clone(), relative)
     }
 
-    fn update(&mut self, prefix: String, relative: [Option<String>; 5]) -> Result<(), ConfigError> {
+    fn update(&mut self, prefix: String, relative: [Option<String>; 6]) -> Result<(), ConfigError> {
         let full = relative.clone().map(|path| {
             path.map(|path| match path.as_str() {
                 "/" if !prefix.is_empty() => prefix.clone(),

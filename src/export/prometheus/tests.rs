@@ -96,6 +96,9 @@ fn component(name: &str, status: HealthStatus) -> ComponentStatus {
         critical: true,
         tags: vec![],
         consecutive_failures: 0,
+        since: None,
+        reason: None,
+        history: Default::default(),
     }
 }
 
