@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 mod checker;
+pub mod checks;
 mod error;
 mod export;
 pub mod health;

@@ -108,6 +108,13 @@ impl CheckResult {
         Self::new(HealthStatus::Unhealthy).with_message(message)
     }
 
+    /// Sets the status.
+    #[must_use]
+    pub fn with_status(mut self, status: HealthStatus) -> Self {
+        self.status = status;
+        self
+    }
+
     /// Sets the message.
     #[must_use]
     pub fn with_message(mut self, message: impl Into<String>) -> Self {

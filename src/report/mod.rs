@@ -14,7 +14,10 @@ mod reliability;
 mod rules;
 mod runtime;
 
+#[cfg(all(feature = "process", target_os = "linux"))]
+pub(crate) use cpu::CpuSampler;
 pub(crate) use reliability::Reporter;
 pub use reliability::{ProcessFigures, ReliabilityConfig, ReliabilityReport, Source};
 pub use rules::{Anomaly, ComponentObservation, Observations, Rule, Severity};
+pub(crate) use runtime::RuntimeProbe;
 pub use runtime::RuntimeStats;

@@ -1,0 +1,111 @@
+//! [`HttpCheck`]: does an HTTP endpoint answer with an expected status?
+
+use std::ops::RangeInclusive;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Uri};
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use super::tcp::millis;
+use crate::{CheckError, CheckFuture, CheckResult, ConfigError, HealthCheck};
+
+/// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within
+/// the request timeout (default 1 s). Plain `http://` (hyper-util's client); the body is not
+/// read. Metadata: the status and the time to the response head.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_vitals::checks::HttpCheck;
+///
+/// let check = HttpCheck::new("http://127.0.0.1:8080/healthz")?
+///     .expect_status(200..=204)
+///     .request_timeout(Duration::from_millis(500));
+/// # drop(check);
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    uri: Uri,
+    expected: RangeInclusive<u16>,
+    timeout: Duration,
+    client: Client<HttpConnector, Empty<Bytes>>,
+}
+
+impl HttpCheck {
+    /// A check of `uri`, which must be an absolute `http://` URI.
+    pub fn new(uri: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason| ConfigError::InvalidPath {
+            path: uri.to_owned(),
+            reason,
+        };
+        let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
+        if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
+            return Err(invalid(
+                "it must be an absolute http:// URI (https is not supported)",
+            ));
+        }
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Ok(Self {
+            uri: parsed,
+            expected: 200..=399,
+            timeout: Duration::from_secs(1),
+            client: Client::builder(TokioExecutor::new()).build(connector),
+        })
+    }
+
+    /// The statuses that count as healthy.
+    #[must_use]
+    pub fn expect_status(mut self, statuses: RangeInclusive<u16>) -> Self {
+        self.expected = statuses;
+        self
+    }
+
+    /// How long to wait for the response head.
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+impl HealthCheck for HttpCheck {
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let request = Request::get(self.uri.clone())
+                .header(
+                    http::header::USER_AGENT,
+                    concat!("tower-vitals/", env!("CARGO_PKG_VERSION")),
+                )
+                .body(Empty::new())
+                .map_err(|e| CheckError::new(e.to_string()))?;
+            let response = tokio::time::timeout(self.timeout, self.client.request(request))
+                .await
+                .map_err(|_| {
+                    CheckError::new(format!(
+                        "GET {}: no response within {} ms",
+                        self.uri,
+                        self.timeout.as_millis()
+                    ))
+                })?
+                .map_err(|e| CheckError::new(format!("GET {}: {e}", self.uri)))?;
+            let status = response.status().as_u16();
+            if !self.expected.contains(&status) {
+                return Err(CheckError::new(format!(
+                    "GET {} answered {status}, expected {}-{}",
+                    self.uri,
+                    self.expected.start(),
+                    self.expected.end()
+                )));
+            }
+            Ok(CheckResult::healthy()
+                .with_metadata("status", status)
+                .with_metadata("response_ms", millis(started)))
+        })
+    }
+}

@@ -1,0 +1,205 @@
+//! The built-in checks against real peers on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+use tower_vitals::checks::{DnsCheck, Limit, RuntimeCheck, TcpCheck, TrafficCheck};
+use tower_vitals::metrics::{MetricsCollector, Outcome, RequestRecord};
+use tower_vitals::{Check, ComponentStatus, HealthCheck, HealthChecker, HealthStatus};
+
+/// Runs one check once (no retries) and returns its component.
+async fn run(check: impl HealthCheck) -> ComponentStatus {
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("check", check)
+                .retries(0)
+                .timeout(Duration::from_secs(2)),
+        )
+        .deadline(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    checker.report().await.components.remove(0)
+}
+
+#[tokio::test]
+async fn tcp_connects_to_a_listener_and_fails_on_a_closed_port() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open = listener.local_addr().unwrap().to_string();
+    let up = run(TcpCheck::new(open.clone())).await;
+    assert_eq!(up.status, HealthStatus::Healthy);
+    assert_eq!(up.metadata["peer"], open);
+    assert!(up.metadata["connect_ms"].as_f64().unwrap() >= 0.0);
+
+    drop(listener);
+    let down = run(TcpCheck::new(open.clone())).await;
+    assert_eq!(down.status, HealthStatus::Unhealthy);
+    let message = down.message.unwrap();
+    assert!(
+        message.starts_with(&format!("connect to {open}: ")),
+        "{message}"
+    );
+}
+
+#[cfg(feature = "http-client")]
+#[tokio::test]
+async fn http_checks_the_status_and_the_response_time() {
+    use axum::Router;
+    use axum::routing::get;
+    use tower_vitals::checks::HttpCheck;
+    let app = Router::new()
+        .route("/ok", get(|| async { "fine" }))
+        .route(
+            "/down",
+            get(|| async { (StatusCode::SERVICE_UNAVAILABLE, "no") }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+        );
+    let server = common::serve_router(app).await;
+    let ok = run(HttpCheck::new(&server.url("/ok")).unwrap()).await;
+    assert_eq!(ok.status, HealthStatus::Healthy);
+    assert_eq!(ok.metadata["status"], 200);
+
+    let down = run(HttpCheck::new(&server.url("/down")).unwrap()).await;
+    assert_eq!(down.status, HealthStatus::Unhealthy);
+    assert_eq!(
+        down.message.as_deref(),
+        Some(&*format!(
+            "GET {} answered 503, expected 200-399",
+            server.url("/down")
+        ))
+    );
+    let accepted = HttpCheck::new(&server.url("/down"))
+        .unwrap()
+        .expect_status(200..=503);
+    assert_eq!(run(accepted).await.status, HealthStatus::Healthy);
+
+    let slow = HttpCheck::new(&server.url("/slow"))
+        .unwrap()
+        .request_timeout(Duration::from_millis(100));
+    let timed_out = run(slow).await;
+    assert!(
+        timed_out
+            .message
+            .unwrap()
+            .ends_with("no response within 100 ms")
+    );
+
+    assert!(HttpCheck::new("https://example.com/").is_err(), "no TLS");
+    assert!(HttpCheck::new("not a uri").is_err());
+}
+
+#[tokio::test]
+async fn dns_resolves_localhost_and_fails_on_a_reserved_invalid_name() {
+    let local = run(DnsCheck::new("localhost")).await;
+    assert_eq!(local.status, HealthStatus::Healthy);
+    let addresses = local.metadata["addresses"].as_array().unwrap();
+    assert!(
+        addresses.iter().any(|a| a == "127.0.0.1" || a == "::1"),
+        "{addresses:?}"
+    );
+
+    let missing = run(DnsCheck::new("no-such-host.invalid")).await;
+    assert_eq!(missing.status, HealthStatus::Unhealthy);
+    assert!(
+        missing
+            .message
+            .unwrap()
+            .starts_with("resolve no-such-host.invalid")
+    );
+}
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+#[tokio::test]
+async fn process_and_disk_figures_are_judged_against_limits() {
+    use tower_vitals::checks::{DiskSpaceCheck, ProcessCheck};
+    let process = run(ProcessCheck::new()).await;
+    assert!(process.metadata["resident_memory_bytes"].as_u64().unwrap() > 0);
+    assert!(process.metadata["threads"].as_u64().unwrap() >= 1);
+
+    let crowded = run(ProcessCheck::new().threads(Limit::above(1.0, 1.0).unwrap())).await;
+    assert_eq!(crowded.status, HealthStatus::Unhealthy);
+    let threads = crowded.metadata["threads"].as_u64().unwrap();
+    assert_eq!(
+        crowded.message.unwrap(),
+        format!("threads {threads} is at or above 1")
+    );
+
+    let disk = run(DiskSpaceCheck::new("/")).await;
+    let (free, total) = (
+        disk.metadata["free_bytes"].as_u64().unwrap(),
+        disk.metadata["total_bytes"].as_u64().unwrap(),
+    );
+    assert!(total > 0 && free <= total);
+    // A limit no disk can meet: more than everything free.
+    let impossible = DiskSpaceCheck::new("/").free_ratio(Limit::below(1.01, 1.001).unwrap());
+    assert_eq!(run(impossible).await.status, HealthStatus::Unhealthy);
+    let missing = run(DiskSpaceCheck::new("/no/such/path")).await;
+    assert!(
+        missing
+            .message
+            .unwrap()
+            .starts_with("statvfs /no/such/path")
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_blocked_runtime_degrades_the_runtime_check() {
+    let check = std::sync::Arc::new(RuntimeCheck::new());
+    let shared = check.clone();
+    let run_once = move || {
+        let check = shared.clone();
+        async move { check.check().await }
+    };
+    let checker = HealthChecker::builder()
+        .register(Check::new("runtime", run_once).retries(0))
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    checker.report().await; // starts the probe
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    std::thread::sleep(Duration::from_millis(400)); // block the only worker
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let component = checker.report().await.components.remove(0);
+    assert_eq!(component.status, HealthStatus::Unhealthy, "{component:?}");
+    assert!(component.metadata["max_lag_ms"].as_f64().unwrap() >= 250.0);
+    assert_eq!(component.metadata["workers"], 1);
+}
+
+#[tokio::test]
+async fn traffic_turns_unhealthy_on_errors_and_waits_for_enough_requests() {
+    let collector = MetricsCollector::new();
+    let record = |status: u16| {
+        collector.record(&RequestRecord {
+            route: Some("/orders"),
+            method: &http::Method::GET,
+            outcome: Outcome::status(StatusCode::from_u16(status).unwrap()),
+            duration: Duration::from_millis(20),
+            time_to_headers: None,
+        })
+    };
+    for _ in 0..10 {
+        record(500);
+    }
+    let few = run(TrafficCheck::new(collector.clone())).await;
+    assert_eq!(few.status, HealthStatus::Healthy);
+    assert!(few.message.unwrap().contains("too few to judge"));
+    for _ in 0..20 {
+        record(200);
+    }
+    let failing = run(TrafficCheck::new(collector.clone())).await;
+    assert_eq!(failing.status, HealthStatus::Unhealthy);
+    assert_eq!(
+        failing.message.as_deref(),
+        Some("error rate 0.33 is at or above 0.25")
+    );
+    let lenient = TrafficCheck::new(collector).error_rate(Limit::above(0.5, 0.9).unwrap());
+    assert_eq!(run(lenient).await.status, HealthStatus::Healthy);
+}
