@@ -42,6 +42,8 @@ mod error;
 mod export;
 pub mod health;
 pub mod metrics;
+#[cfg(feature = "http-client")]
+mod notify;
 mod process;
 pub mod report;
 mod status;
@@ -53,5 +55,7 @@ pub use checker::{
 pub use error::ConfigError;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
+#[cfg(feature = "http-client")]
+pub use notify::{WebhookBuilder, WebhookNotifier, WebhookStats};
 pub use process::ProcessStats;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};

@@ -1,0 +1,169 @@
+//! The webhook notifier against a real local HTTP receiver.
+#![cfg(feature = "http-client")]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::post;
+use parking_lot::Mutex;
+use tower_vitals::{Check, HealthChecker, HealthStatus, WebhookNotifier};
+
+/// A receiver that refuses the first `refusals` requests with 503 and keeps the bodies of the
+/// rest.
+async fn receiver(
+    refusals: u32,
+) -> (
+    common::Server,
+    Arc<Mutex<Vec<serde_json::Value>>>,
+    Arc<AtomicU32>,
+) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let calls = Arc::new(AtomicU32::new(0));
+    let (kept, counted) = (bodies.clone(), calls.clone());
+    let app = Router::new().route(
+        "/hooks",
+        post(move |body: axum::body::Bytes| {
+            let (kept, counted) = (kept.clone(), counted.clone());
+            async move {
+                if counted.fetch_add(1, Ordering::SeqCst) < refusals {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                kept.lock().push(serde_json::from_slice(&body).unwrap());
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    (common::serve_router(app).await, bodies, calls)
+}
+
+/// A check answering healthy, unhealthy, healthy, … on successive runs.
+fn flapping() -> impl Fn() -> std::future::Ready<HealthStatus> + Send + Sync + 'static {
+    let runs = AtomicU32::new(0);
+    move || {
+        let n = runs.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(if n.is_multiple_of(2) {
+            HealthStatus::Healthy
+        } else {
+            HealthStatus::Unhealthy
+        })
+    }
+}
+
+async fn wait_for(mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn changes_are_batched_posted_and_retried_until_accepted() {
+    let (server, bodies, calls) = receiver(2).await;
+    let webhook = WebhookNotifier::builder(&server.url("/hooks"))
+        .unwrap()
+        .retries(3, Duration::from_millis(20))
+        .batch(10, Duration::from_millis(300))
+        .build();
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", flapping()).retries(0))
+        .on_change(webhook.listener())
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        checker.report().await; // healthy (first result), unhealthy, healthy
+    }
+    wait_for(|| webhook.stats().delivered_batches == 1).await;
+
+    let stats = webhook.stats();
+    assert_eq!((stats.delivered_batches, stats.delivered_events), (1, 3));
+    assert_eq!(
+        (stats.attempts, stats.failed_batches, stats.dropped_events),
+        (3, 0, 0)
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "two refusals, then accepted"
+    );
+    let body = bodies.lock()[0].clone();
+    assert_eq!(body["source"], "tower-vitals");
+    let events = body["events"].as_array().unwrap();
+    let steps: Vec<_> = events
+        .iter()
+        .map(|e| (e["from"].clone(), e["to"].clone()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (serde_json::Value::Null, "healthy".into()),
+            ("healthy".into(), "unhealthy".into()),
+            ("unhealthy".into(), "healthy".into()),
+        ]
+    );
+    assert_eq!(events[0]["check"], "db");
+    assert!(events[0]["at"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_costs_a_failed_batch_not_the_checks() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let webhook = WebhookNotifier::builder(&format!("http://{address}/hooks"))
+        .unwrap()
+        .retries(2, Duration::from_millis(10))
+        .batch(10, Duration::from_millis(50))
+        .build();
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", flapping()).retries(0))
+        .on_change(webhook.listener())
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    checker.report().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "the check does not wait for the hook"
+    );
+    wait_for(|| webhook.stats().failed_batches == 1).await;
+    let stats = webhook.stats();
+    assert_eq!(
+        (
+            stats.failed_batches,
+            stats.attempts,
+            stats.delivered_batches
+        ),
+        (1, 3, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts() {
+    let (server, _bodies, _calls) = receiver(0).await;
+    let webhook = WebhookNotifier::builder(&server.url("/hooks"))
+        .unwrap()
+        .queue(2)
+        .batch(1, Duration::from_millis(1))
+        .build();
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", flapping()).retries(0))
+        .on_change(webhook.listener())
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    // The current-thread runtime runs no delivery while this loop does not yield.
+    for _ in 0..10 {
+        futures_util::FutureExt::now_or_never(checker.report()).unwrap();
+    }
+    assert_eq!(webhook.stats().dropped_events, 8);
+    wait_for(|| webhook.stats().delivered_events == 2).await;
+    assert_eq!(webhook.stats().delivered_events, 2);
+    assert!(WebhookNotifier::builder("https://example.com").is_err());
+}
