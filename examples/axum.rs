@@ -3,7 +3,8 @@
 //! Two routes, two checks — a real TCP connect to a stand-in database this example opens itself,
 //! and a job-queue backlog check that degrades (without failing readiness) when work piles up —
 //! `MetricsLayer` timing every request, and `HealthLayer` answering the health endpoints, with
-//! the request figures in the detailed report. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080` to change it).
+//! the request figures in the detailed report. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080`
+//! to change it); `HEALTH_*` environment variables adjust the health settings (`HealthConfig`).
 //! Ctrl-C marks the service not ready, then shuts down gracefully.
 
 use std::net::SocketAddr;
@@ -16,7 +17,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tower_vitals::{
-    Check, CheckResult, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer, Selector,
+    Check, CheckResult, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
+    Selector,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -24,7 +26,17 @@ use tracing_subscriber::EnvFilter;
 const BACKLOG_LIMIT: usize = 100;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
@@ -36,6 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let backlog = Arc::new(AtomicUsize::new(0));
     start_worker(backlog.clone());
 
+    let config = HealthConfig::from_env()?;
     let checker = HealthChecker::builder()
         .register(
             Check::new("database", move || database_check(database))
@@ -53,12 +66,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .critical(false)
             .tag("ready"),
         )
+        .config(&config)
         .build()?;
 
     let metrics = MetricsCollector::new();
     let health = HealthLayer::new(checker.clone())
         .readiness(Selector::tagged("ready"))
-        .metrics(metrics.clone());
+        .metrics(metrics.clone())
+        .config(&config)?;
+    let paths: Vec<String> = health.paths().map(str::to_owned).collect();
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
@@ -71,11 +87,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {addr}: {e} (set ADDR to use another address)"))?;
     let base = format!("http://{}", listener.local_addr()?);
     println!("tower-vitals axum example listening on {base}");
-    println!("  liveness         {base}/health/live");
-    println!(
-        "  readiness        {base}/health/ready        (verbose: {base}/health/ready?verbose)"
-    );
-    println!("  detailed report  {base}/health");
+    for path in &paths {
+        println!("  health           {base}{path}");
+    }
     println!("  app routes       {base}/   and   POST {base}/jobs");
     println!("Ctrl-C marks the service not ready, then stops.");
 

@@ -57,6 +57,24 @@ pub enum ConfigError {
     },
     /// A metric name prefix that is not `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     InvalidMetricPrefix(String),
+    /// An environment variable with a value that cannot be used.
+    Env {
+        /// The variable.
+        variable: String,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A setting names a check that is not registered.
+    UnknownCheck {
+        /// The setting (an environment variable, or a builder method).
+        setting: String,
+        /// The name it gave.
+        name: String,
+        /// The registered names.
+        known: Vec<String>,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -88,6 +106,20 @@ impl fmt::Display for ConfigError {
             Self::InvalidNumber { setting, value } => {
                 write!(f, "{setting} of {value} is not a usable number")
             }
+            Self::Env {
+                variable,
+                value,
+                reason,
+            } => write!(f, "{variable}={value:?}: {reason}"),
+            Self::UnknownCheck {
+                setting,
+                name,
+                known,
+            } => write!(
+                f,
+                "{setting} names {name:?}, which is not a registered check (registered: {})",
+                known.join(", ")
+            ),
             Self::InvalidMetricPrefix(prefix) => write!(
                 f,
                 "metric prefix {prefix:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"

@@ -38,6 +38,7 @@
 
 mod checker;
 pub mod checks;
+mod config;
 mod error;
 mod export;
 pub mod health;
@@ -52,6 +53,7 @@ pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
     HealthCheckerBuilder, IntoCheckResult, MAX_NAME_CHARS, Selector, StatusChange,
 };
+pub use config::{HealthConfig, env_name};
 pub use error::ConfigError;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};

@@ -2,6 +2,7 @@
 //! isolation, cached with single-flight, answered within a deadline.
 
 mod background;
+mod builder;
 mod check;
 mod config;
 mod history;
@@ -17,14 +18,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+pub use builder::HealthCheckerBuilder;
 pub use check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
 pub use listen::StatusChange;
 pub use select::Selector;
 pub use spec::{Check, MAX_NAME_CHARS};
 
-use self::config::{Defaults, validate_duration};
 use self::slot::{Begin, Slot, View, millis};
-use crate::{ComponentStatus, ConfigError, HealthStatus, SystemHealthStatus};
+use crate::{ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the
 /// checks, their cached results and the ready switch.
@@ -260,156 +261,6 @@ impl std::fmt::Debug for HealthChecker {
             .field("deadline", &self.shared.deadline)
             .field("accepting_traffic", &self.accepting_traffic())
             .finish()
-    }
-}
-
-/// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
-/// duplicates, out-of-range settings) are reported by [`build`](Self::build).
-#[derive(Default)]
-#[must_use]
-pub struct HealthCheckerBuilder {
-    defaults: Defaults,
-    checks: Vec<Check>,
-    history: Option<usize>,
-    listeners: Vec<listen::Listener>,
-}
-
-impl std::fmt::Debug for HealthCheckerBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HealthCheckerBuilder")
-            .field("defaults", &self.defaults)
-            .field("checks", &self.checks)
-            .field("history", &self.history)
-            .field("listeners", &self.listeners.len())
-            .finish()
-    }
-}
-
-impl HealthCheckerBuilder {
-    /// Registers `check` under `name` with the default settings.
-    pub fn check(self, name: impl Into<String>, check: impl HealthCheck) -> Self {
-        self.register(Check::new(name, check))
-    }
-
-    /// Registers a check with its own settings.
-    pub fn register(mut self, check: Check) -> Self {
-        self.checks.push(check);
-        self
-    }
-
-    /// Default time one attempt may take (default 2000 ms; 1 ms to 60 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.defaults.timeout = timeout;
-        self
-    }
-
-    /// Default number of retries after a failed attempt (default 1; at most 10).
-    pub fn retries(mut self, retries: u32) -> Self {
-        self.defaults.retries = retries;
-        self
-    }
-
-    /// Pause before the first retry, doubled for each further one up to `max` (default 50 ms
-    /// and 1 s).
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.defaults.backoff_base = base;
-        self.defaults.backoff_max = max;
-        self
-    }
-
-    /// How long a result is reused before the check runs again (default 1 s; 0 runs it for
-    /// every report, still once for concurrent ones).
-    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.defaults.cache_ttl = ttl;
-        self
-    }
-
-    /// The longest a report waits for running checks (default 800 ms); a check still running
-    /// then is shown with its last result, marked stale.
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.defaults.deadline = deadline;
-        self
-    }
-
-    /// Default failed runs in a row before a check shows as failed (default 1).
-    pub fn failure_threshold(mut self, runs: u32) -> Self {
-        self.defaults.failure_threshold = runs;
-        self
-    }
-
-    /// Default passing runs in a row before a failed check shows as recovered (default 1).
-    pub fn success_threshold(mut self, runs: u32) -> Self {
-        self.defaults.success_threshold = runs;
-        self
-    }
-
-    /// Runs kept per check for its history summary (default 32; 0 to 1024).
-    pub fn history(mut self, runs: usize) -> Self {
-        self.history = Some(runs);
-        self
-    }
-
-    /// Calls `listener` once for every change of a component's shown status (and for its first
-    /// result), from the task that ran the check. A listener that panics is logged and skipped.
-    ///
-    /// ```
-    /// use tower_vitals::HealthChecker;
-    ///
-    /// let checker = HealthChecker::builder()
-    ///     .check("db", || async {})
-    ///     .on_change(|change| eprintln!("{} is now {}", change.check, change.to))
-    ///     .build()
-    ///     .unwrap();
-    /// # drop(checker);
-    /// ```
-    pub fn on_change(mut self, listener: impl Fn(&StatusChange) + Send + Sync + 'static) -> Self {
-        self.listeners.push(Arc::new(listener));
-        self
-    }
-
-    /// Validates the settings and every check.
-    pub fn build(self) -> Result<HealthChecker, ConfigError> {
-        self.defaults.validate()?;
-        if self.defaults.backoff_base > self.defaults.backoff_max {
-            validate_duration(
-                "backoff base (above the maximum)",
-                self.defaults.backoff_base,
-                (
-                    Duration::ZERO..=self.defaults.backoff_max,
-                    "at most the backoff maximum",
-                ),
-            )?;
-        }
-        let history = self.history.unwrap_or(32);
-        if history > 1024 {
-            return Err(ConfigError::InvalidCount {
-                setting: "history".to_owned(),
-                value: history as u64,
-                allowed: "0 to 1024",
-            });
-        }
-        let listeners: Arc<[listen::Listener]> = self.listeners.into();
-        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
-        for check in self.checks {
-            let spec = check.resolve(&self.defaults)?;
-            if slots.iter().any(|slot| slot.spec.name == spec.name) {
-                return Err(ConfigError::DuplicateCheckName(spec.name));
-            }
-            slots.push(Arc::new(Slot::new(spec, history, listeners.clone())));
-        }
-        // Background checks start now when built on a runtime, else on the first report.
-        for slot in &slots {
-            slot.ensure_background();
-        }
-        Ok(HealthChecker {
-            shared: Arc::new(Shared {
-                slots: slots.into(),
-                cache_ttl: self.defaults.cache_ttl,
-                deadline: self.defaults.deadline,
-                accepting_traffic: AtomicBool::new(true),
-                started: Instant::now(),
-            }),
-        })
     }
 }
 

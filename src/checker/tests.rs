@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::*;
-use crate::CheckResult;
+use crate::{CheckResult, ConfigError};
 
 /// A check counting its runs, answering what `answer` says for run number n (0-based).
 fn counted(

@@ -177,6 +177,70 @@ impl HealthLayer {
         self
     }
 
+    /// Applies the path and anomaly-threshold settings read from the environment
+    /// ([`HealthConfig::from_env`](crate::HealthConfig::from_env)); an unusable value is an error
+    /// naming its variable.
+    pub fn config(mut self, config: &crate::HealthConfig) -> Result<Self, ConfigError> {
+        fn env(variable: &str, value: &str) -> impl FnOnce(ConfigError) -> ConfigError {
+            let (variable, value) = (variable.to_owned(), value.to_owned());
+            move |error| ConfigError::Env {
+                variable,
+                value,
+                reason: error.to_string(),
+            }
+        }
+        if let Some(prefix) = &config.prefix {
+            self = self
+                .prefix(prefix)
+                .map_err(env("HEALTH_PATH_PREFIX", prefix))?;
+        }
+        let required = [
+            ("HEALTH_LIVE_PATH", &config.live_path, Endpoint::Live),
+            ("HEALTH_READY_PATH", &config.ready_path, Endpoint::Ready),
+            ("HEALTH_DETAIL_PATH", &config.detail_path, Endpoint::Detail),
+        ];
+        for (variable, path, endpoint) in required {
+            if let Some(path) = path {
+                self = self
+                    .path(endpoint, Some(path))
+                    .map_err(env(variable, path))?;
+            }
+        }
+        let optional = [
+            (
+                "HEALTH_RELIABILITY_PATH",
+                &config.reliability_path,
+                Endpoint::Reliability,
+            ),
+            (
+                "HEALTH_METRICS_PATH",
+                &config.metrics_path,
+                Endpoint::Prometheus,
+            ),
+            (
+                "HEALTH_STARTUP_PATH",
+                &config.startup_path,
+                Endpoint::Startup,
+            ),
+        ];
+        for (variable, path, endpoint) in optional {
+            if let Some(path) = path {
+                let shown = path.as_deref().unwrap_or("");
+                self = self
+                    .path(endpoint, path.as_deref())
+                    .map_err(env(variable, shown))?;
+            }
+        }
+        let mut reliability = self.settings.reliability.clone();
+        for (rule, threshold) in &config.anomaly_thresholds {
+            let variable = format!("HEALTH_ANOMALY_{rule}_THRESHOLD");
+            reliability = reliability
+                .threshold(rule, *threshold)
+                .map_err(env(&variable, &threshold.to_string()))?;
+        }
+        Ok(self.reliability(reliability))
+    }
+
     /// Which checks gate readiness (default: all).
     pub fn readiness(mut self, selector: Selector) -> Self {
         Arc::make_mut(&mut self.settings).readiness = selector;

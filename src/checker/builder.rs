@@ -1,0 +1,243 @@
+//! [`HealthCheckerBuilder`]: checker-wide defaults, the checks, listeners; validated at build.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::config::{Defaults, validate_duration};
+use super::listen::{self, StatusChange};
+use super::slot::Slot;
+use super::{Check, HealthCheck, HealthChecker, Shared};
+use crate::{ConfigError, HealthConfig, env_name};
+
+/// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
+/// duplicates, out-of-range settings) are reported by [`build`](Self::build).
+#[derive(Default)]
+#[must_use]
+pub struct HealthCheckerBuilder {
+    defaults: Defaults,
+    checks: Vec<Check>,
+    history: Option<usize>,
+    listeners: Vec<listen::Listener>,
+    /// The setting that asked, and the names of the checks to keep.
+    enabled: Option<(String, Vec<String>)>,
+    /// Timeouts by the environment form of a check name.
+    env_timeouts: BTreeMap<String, Duration>,
+}
+
+impl std::fmt::Debug for HealthCheckerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HealthCheckerBuilder")
+            .field("defaults", &self.defaults)
+            .field("checks", &self.checks)
+            .field("history", &self.history)
+            .field("listeners", &self.listeners.len())
+            .field("enabled", &self.enabled)
+            .field("env_timeouts", &self.env_timeouts)
+            .finish()
+    }
+}
+
+impl HealthCheckerBuilder {
+    /// Registers `check` under `name` with the default settings.
+    pub fn check(self, name: impl Into<String>, check: impl HealthCheck) -> Self {
+        self.register(Check::new(name, check))
+    }
+
+    /// Registers a check with its own settings.
+    pub fn register(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Default time one attempt may take (default 2000 ms; 1 ms to 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.defaults.timeout = timeout;
+        self
+    }
+
+    /// Default number of retries after a failed attempt (default 1; at most 10).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.defaults.retries = retries;
+        self
+    }
+
+    /// Pause before the first retry, doubled for each further one up to `max` (default 50 ms
+    /// and 1 s).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.defaults.backoff_base = base;
+        self.defaults.backoff_max = max;
+        self
+    }
+
+    /// How long a result is reused before the check runs again (default 1 s; 0 runs it for
+    /// every report, still once for concurrent ones).
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.defaults.cache_ttl = ttl;
+        self
+    }
+
+    /// The longest a report waits for running checks (default 800 ms); a check still running
+    /// then is shown with its last result, marked stale.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.defaults.deadline = deadline;
+        self
+    }
+
+    /// Default failed runs in a row before a check shows as failed (default 1).
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.defaults.failure_threshold = runs;
+        self
+    }
+
+    /// Default passing runs in a row before a failed check shows as recovered (default 1).
+    pub fn success_threshold(mut self, runs: u32) -> Self {
+        self.defaults.success_threshold = runs;
+        self
+    }
+
+    /// Runs kept per check for its history summary (default 32; 0 to 1024).
+    pub fn history(mut self, runs: usize) -> Self {
+        self.history = Some(runs);
+        self
+    }
+
+    /// Calls `listener` once for every change of a component's shown status (and for its first
+    /// result), from the task that ran the check. A listener that panics is logged and skipped.
+    ///
+    /// ```
+    /// use tower_vitals::HealthChecker;
+    ///
+    /// let checker = HealthChecker::builder()
+    ///     .check("db", || async {})
+    ///     .on_change(|change| eprintln!("{} is now {}", change.check, change.to))
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(checker);
+    /// ```
+    pub fn on_change(mut self, listener: impl Fn(&StatusChange) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Arc::new(listener));
+        self
+    }
+
+    /// Keeps only the checks with these names; the others are left out. A name that is not
+    /// registered is an error at [`build`](Self::build).
+    pub fn enable_only<S: Into<String>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        let names = names.into_iter().map(Into::into).collect();
+        self.enabled = Some(("enable_only".to_owned(), names));
+        self
+    }
+
+    /// Applies settings read from the environment ([`HealthConfig::from_env`]); they override
+    /// what the builder and the checks set. A per-check timeout or an enabled component that
+    /// names no registered check is an error at [`build`](Self::build), naming the variable.
+    ///
+    /// ```
+    /// use tower_vitals::{HealthChecker, HealthConfig};
+    ///
+    /// let config = HealthConfig::from_vars([("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")])?;
+    /// let error = HealthChecker::builder().check("db", || async {}).config(&config).build().unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "HEALTH_CHECK_SEARCH_TIMEOUT_MS names \"SEARCH\", which is not a registered check (registered: DB)"
+    /// );
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn config(mut self, config: &HealthConfig) -> Self {
+        let defaults = &mut self.defaults;
+        defaults.timeout = config.timeout.unwrap_or(defaults.timeout);
+        defaults.retries = config.retries.unwrap_or(defaults.retries);
+        defaults.cache_ttl = config.cache_ttl.unwrap_or(defaults.cache_ttl);
+        defaults.deadline = config.deadline.unwrap_or(defaults.deadline);
+        defaults.failure_threshold = config
+            .failure_threshold
+            .unwrap_or(defaults.failure_threshold);
+        defaults.success_threshold = config
+            .success_threshold
+            .unwrap_or(defaults.success_threshold);
+        if let Some(names) = &config.enabled_components {
+            self.enabled = Some(("HEALTH_CHECK_ENABLED_COMPONENTS".to_owned(), names.clone()));
+        }
+        self.env_timeouts.extend(config.check_timeouts.clone());
+        self
+    }
+
+    /// Validates the settings and every check.
+    pub fn build(mut self) -> Result<HealthChecker, ConfigError> {
+        self.apply_selection()?;
+        self.defaults.validate()?;
+        if self.defaults.backoff_base > self.defaults.backoff_max {
+            validate_duration(
+                "backoff base (above the maximum)",
+                self.defaults.backoff_base,
+                (
+                    Duration::ZERO..=self.defaults.backoff_max,
+                    "at most the backoff maximum",
+                ),
+            )?;
+        }
+        let history = self.history.unwrap_or(32);
+        if history > 1024 {
+            return Err(ConfigError::InvalidCount {
+                setting: "history".to_owned(),
+                value: history as u64,
+                allowed: "0 to 1024",
+            });
+        }
+        let listeners: Arc<[listen::Listener]> = self.listeners.into();
+        let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
+        for check in self.checks {
+            let spec = check.resolve(&self.defaults)?;
+            if slots.iter().any(|slot| slot.spec.name == spec.name) {
+                return Err(ConfigError::DuplicateCheckName(spec.name));
+            }
+            slots.push(Arc::new(Slot::new(spec, history, listeners.clone())));
+        }
+        // Background checks start now when built on a runtime, else on the first report.
+        for slot in &slots {
+            slot.ensure_background();
+        }
+        Ok(HealthChecker {
+            shared: Arc::new(Shared {
+                slots: slots.into(),
+                cache_ttl: self.defaults.cache_ttl,
+                deadline: self.defaults.deadline,
+                accepting_traffic: AtomicBool::new(true),
+                started: Instant::now(),
+            }),
+        })
+    }
+}
+
+impl HealthCheckerBuilder {
+    /// Leaves out the checks not enabled and applies per-check timeouts from the environment.
+    fn apply_selection(&mut self) -> Result<(), ConfigError> {
+        if let Some((setting, names)) = self.enabled.take() {
+            let known: Vec<String> = self.checks.iter().map(|c| c.name().to_owned()).collect();
+            if let Some(name) = names.iter().find(|name| !known.contains(name)) {
+                return Err(ConfigError::UnknownCheck {
+                    setting,
+                    name: name.clone(),
+                    known,
+                });
+            }
+            self.checks
+                .retain(|check| names.iter().any(|name| name == check.name()));
+        }
+        for (key, timeout) in std::mem::take(&mut self.env_timeouts) {
+            let Some(position) = self.checks.iter().position(|c| env_name(c.name()) == key) else {
+                return Err(ConfigError::UnknownCheck {
+                    setting: format!("HEALTH_CHECK_{key}_TIMEOUT_MS"),
+                    name: key,
+                    known: self.checks.iter().map(|c| env_name(c.name())).collect(),
+                });
+            };
+            let check = self.checks.remove(position);
+            self.checks.insert(position, check.timeout(timeout));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,337 @@
+//! [`HealthConfig`]: settings from environment variables, validated, with warnings.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::ConfigError;
+
+/// Settings read from the environment, to apply with
+/// [`HealthCheckerBuilder::config`](crate::HealthCheckerBuilder::config) and
+/// [`HealthLayer::config`](crate::HealthLayer::config). Every setting has a builder method too.
+///
+/// | variable | setting | range |
+/// |---|---|---|
+/// | `HEALTH_CHECK_TIMEOUT_MS` | default timeout per attempt | 1–60000 |
+/// | `HEALTH_CHECK_<NAME>_TIMEOUT_MS` | one check's timeout (`<NAME>`: the name in upper case, other characters than letters and digits as `_`) | 1–60000 |
+/// | `HEALTH_CHECK_RETRY_COUNT` | default retries | 0–10 |
+/// | `HEALTH_CHECK_ENABLED_COMPONENTS` | comma-separated names of the checks to run; the others are left out | registered names |
+/// | `HEALTH_CHECK_CACHE_TTL_MS` | result cache TTL | 0–3600000 |
+/// | `HEALTH_CHECK_DEADLINE_MS` | answer deadline | 1–60000 |
+/// | `HEALTH_CHECK_FAILURE_THRESHOLD`, `HEALTH_CHECK_SUCCESS_THRESHOLD` | runs in a row to fail / recover | 1–100 |
+/// | `HEALTH_PATH_PREFIX`, `HEALTH_LIVE_PATH`, `HEALTH_READY_PATH`, `HEALTH_DETAIL_PATH`, `HEALTH_RELIABILITY_PATH`, `HEALTH_METRICS_PATH`, `HEALTH_STARTUP_PATH` | endpoint paths (empty: off, for the last three) | paths |
+/// | `HEALTH_ANOMALY_<RULE>_THRESHOLD` | a reliability rule's threshold, e.g. `HEALTH_ANOMALY_HIGH_P95_LATENCY_THRESHOLD=800` | finite numbers |
+///
+/// ```
+/// use tower_vitals::HealthConfig;
+///
+/// let config = HealthConfig::from_vars([
+///     ("HEALTH_CHECK_TIMEOUT_MS", "500"),
+///     ("HEALTH_CHECK_DB_TIMEOUT_MS", "700"),
+///     ("HEALTH_CHECK_DEADLINE_MS", "900"),
+/// ])?;
+/// assert!(config.warnings().is_empty());
+///
+/// let error = HealthConfig::from_vars([("HEALTH_CHECK_TIMEOUT_MS", "0")]).unwrap_err();
+/// assert_eq!(error.to_string(), "HEALTH_CHECK_TIMEOUT_MS=\"0\": out of range (1 to 60000 ms)");
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct HealthConfig {
+    /// `HEALTH_CHECK_TIMEOUT_MS`.
+    pub timeout: Option<Duration>,
+    /// `HEALTH_CHECK_<NAME>_TIMEOUT_MS`, by `<NAME>`.
+    pub check_timeouts: BTreeMap<String, Duration>,
+    /// `HEALTH_CHECK_RETRY_COUNT`.
+    pub retries: Option<u32>,
+    /// `HEALTH_CHECK_ENABLED_COMPONENTS`.
+    pub enabled_components: Option<Vec<String>>,
+    /// `HEALTH_CHECK_CACHE_TTL_MS`.
+    pub cache_ttl: Option<Duration>,
+    /// `HEALTH_CHECK_DEADLINE_MS`.
+    pub deadline: Option<Duration>,
+    /// `HEALTH_CHECK_FAILURE_THRESHOLD`.
+    pub failure_threshold: Option<u32>,
+    /// `HEALTH_CHECK_SUCCESS_THRESHOLD`.
+    pub success_threshold: Option<u32>,
+    /// `HEALTH_PATH_PREFIX`.
+    pub prefix: Option<String>,
+    /// `HEALTH_LIVE_PATH`.
+    pub live_path: Option<String>,
+    /// `HEALTH_READY_PATH`.
+    pub ready_path: Option<String>,
+    /// `HEALTH_DETAIL_PATH`.
+    pub detail_path: Option<String>,
+    /// `HEALTH_RELIABILITY_PATH` (`Some(None)`: off).
+    pub reliability_path: Option<Option<String>>,
+    /// `HEALTH_METRICS_PATH` (`Some(None)`: off).
+    pub metrics_path: Option<Option<String>>,
+    /// `HEALTH_STARTUP_PATH` (`Some(None)`: off).
+    pub startup_path: Option<Option<String>>,
+    /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`, by rule.
+    pub anomaly_thresholds: BTreeMap<String, f64>,
+    warnings: Vec<String>,
+}
+
+/// The environment-variable form of a check name: upper case, other characters than ASCII
+/// letters and digits as `_` (`"cache-primary"` → `CACHE_PRIMARY`).
+pub fn env_name(check: &str) -> String {
+    check
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl HealthConfig {
+    /// Reads the `HEALTH_*` variables of the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let config = Self::from_vars(std::env::vars())?;
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(config)
+    }
+
+    /// Reads the `HEALTH_*` variables among `vars`; others are ignored.
+    pub fn from_vars<K: AsRef<str>, V: AsRef<str>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        for (key, value) in vars {
+            config.read(key.as_ref(), value.as_ref().trim())?;
+        }
+        config.warn();
+        Ok(config)
+    }
+
+    /// Settings that are allowed but doubtful, one sentence each.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn read(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let error = |reason: &str| ConfigError::Env {
+            variable: key.to_owned(),
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let millis = |low: u64, high: u64| -> Result<Duration, ConfigError> {
+            let ms: u64 = value
+                .parse()
+                .map_err(|_| error("not a whole number of milliseconds"))?;
+            if (low..=high).contains(&ms) {
+                Ok(Duration::from_millis(ms))
+            } else {
+                Err(error(&format!("out of range ({low} to {high} ms)")))
+            }
+        };
+        let count = |low: u32, high: u32| -> Result<u32, ConfigError> {
+            let n: u32 = value.parse().map_err(|_| error("not a whole number"))?;
+            if (low..=high).contains(&n) {
+                Ok(n)
+            } else {
+                Err(error(&format!("out of range ({low} to {high})")))
+            }
+        };
+        let path = || (!value.is_empty()).then(|| value.to_owned());
+        match key {
+            "HEALTH_CHECK_TIMEOUT_MS" => self.timeout = Some(millis(1, 60_000)?),
+            "HEALTH_CHECK_RETRY_COUNT" => self.retries = Some(count(0, 10)?),
+            "HEALTH_CHECK_CACHE_TTL_MS" => self.cache_ttl = Some(millis(0, 3_600_000)?),
+            "HEALTH_CHECK_DEADLINE_MS" => self.deadline = Some(millis(1, 60_000)?),
+            "HEALTH_CHECK_FAILURE_THRESHOLD" => self.failure_threshold = Some(count(1, 100)?),
+            "HEALTH_CHECK_SUCCESS_THRESHOLD" => self.success_threshold = Some(count(1, 100)?),
+            "HEALTH_CHECK_ENABLED_COMPONENTS" => {
+                let names: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if names.is_empty() {
+                    return Err(error("names no check: leave it unset to run them all"));
+                }
+                self.enabled_components = Some(names);
+            }
+            "HEALTH_PATH_PREFIX" => self.prefix = Some(value.to_owned()),
+            "HEALTH_LIVE_PATH" => self.live_path = Some(path().ok_or_else(|| error("empty"))?),
+            "HEALTH_READY_PATH" => self.ready_path = Some(path().ok_or_else(|| error("empty"))?),
+            "HEALTH_DETAIL_PATH" => self.detail_path = Some(path().ok_or_else(|| error("empty"))?),
+            "HEALTH_RELIABILITY_PATH" => self.reliability_path = Some(path()),
+            "HEALTH_METRICS_PATH" => self.metrics_path = Some(path()),
+            "HEALTH_STARTUP_PATH" => self.startup_path = Some(path()),
+            _ => {
+                if let Some(name) = key
+                    .strip_prefix("HEALTH_CHECK_")
+                    .and_then(|rest| rest.strip_suffix("_TIMEOUT_MS"))
+                    .filter(|name| !name.is_empty())
+                {
+                    self.check_timeouts
+                        .insert(name.to_owned(), millis(1, 60_000)?);
+                } else if let Some(rule) = key
+                    .strip_prefix("HEALTH_ANOMALY_")
+                    .and_then(|rest| rest.strip_suffix("_THRESHOLD"))
+                    .filter(|rule| !rule.is_empty())
+                {
+                    let threshold: f64 = value.parse().map_err(|_| error("not a number"))?;
+                    if !threshold.is_finite() {
+                        return Err(error("not a finite number"));
+                    }
+                    self.anomaly_thresholds.insert(rule.to_owned(), threshold);
+                } else if key.starts_with("HEALTH_CHECK_") || key.starts_with("HEALTH_PATH") {
+                    return Err(error("not a setting this crate reads (a typo?)"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn warn(&mut self) {
+        let deadline = self.deadline.unwrap_or(Duration::from_millis(800));
+        if deadline >= Duration::from_secs(1) {
+            self.warnings.push(format!(
+                "HEALTH_CHECK_DEADLINE_MS={}: at or above kubelet's default probe timeout of 1 s, answers may come too late",
+                deadline.as_millis()
+            ));
+        }
+        let timeouts = self.timeout.iter().chain(self.check_timeouts.values());
+        if let Some(longest) = timeouts.max().filter(|timeout| **timeout > deadline) {
+            self.warnings.push(format!(
+                "a check timeout of {} ms is above the {} ms deadline: such checks may show stale results",
+                longest.as_millis(),
+                deadline.as_millis()
+            ));
+        }
+        match self.cache_ttl {
+            Some(ttl) if ttl.is_zero() => self.warnings.push(
+                "HEALTH_CHECK_CACHE_TTL_MS=0: every probe runs the checks (concurrent ones still share a run)".to_owned(),
+            ),
+            Some(ttl) if ttl > Duration::from_secs(60) => self.warnings.push(format!(
+                "HEALTH_CHECK_CACHE_TTL_MS={}: results may be up to {} s old",
+                ttl.as_millis(),
+                ttl.as_secs()
+            )),
+            _ => {}
+        }
+        let attempts = self.retries.unwrap_or(1) + 1;
+        let timeout = self.timeout.unwrap_or(Duration::from_secs(2));
+        if timeout * attempts > Duration::from_secs(10) {
+            self.warnings.push(format!(
+                "{attempts} attempts of up to {} ms: one check run may take over 10 s",
+                timeout.as_millis()
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_are_read_and_others_ignored() {
+        let config = HealthConfig::from_vars([
+            ("HEALTH_CHECK_TIMEOUT_MS", "500"),
+            ("HEALTH_CHECK_CACHE_PRIMARY_TIMEOUT_MS", "700"),
+            ("HEALTH_CHECK_RETRY_COUNT", "2"),
+            ("HEALTH_CHECK_ENABLED_COMPONENTS", "db, cache-primary ,"),
+            ("HEALTH_CHECK_CACHE_TTL_MS", "2000"),
+            ("HEALTH_METRICS_PATH", ""),
+            ("HEALTH_READY_PATH", "/readyz"),
+            ("HEALTH_ANOMALY_HIGH_P95_LATENCY_THRESHOLD", "800.5"),
+            ("PATH", "/usr/bin"),
+        ])
+        .unwrap();
+        assert_eq!(config.timeout, Some(Duration::from_millis(500)));
+        assert_eq!(
+            config.check_timeouts["CACHE_PRIMARY"],
+            Duration::from_millis(700)
+        );
+        assert_eq!(config.retries, Some(2));
+        assert_eq!(
+            config.enabled_components.as_deref(),
+            Some(&["db".to_owned(), "cache-primary".to_owned()][..])
+        );
+        assert_eq!(config.metrics_path, Some(None));
+        assert_eq!(config.ready_path.as_deref(), Some("/readyz"));
+        assert_eq!(config.anomaly_thresholds["HIGH_P95_LATENCY"], 800.5);
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+        assert_eq!(env_name("cache-primary.eu"), "CACHE_PRIMARY_EU");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_the_value() {
+        let cases = [
+            (
+                "HEALTH_CHECK_TIMEOUT_MS",
+                "0",
+                "out of range (1 to 60000 ms)",
+            ),
+            (
+                "HEALTH_CHECK_TIMEOUT_MS",
+                "61000",
+                "out of range (1 to 60000 ms)",
+            ),
+            (
+                "HEALTH_CHECK_DB_TIMEOUT_MS",
+                "fast",
+                "not a whole number of milliseconds",
+            ),
+            ("HEALTH_CHECK_RETRY_COUNT", "-1", "not a whole number"),
+            (
+                "HEALTH_CHECK_FAILURE_THRESHOLD",
+                "0",
+                "out of range (1 to 100)",
+            ),
+            (
+                "HEALTH_CHECK_ENABLED_COMPONENTS",
+                " , ",
+                "names no check: leave it unset to run them all",
+            ),
+            (
+                "HEALTH_ANOMALY_HIGH_CPU_THRESHOLD",
+                "inf",
+                "not a finite number",
+            ),
+            (
+                "HEALTH_CHECK_TIMEOUTMS",
+                "5",
+                "not a setting this crate reads (a typo?)",
+            ),
+        ];
+        for (variable, value, reason) in cases {
+            let error = HealthConfig::from_vars([(variable, value)]).unwrap_err();
+            assert_eq!(
+                error,
+                ConfigError::Env {
+                    variable: variable.into(),
+                    value: value.trim().into(),
+                    reason: reason.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn doubtful_settings_warn() {
+        let config = HealthConfig::from_vars([
+            ("HEALTH_CHECK_DEADLINE_MS", "1500"),
+            ("HEALTH_CHECK_TIMEOUT_MS", "5000"),
+            ("HEALTH_CHECK_RETRY_COUNT", "3"),
+            ("HEALTH_CHECK_CACHE_TTL_MS", "0"),
+        ])
+        .unwrap();
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 4, "{warnings:#?}");
+        assert!(warnings[0].contains("kubelet"));
+        assert!(warnings[1].contains("above the 1500 ms deadline"));
+        assert!(warnings[2].starts_with("HEALTH_CHECK_CACHE_TTL_MS=0"));
+        assert!(warnings[3].contains("4 attempts of up to 5000 ms"));
+    }
+}
