@@ -41,6 +41,8 @@ pub mod checks;
 mod config;
 mod error;
 mod export;
+#[cfg(feature = "tonic")]
+mod grpc;
 pub mod health;
 pub mod metrics;
 #[cfg(feature = "http-client")]
@@ -55,6 +57,8 @@ pub use checker::{
 };
 pub use config::{HealthConfig, env_name};
 pub use error::ConfigError;
+#[cfg(feature = "tonic")]
+pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
 #[cfg(feature = "http-client")]

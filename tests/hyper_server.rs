@@ -1,23 +1,22 @@
-//! `HealthLayer` on a plain Hyper 1.x server (hyper-util), unchanged.
-
-mod common;
+//! `HealthLayer` and `MetricsLayer` on a plain Hyper 1.x server (hyper-util), unchanged, driven
+//! by hyper-util's client.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use common::Reply;
-use http::{Request, Response};
-use http_body_util::Full;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::{Layer, service_fn};
-use tower_vitals::{Check, HealthChecker, HealthLayer};
+use tower::{ServiceBuilder, service_fn};
+use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
 #[tokio::test]
-async fn the_layer_serves_health_and_passes_the_rest_on_a_hyper_server() {
+async fn the_layers_serve_health_and_time_the_rest_on_a_hyper_server() {
     let checker = HealthChecker::builder()
         .check("database", || async {})
         .register(
@@ -27,11 +26,24 @@ async fn the_layer_serves_health_and_passes_the_rest_on_a_hyper_server() {
         )
         .build()
         .unwrap();
+    let metrics = MetricsCollector::new();
     let app = service_fn(|request: Request<Incoming>| async move {
-        let body = format!("app saw {}", request.uri().path());
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+        let status = if request.uri().path() == "/fail" {
+            StatusCode::BAD_GATEWAY
+        } else {
+            StatusCode::OK
+        };
+        let mut response = Response::new(Full::new(Bytes::from(format!(
+            "app saw {}",
+            request.uri().path()
+        ))));
+        *response.status_mut() = status;
+        Ok::<_, Infallible>(response)
     });
-    let service = HealthLayer::new(checker).layer(app);
+    let service = ServiceBuilder::new()
+        .layer(HealthLayer::new(checker).metrics(metrics.clone()))
+        .layer(MetricsLayer::new(metrics.clone()))
+        .service(app);
 
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -47,21 +59,38 @@ async fn the_layer_serves_health_and_passes_the_rest_on_a_hyper_server() {
         }
     });
 
-    let client = reqwest::Client::new();
-    let get = |path: &str| {
-        let request = client.get(format!("http://{addr}{path}")).send();
-        async move { Reply::read(request.await.unwrap()).await }
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let call = |method: Method, path: &str| {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .body(Empty::new())
+            .unwrap();
+        let response = client.request(request);
+        async move {
+            let response = response.await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, body)
+        }
     };
-    let ready = get("/health/ready").await;
-    assert_eq!(ready.status, 200);
-    assert_eq!(
-        ready.json(),
-        serde_json::json!({"status": "degraded", "ready": true})
-    );
-    let report = get("/health").await.json();
+
+    let (status, body) = call(Method::GET, "/health/ready").await;
+    assert_eq!(status, 200);
+    assert_eq!(&body[..], br#"{"status":"degraded","ready":true}"#);
+    let (_, report) = call(Method::GET, "/health").await;
+    let report: serde_json::Value = serde_json::from_slice(&report).unwrap();
     assert_eq!(report["components"][1]["message"], "index missing");
-    let app = get("/orders/7").await;
-    assert_eq!(app.body, b"app saw /orders/7");
-    assert_eq!(get("/health/live").await.status, 200);
+    assert_eq!(
+        call(Method::GET, "/orders/7").await.1,
+        &b"app saw /orders/7"[..]
+    );
+    assert_eq!(call(Method::GET, "/fail").await.0, 502);
+    assert_eq!(call(Method::DELETE, "/health").await.0, 405);
+
+    let snapshot = metrics.snapshot();
+    assert_eq!(snapshot.totals.requests, 2, "health paths are not counted");
+    assert_eq!(snapshot.totals.failures, 1, "the 502");
+    assert_eq!(snapshot.in_flight, 0);
     server.abort();
 }

@@ -187,7 +187,11 @@ impl HealthCheckerBuilder {
                 allowed: "0 to 1024",
             });
         }
-        let listeners: Arc<[listen::Listener]> = self.listeners.into();
+        let changes = Arc::new(tokio::sync::Notify::new());
+        let notify = changes.clone();
+        let mut listeners = self.listeners;
+        listeners.push(Arc::new(move |_: &StatusChange| notify.notify_waiters()));
+        let listeners: Arc<[listen::Listener]> = listeners.into();
         let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
         for check in self.checks {
             let spec = check.resolve(&self.defaults)?;
@@ -207,6 +211,7 @@ impl HealthCheckerBuilder {
                 deadline: self.defaults.deadline,
                 accepting_traffic: AtomicBool::new(true),
                 started: Instant::now(),
+                changes,
             }),
         })
     }

@@ -64,6 +64,8 @@ struct Shared {
     deadline: Duration,
     accepting_traffic: AtomicBool,
     started: Instant,
+    /// Woken on every status change and ready switch.
+    changes: Arc<tokio::sync::Notify>,
 }
 
 impl HealthChecker {
@@ -147,6 +149,7 @@ impl HealthChecker {
     pub fn mark_not_ready(&self) {
         if self.shared.accepting_traffic.swap(false, Ordering::SeqCst) {
             tracing::info!("service marked not ready");
+            self.shared.changes.notify_waiters();
         }
     }
 
@@ -154,7 +157,14 @@ impl HealthChecker {
     pub fn mark_ready(&self) {
         if !self.shared.accepting_traffic.swap(true, Ordering::SeqCst) {
             tracing::info!("service marked ready");
+            self.shared.changes.notify_waiters();
         }
+    }
+
+    /// Completes at the next change of any component's shown status or of the ready switch
+    /// (for bridges that mirror the checker, like the gRPC health service).
+    pub async fn changed(&self) {
+        self.shared.changes.notified().await;
     }
 
     /// `false` between [`mark_not_ready`](Self::mark_not_ready) and

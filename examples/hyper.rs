@@ -1,0 +1,93 @@
+//! A plain Hyper 1.x server with the layers: `cargo run --example hyper`.
+//!
+//! No framework: a `service_fn` app with two routes, wrapped in `MetricsLayer` and `HealthLayer`
+//! with `tower::ServiceBuilder`, served by hyper-util's auto (HTTP/1 and HTTP/2) connection
+//! builder. Listens on 127.0.0.1:3001 (`ADDR` to change it).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::{ServiceBuilder, service_fn};
+use tower_vitals::checks::RuntimeCheck;
+use tower_vitals::{
+    Check, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
+};
+
+/// The app: `GET /` and `GET /time`; everything else 404.
+async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (status, body) = match request.uri().path() {
+        "/" => (StatusCode::OK, "hello from hyper\n".to_owned()),
+        "/time" => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (StatusCode::OK, format!("{}\n", now.as_secs()))
+        }
+        _ => (StatusCode::NOT_FOUND, "not found\n".to_owned()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    Ok(response)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let addr: SocketAddr = std::env::var("ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3001".into())
+        .parse()?;
+    let config = HealthConfig::from_env()?;
+    let checker = HealthChecker::builder()
+        .register(Check::new("runtime", RuntimeCheck::new()))
+        .config(&config)
+        .build()?;
+    let metrics = MetricsCollector::new();
+    let health = HealthLayer::new(checker)
+        .metrics(metrics.clone())
+        .config(&config)?;
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    println!("tower-vitals hyper example listening on http://{local}");
+    for path in health.paths() {
+        println!("  health  http://{local}{path}");
+    }
+    println!("  app     http://{local}/  and  http://{local}/time");
+
+    let service = ServiceBuilder::new()
+        .layer(health)
+        .layer(MetricsLayer::new(metrics))
+        .service(service_fn(app));
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            let connection = auto::Builder::new(TokioExecutor::new());
+            if let Err(error) = connection
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                eprintln!("connection error: {error}");
+            }
+        });
+    }
+}

@@ -1,0 +1,123 @@
+//! A Tonic server with the layers and tonic-health fed by the checker, driven by tonic-health's
+//! generated client (Check and Watch) and an HTTP/1 client on the same port.
+#![cfg(feature = "tonic")]
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tower_vitals::{
+    Check, GrpcHealth, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer, Selector,
+};
+
+fn request(service: &str) -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: service.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
+    let checker = HealthChecker::builder()
+        .register(Check::new("orders-db", || async {}).tag("orders"))
+        .build()
+        .unwrap();
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let bridge = GrpcHealth::new(checker.clone(), reporter)
+        .service("shop.Orders", Selector::tagged("orders"))
+        .interval(Duration::from_millis(50))
+        .spawn();
+    let metrics = MetricsCollector::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        Server::builder()
+            .accept_http1(true)
+            .layer(HealthLayer::new(checker.clone()).metrics(metrics.clone()))
+            .layer(MetricsLayer::new(metrics.clone()))
+            .add_service(health_service)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    let serving = |status: i32| ServingStatus::try_from(status).unwrap();
+    // The bridge's first pass may still be under way.
+    let mut overall = ServingStatus::Unknown;
+    for _ in 0..50 {
+        overall = serving(client.check(request("")).await.unwrap().into_inner().status);
+        if overall == ServingStatus::Serving {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(overall, ServingStatus::Serving);
+    let orders = client
+        .check(request("shop.Orders"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(serving(orders.status), ServingStatus::Serving);
+    let missing = client.check(request("shop.Nothing")).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+
+    let mut watch = client
+        .watch(request("shop.Orders"))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(serving(first.status), ServingStatus::Serving);
+
+    // HTTP/1 probes on the same port, answered by HealthLayer.
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("http://{addr}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    // Draining: every gRPC service turns NOT_SERVING, readiness 503.
+    checker.mark_not_ready();
+    let next = tokio::time::timeout(Duration::from_secs(2), watch.message())
+        .await
+        .unwrap();
+    assert_eq!(
+        serving(next.unwrap().unwrap().status),
+        ServingStatus::NotServing
+    );
+    let overall = client.check(request("")).await.unwrap().into_inner();
+    assert_eq!(serving(overall.status), ServingStatus::NotServing);
+    let ready = http
+        .get(format!("http://{addr}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    // MetricsLayer saw the gRPC calls; NOT_FOUND (grpc-status 5) is a failure.
+    let snapshot = metrics.snapshot();
+    assert!(snapshot.totals.requests >= 4, "{:?}", snapshot.totals);
+    assert_eq!(snapshot.totals.failures, 1, "the NOT_FOUND check");
+    assert_eq!(
+        snapshot
+            .series
+            .iter()
+            .filter(|s| s.method == "POST")
+            .map(|s| s.failures)
+            .sum::<u64>(),
+        1
+    );
+
+    bridge.abort();
+    server.abort();
+}
