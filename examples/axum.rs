@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
     Check, CheckResult, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
     Selector,
@@ -70,7 +71,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let metrics = MetricsCollector::new();
+    // A demo on loopback shows details to everyone; in production prefer
+    // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
     let health = HealthLayer::new(checker.clone())
+        .details(DetailPolicy::Always)
         .readiness(Selector::tagged("ready"))
         .metrics(metrics.clone())
         .config(&config)?;

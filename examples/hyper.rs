@@ -17,6 +17,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
 use tower_vitals::checks::RuntimeCheck;
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
     Check, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
 };
@@ -59,8 +60,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .config(&config)
         .build()?;
     let metrics = MetricsCollector::new();
+    // Details for everyone: a demo on loopback (the default hides them).
     let health = HealthLayer::new(checker)
         .metrics(metrics.clone())
+        .details(DetailPolicy::Always)
         .config(&config)?;
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tower_vitals::checks::TcpCheck;
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
     Check, GrpcHealth, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
     Selector,
@@ -58,8 +59,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .spawn();
 
     let metrics = MetricsCollector::new();
+    // Details for everyone: a demo on loopback (the default hides them).
     let health = HealthLayer::new(checker.clone())
         .metrics(metrics.clone())
+        .details(DetailPolicy::Always)
         .config(&config)?;
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;

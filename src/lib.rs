@@ -48,6 +48,7 @@ pub mod metrics;
 #[cfg(feature = "http-client")]
 mod notify;
 mod process;
+mod redact;
 pub mod report;
 mod status;
 
@@ -64,4 +65,5 @@ pub use metrics::{MetricsCollector, MetricsLayer};
 #[cfg(feature = "http-client")]
 pub use notify::{WebhookBuilder, WebhookNotifier, WebhookStats};
 pub use process::ProcessStats;
+pub use redact::MAX_MESSAGE_CHARS;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use reqwest::Method;
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
 use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
@@ -162,6 +163,7 @@ fn reliability_layer(checker: &HealthChecker, collector: &MetricsCollector) -> H
         }))
         .unwrap();
     HealthLayer::new(checker.clone())
+        .details(DetailPolicy::Always)
         .metrics(collector.clone())
         .reliability(config)
 }
@@ -264,7 +266,9 @@ async fn reports_are_cached_for_the_ttl() {
         .build()
         .unwrap();
     let collector = MetricsCollector::new();
-    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let health = HealthLayer::new(checker.clone())
+        .details(DetailPolicy::Always)
+        .metrics(collector.clone());
     let server = serve(checker, &collector, health).await;
     let first = server.get("/health/reliability").await.json();
     server.get("/fast/1").await;
@@ -285,7 +289,7 @@ async fn without_metrics_the_report_says_so_and_still_answers() {
     let server = serve(
         checker.clone(),
         &MetricsCollector::new(),
-        HealthLayer::new(checker),
+        HealthLayer::new(checker).details(DetailPolicy::Always),
     )
     .await;
     let report = server.get("/health/reliability").await.json();

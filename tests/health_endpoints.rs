@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::serve;
 use reqwest::Method;
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::{Check, CheckResult, HealthChecker, HealthLayer, HealthStatus, Selector};
 
 fn checker(
@@ -28,7 +29,7 @@ async fn live_ready_and_detailed_answer_json_with_the_documented_headers() {
                 .retries(0),
         )
     });
-    let server = serve(HealthLayer::new(checker)).await;
+    let server = serve(HealthLayer::new(checker).details(DetailPolicy::Always)).await;
 
     let live = server.get("/health/live").await;
     assert_eq!(live.status, 200);
@@ -104,7 +105,12 @@ async fn verbose_readiness_lists_the_gating_components() {
         b.register(Check::new("database", || async {}).tag("ready"))
             .check("disk", || async {})
     });
-    let server = serve(HealthLayer::new(checker).readiness(Selector::tagged("ready"))).await;
+    let server = serve(
+        HealthLayer::new(checker)
+            .details(DetailPolicy::Always)
+            .readiness(Selector::tagged("ready")),
+    )
+    .await;
     let ready = server.get("/health/ready?verbose").await.json();
     let names: Vec<_> = ready["components"]
         .as_array()
@@ -215,7 +221,7 @@ async fn a_panicking_check_is_one_unhealthy_component_and_the_app_keeps_serving(
             .register(Check::new("poisoned", || async { explode() }).retries(0))
             .cache_ttl(Duration::ZERO)
     });
-    let server = serve(HealthLayer::new(checker)).await;
+    let server = serve(HealthLayer::new(checker).details(DetailPolicy::Always)).await;
     for _ in 0..3 {
         let detail = server.get("/health").await;
         assert_eq!(detail.status, 503);
@@ -247,7 +253,7 @@ async fn a_hanging_check_is_answered_within_the_deadline() {
             )
             .deadline(Duration::from_millis(500))
     });
-    let server = serve(HealthLayer::new(checker)).await;
+    let server = serve(HealthLayer::new(checker).details(DetailPolicy::Always)).await;
     let started = Instant::now();
     let detail = server.get("/health").await;
     let waited = started.elapsed();
@@ -297,7 +303,7 @@ async fn a_probe_storm_runs_the_check_once() {
 #[tokio::test]
 async fn marked_not_ready_answers_503_while_liveness_stays_200() {
     let checker = checker(|b| b.check("database", || async {}));
-    let server = serve(HealthLayer::new(checker.clone())).await;
+    let server = serve(HealthLayer::new(checker.clone()).details(DetailPolicy::Always)).await;
     checker.mark_not_ready();
     let ready = server.get("/health/ready").await;
     assert_eq!(ready.status, 503);
@@ -399,4 +405,54 @@ async fn a_background_check_is_unknown_until_its_first_run_and_readiness_waits_f
     assert_eq!(ready.json()["status"], "unknown");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(server.get("/health/ready").await.status, 200);
+}
+
+#[tokio::test]
+async fn details_are_hidden_by_default_and_shown_per_the_policy() {
+    let checker = checker(|b| {
+        b.register(
+            Check::new("payments", || async { Err::<(), _>("connection refused") }).retries(0),
+        )
+    });
+    let public = serve(HealthLayer::new(checker.clone())).await;
+    let detail = public.get("/health").await;
+    assert_eq!(detail.status, 503, "the status code tells the state");
+    assert_eq!(detail.json(), serde_json::json!({"status": "unhealthy"}));
+    let verbose = public.get("/health/ready?verbose").await.json();
+    assert_eq!(
+        verbose,
+        serde_json::json!({"status": "unhealthy", "ready": false})
+    );
+    let reliability = public.get("/health/reliability").await;
+    assert_eq!(
+        reliability.json(),
+        serde_json::json!({"status": "unhealthy"})
+    );
+    assert_eq!(reliability.header("x-reliability-version"), "1");
+    for path in ["/health", "/health/ready?verbose", "/health/reliability"] {
+        let body = String::from_utf8(public.get(path).await.body).unwrap();
+        assert!(
+            !body.contains("payments") && !body.contains("refused"),
+            "{path}: {body}"
+        );
+    }
+
+    let guarded =
+        serve(HealthLayer::new(checker).details(DetailPolicy::bearer_token("t0ken"))).await;
+    let send = |token: &'static str| {
+        let request = guarded
+            .client
+            .get(guarded.url("/health"))
+            .bearer_auth(token)
+            .send();
+        async move { common::Reply::read(request.await.unwrap()).await.json() }
+    };
+    assert_eq!(
+        send("t0ken").await["components"][0]["message"],
+        "connection refused"
+    );
+    assert_eq!(
+        send("guess").await,
+        serde_json::json!({"status": "unhealthy"})
+    );
 }

@@ -13,6 +13,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
 #[tokio::test]
@@ -41,7 +42,11 @@ async fn the_layers_serve_health_and_time_the_rest_on_a_hyper_server() {
         Ok::<_, Infallible>(response)
     });
     let service = ServiceBuilder::new()
-        .layer(HealthLayer::new(checker).metrics(metrics.clone()))
+        .layer(
+            HealthLayer::new(checker)
+                .details(DetailPolicy::Always)
+                .metrics(metrics.clone()),
+        )
         .layer(MetricsLayer::new(metrics.clone()))
         .service(app);
 

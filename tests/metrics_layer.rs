@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, StreamBody};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::{Layer, ServiceExt, service_fn};
+use tower_vitals::health::DetailPolicy;
 use tower_vitals::metrics::{MetricsCollector, MetricsLayer, MetricsSnapshot};
 use tower_vitals::{HealthChecker, HealthLayer};
 
@@ -74,7 +75,11 @@ fn app(collector: &MetricsCollector) -> Router {
         )
         .route("/grpc/ok", get(|| async { grpc("0") }))
         .route("/grpc/internal", get(|| async { grpc("13") }))
-        .layer(HealthLayer::new(checker).metrics(collector.clone()))
+        .layer(
+            HealthLayer::new(checker)
+                .metrics(collector.clone())
+                .details(DetailPolicy::Always),
+        )
         .layer(MetricsLayer::new(collector.clone()))
 }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::spec::CheckSpec;
 use crate::CheckResult;
+use crate::redact::redact;
 
 /// What a run of a check ended with.
 pub(crate) struct Outcome {
@@ -64,11 +65,11 @@ pub(crate) async fn execute(spec: &CheckSpec) -> Outcome {
 async fn attempt(spec: &CheckSpec) -> Result<CheckResult, Failure> {
     // Building the future may panic too, not only polling it.
     let future = std::panic::catch_unwind(AssertUnwindSafe(|| spec.check.check()))
-        .map_err(|panic| Failure::Panic(panic_message(&*panic)))?;
+        .map_err(|panic| Failure::Panic(redact(&panic_message(&*panic))))?;
     match tokio::time::timeout(spec.timeout, AssertUnwindSafe(future).catch_unwind()).await {
         Ok(Ok(Ok(result))) => Ok(result),
-        Ok(Ok(Err(error))) => Err(Failure::Error(error.to_string())),
-        Ok(Err(panic)) => Err(Failure::Panic(panic_message(&*panic))),
+        Ok(Ok(Err(error))) => Err(Failure::Error(redact(&error.to_string()))),
+        Ok(Err(panic)) => Err(Failure::Panic(redact(&panic_message(&*panic)))),
         Err(_) => Err(Failure::Timeout(spec.timeout)),
     }
 }

@@ -19,6 +19,7 @@ use super::history::{Entry, History};
 use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use super::spec::CheckSpec;
+use crate::redact::redact;
 use crate::{ComponentStatus, HealthStatus};
 
 /// What [`Slot::begin`] found.
@@ -272,6 +273,7 @@ impl Slot {
         let (raw, message, metadata) = match outcome.result {
             Ok(result) => {
                 let (status, message, metadata) = result.into_parts();
+                let message = message.as_deref().map(redact);
                 (status.min(spec.failure_status), message, metadata)
             }
             Err(failure) => (spec.failure_status, Some(failure.to_string()), Map::new()),

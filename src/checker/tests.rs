@@ -499,3 +499,42 @@ async fn failing_components_say_why_with_their_history() {
         (4, Some(0.0), 1)
     );
 }
+
+#[tokio::test]
+async fn credentials_in_messages_never_reach_reports_or_listeners() {
+    let heard = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("db", || async {
+                Err::<(), _>("connect postgres://app:s3cr3t@db:5432 failed (password=s3cr3t)")
+            })
+            .retries(0),
+        )
+        .register(Check::new("api", || async {
+            CheckResult::degraded("token=abc123 expired")
+        }))
+        .on_change(move |change| log.lock().push(change.message.clone().unwrap_or_default()))
+        .build()
+        .unwrap();
+    let report = checker.report().await;
+    let text = serde_json::to_string(&report).unwrap();
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("abc123"),
+        "{text}"
+    );
+    assert_eq!(
+        report.components[0].message.as_deref(),
+        Some("connect postgres://***@db:5432 failed (password=***)")
+    );
+    assert_eq!(
+        report.components[1].message.as_deref(),
+        Some("token=*** expired")
+    );
+    assert!(
+        heard
+            .lock()
+            .iter()
+            .all(|m| !m.contains("s3cr3t") && !m.contains("abc123"))
+    );
+}

@@ -344,6 +344,11 @@ impl From<&CacheStats> for Cache {
     }
 }
 
+/// `{"status":…}`: the detailed and reliability reports for clients not shown details.
+pub(crate) fn status_only(status: HealthStatus) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({ "status": status })).expect("status serialises")
+}
+
 /// The startup probe's body once started.
 pub(crate) const STARTED: &[u8] = br#"{"status":"started","started":true}"#;
 

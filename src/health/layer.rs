@@ -7,6 +7,7 @@ use http::StatusCode;
 use tower_layer::Layer;
 
 use super::paths::{Endpoint, Paths};
+use super::policy::DetailPolicy;
 use super::service::Health;
 use crate::export::prometheus::valid_prefix;
 use crate::metrics::MetricsCollector;
@@ -44,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) started: Arc<AtomicBool>,
     codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
+    pub(crate) details: DetailPolicy,
     pub(crate) prometheus_prefix: String,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
@@ -81,6 +83,7 @@ impl Default for Settings {
                 StatusCode::SERVICE_UNAVAILABLE,
             ],
             metrics: None,
+            details: DetailPolicy::Never,
             prometheus_prefix: "vitals_".to_owned(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
@@ -239,6 +242,13 @@ impl HealthLayer {
                 .map_err(env(&variable, &threshold.to_string()))?;
         }
         Ok(self.reliability(reliability))
+    }
+
+    /// Who sees component details and the reliability report (default
+    /// [`DetailPolicy::Never`]: everyone else gets the bare status).
+    pub fn details(mut self, policy: DetailPolicy) -> Self {
+        Arc::make_mut(&mut self.settings).details = policy;
+        self
     }
 
     /// Which checks gate readiness (default: all).

@@ -68,10 +68,12 @@ mod body;
 mod future;
 mod layer;
 mod paths;
+mod policy;
 mod service;
 
 pub use answer::{HEALTH_VERSION, RELIABILITY_VERSION};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::HealthLayer;
+pub use policy::DetailPolicy;
 pub use service::Health;

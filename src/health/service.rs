@@ -57,14 +57,9 @@ where
         let Some(endpoint) = self.settings.paths.route(request.uri().path()) else {
             return ResponseFuture::inner(self.inner.call(request));
         };
-        let uri = request.uri();
-        match answer::answer(
-            endpoint,
-            request.method(),
-            uri.query(),
-            &self.checker,
-            &self.settings,
-        ) {
+        // The body of a health request is not read: dropping it here lets the connection go on.
+        let (parts, _body) = request.into_parts();
+        match answer::answer(endpoint, &parts, &self.checker, &self.settings) {
             Answer::Now(response) => ResponseFuture::answered(response),
             Answer::Later(future) => ResponseFuture::checking(future),
         }

@@ -1,0 +1,67 @@
+//! What the query string of a health request asks for (Kubernetes conventions).
+
+use std::borrow::Cow;
+
+use crate::Selector;
+
+/// Names accepted in `?exclude=`; more are ignored.
+const MAX_EXCLUDES: usize = 32;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Query {
+    /// `?verbose` (any value): list the components.
+    pub(super) verbose: bool,
+    /// `?exclude=name` (repeatable): leave these checks out.
+    exclude: Vec<String>,
+}
+
+impl Query {
+    pub(super) fn parse(query: Option<&str>) -> Self {
+        let mut parsed = Self::default();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match &*key {
+                "verbose" => parsed.verbose = true,
+                "exclude" if parsed.exclude.len() < MAX_EXCLUDES => {
+                    parsed.exclude.push(value.into_owned());
+                }
+                _ => {}
+            }
+        }
+        parsed
+    }
+
+    /// `base` minus the excluded checks.
+    pub(super) fn select<'a>(&self, base: &'a Selector) -> Cow<'a, Selector> {
+        if self.exclude.is_empty() {
+            return Cow::Borrowed(base);
+        }
+        let selector = self
+            .exclude
+            .iter()
+            .fold(base.clone(), |s, name| s.excluding(name.clone()));
+        Cow::Owned(selector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_follow_kubernetes_conventions() {
+        assert_eq!(Query::parse(None), Query::default());
+        let query = Query::parse(Some("verbose&exclude=db&exclude=cache%20%22x%22&other=1"));
+        assert!(query.verbose);
+        assert_eq!(query.exclude, ["db", "cache \"x\""]);
+        assert!(
+            Query::parse(Some("verbose=false")).verbose,
+            "presence means verbose"
+        );
+    }
+
+    #[test]
+    fn excludes_are_capped() {
+        let long = vec!["exclude=x"; 10_000].join("&");
+        assert_eq!(Query::parse(Some(&long)).exclude.len(), MAX_EXCLUDES);
+    }
+}
