@@ -19,6 +19,8 @@ pub(crate) fn spawn(slot: &Arc<Slot>, interval: Duration, runtime: &Handle) {
         .subsec_nanos();
     let mut seed = (slot.as_ptr() as u64) ^ u64::from(nanos) ^ 0x9E37_79B9_7F4A_7C15;
     runtime.spawn(async move {
+        // If this task is dropped (its runtime shut down), the next report starts another.
+        let _restart = Restart(slot.clone());
         loop {
             let Some(strong) = slot.upgrade() else { break };
             let run = strong.claim_run(&handle);
@@ -34,4 +36,14 @@ pub(crate) fn spawn(slot: &Arc<Slot>, interval: Duration, runtime: &Handle) {
             tokio::time::sleep(interval - tenth + jitter).await;
         }
     });
+}
+
+struct Restart(std::sync::Weak<Slot>);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.upgrade() {
+            slot.background_stopped();
+        }
+    }
 }

@@ -192,6 +192,11 @@ impl Slot {
         }
     }
 
+    /// The background schedule's task is gone: the next report starts a new one.
+    pub(crate) fn background_stopped(&self) {
+        self.background_started.store(false, Ordering::Release);
+    }
+
     /// The result when a fresh one is cached (or, for a background check, whatever it has);
     /// otherwise starts a run (or joins the one under way) and returns what to wait on before
     /// calling [`settle`](Self::settle).

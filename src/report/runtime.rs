@@ -25,6 +25,16 @@ pub struct RuntimeStats {
     pub max_lag_ms: Option<f64>,
 }
 
+struct Restart(Weak<ProbeState>);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.upgrade() {
+            state.started.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// Sleeps `interval` in a loop on the runtime and records how late each wake-up is.
 #[derive(Debug)]
 pub(crate) struct RuntimeProbe {
@@ -64,6 +74,8 @@ impl RuntimeProbe {
         let state: Weak<ProbeState> = Arc::downgrade(&self.state);
         let interval = self.interval;
         runtime.spawn(async move {
+            // If this task is dropped (its runtime shut down), the next reading starts another.
+            let _restart = Restart(state.clone());
             loop {
                 let asleep = Instant::now();
                 tokio::time::sleep(interval).await;
