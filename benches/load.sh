@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Load and soak over loopback with wrk against examples/load_target.rs (release build).
+# Prints ratios measured in this run and fails on request errors, never on speed.
+#
+#   bash benches/load.sh           # full: 10 s per throughput run, 60 s soak
+#   bash benches/load.sh --quick   # CI: under 20 s of load in all
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_s=10 ready_s=10 soak_s=60 warm_s=5
+if [ "${1:-}" = "--quick" ]; then run_s=2 ready_s=3 soak_s=6 warm_s=1; fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --quiet --release --example load_target
+target/release/examples/load_target >"$work/addresses" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do grep -q '^ready' "$work/addresses" 2>/dev/null && break; sleep 0.05; done
+grep -q '^ready' "$work/addresses" || { cat "$work/server.log"; echo "load_target did not start"; exit 1; }
+addr() { sed -n "s/^$1=//p" "$work/addresses"; }
+bare=$(addr bare) metrics=$(addr metrics) health=$(addr health)
+
+errors=0
+# wrk SECONDS CONNECTIONS URL [lua script] -> prints requests/s; adds failures to $errors.
+wrk_rate() {
+  local seconds=$1 connections=$2 url=$3 script=${4:-}
+  local out
+  out=$(wrk -t2 -c"$connections" -d"${seconds}s" ${script:+-s "$script"} "$url")
+  local non2xx socket
+  non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' <<<"$out")
+  socket=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$out" | awk '{print $1+$2+$3+$4}')
+  errors=$((errors + ${non2xx:-0} + ${socket:-0}))
+  if [ -n "${non2xx}${socket}" ]; then echo "  $url: non-2xx ${non2xx:-0}, socket errors ${socket:-0}" >&2; fi
+  sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
+check_runs() {
+  curl -fsS "http://$health/metrics" | awk '/^vitals_health_check_runs_total\{component="db"\}/ { print $2 }'
+}
+
+echo "warm-up ${warm_s} s"
+wrk_rate "$warm_s" 32 "http://$bare/plain" >/dev/null
+wrk_rate "$warm_s" 32 "http://$health/health/live" >/dev/null
+
+echo "throughput, ${run_s} s each, 2 threads, 64 connections (requests/s):"
+bare_rate=$(wrk_rate "$run_s" 64 "http://$bare/plain")
+live_rate=$(wrk_rate "$run_s" 64 "http://$health/health/live")
+metrics_rate=$(wrk_rate "$run_s" 64 "http://$metrics/plain")
+bare_again=$(wrk_rate "$run_s" 64 "http://$bare/plain")
+baseline=$(awk -v a="$bare_rate" -v b="$bare_again" 'BEGIN { printf "%.1f", (a + b) / 2 }')
+printf '  bare /plain (no layers)          %10s  (runs: %s, %s)\n' "$baseline" "$bare_rate" "$bare_again"
+printf '  /health/live (HealthLayer)       %10s  ratio %s (target >= 0.9)\n' "$live_rate" "$(ratio "$live_rate" "$baseline")"
+printf '  /plain behind MetricsLayer       %10s  ratio %s (target >= 0.95)\n' "$metrics_rate" "$(ratio "$metrics_rate" "$baseline")"
+
+echo "readiness under a 100 ms check, cache TTL 1 s, 256 connections, ${ready_s} s:"
+runs_before=$(check_runs)
+ready_rate=$(wrk_rate "$ready_s" 256 "http://$health/health/ready")
+runs_after=$(check_runs)
+runs=$(awk -v a="$runs_after" -v b="$runs_before" 'BEGIN { print a - b }')
+per_second=$(awk -v r="$runs" -v s="$ready_s" 'BEGIN { printf "%.2f", r / s }')
+printf '  %s requests/s answered; the check ran %s times: %s runs/s (at most 1/TTL = 1)\n' "$ready_rate" "$runs" "$per_second"
+if [ "$runs" -gt $((ready_s + 1)) ]; then echo "the check ran more often than once per TTL"; errors=$((errors + 1)); fi
+
+cat >"$work/mixed.lua" <<'LUA'
+local paths = {"/plain", "/health/ready", "/health/live", "/plain"}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+LUA
+echo "soak ${soak_s} s, mixed /plain and health paths, 64 connections:"
+rss_start=$(rss_kib)
+soak_rate=$(wrk_rate "$soak_s" 64 "http://$health" "$work/mixed.lua")
+rss_end=$(rss_kib)
+growth=$(awk -v a="$rss_end" -v b="$rss_start" 'BEGIN { printf "%.1f", (a - b) * 100 / b }')
+printf '  %s requests/s; RSS %s KiB -> %s KiB (%s%%, target <= 5%%)\n' "$soak_rate" "$rss_start" "$rss_end" "$growth"
+
+echo "request errors: $errors"
+[ "$errors" -eq 0 ]
