@@ -1,0 +1,84 @@
+//! Routing: any method, target and header bytes through HealthLayer and MetricsLayer. Every
+//! request gets a response with a known status, and health answers are what the path asks for.
+#![no_main]
+
+use std::convert::Infallible;
+use std::sync::OnceLock;
+
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use libfuzzer_sys::fuzz_target;
+use tower::{Layer, ServiceExt, service_fn};
+use tower_vitals::health::DetailPolicy;
+use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    // method \0 target \0 header-name \0 header-value
+    let mut parts = data.splitn(4, |b| *b == 0);
+    let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let mut builder = Request::builder().method(method).uri(target);
+    if let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        builder = builder.header(name, value);
+    }
+    let Ok(request) = builder.body(()) else {
+        return;
+    };
+    let path = request.uri().path().to_owned();
+    let method = request.method().clone();
+
+    let _guard = runtime().enter();
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let app = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(String::from("app")))
+    });
+    let service = HealthLayer::new(checker)
+        .metrics(MetricsCollector::new())
+        .details(DetailPolicy::Always)
+        .layer(MetricsLayer::new(MetricsCollector::new()).layer(app));
+    let response = runtime().block_on(service.oneshot(request)).unwrap();
+
+    let trimmed = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(&path);
+    let health = [
+        "/health/live",
+        "/health/ready",
+        "/health",
+        "/health/reliability",
+        "/metrics",
+    ]
+    .contains(&trimmed);
+    let status = response.status();
+    if !health {
+        assert_eq!(status, StatusCode::OK, "{path}: the app answers");
+        return;
+    }
+    match method.as_str() {
+        "GET" | "HEAD" => assert!(
+            status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {status}"
+        ),
+        _ => {
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(response.headers()["allow"], "GET, HEAD");
+        }
+    }
+    // Reading the body ends the request's measurement.
+    let _ = runtime().block_on(response.into_body().collect());
+});
