@@ -51,6 +51,7 @@ mod process;
 mod redact;
 pub mod report;
 mod status;
+mod units;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,

@@ -16,6 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::checks::http_uri;
 use crate::{ConfigError, StatusChange};
 
 /// Sends status changes to a webhook: `POST` of `{"source":"tower-vitals","events":[…]}`
@@ -98,16 +99,7 @@ impl WebhookNotifier {
     /// retries from 200 ms doubling, batches of up to 50 events gathered for up to 1 s, a queue
     /// of 1024 changes.
     pub fn builder(uri: &str) -> Result<WebhookBuilder, ConfigError> {
-        let invalid = |reason| ConfigError::InvalidPath {
-            path: uri.to_owned(),
-            reason,
-        };
-        let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
-        if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
-            return Err(invalid(
-                "it must be an absolute http:// URI (https is not supported)",
-            ));
-        }
+        let parsed = http_uri(uri)?;
         Ok(WebhookBuilder {
             settings: Settings {
                 uri: parsed,

@@ -20,6 +20,7 @@ use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use super::spec::CheckSpec;
 use crate::redact::redact;
+use crate::units::millis;
 use crate::{ComponentStatus, HealthStatus};
 
 /// What [`Slot::begin`] found.
@@ -487,9 +488,4 @@ fn log_transition(
     } else {
         tracing::info!(check = %spec.name, from = %from, to = %record.status, reason, attempts, duration_ms, "health check status changed");
     }
-}
-
-/// Milliseconds, rounded to the microsecond.
-pub(crate) fn millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1e6).round() / 1e3
 }

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::tcp::millis;
+use crate::units::millis;
 use crate::{CheckError, CheckFuture, CheckResult, HealthCheck};
 
 /// Healthy when `host` resolves to at least one address (through the system resolver, on
@@ -40,7 +40,7 @@ impl HealthCheck for DnsCheck {
             Ok(CheckResult::healthy()
                 .with_metadata("host", self.host.clone())
                 .with_metadata("addresses", addresses)
-                .with_metadata("lookup_ms", millis(started)))
+                .with_metadata("lookup_ms", millis(started.elapsed())))
         })
     }
 }

@@ -10,7 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::tcp::millis;
+use crate::units::millis;
 use crate::{CheckError, CheckFuture, CheckResult, ConfigError, HealthCheck};
 
 /// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within
@@ -38,16 +38,7 @@ pub struct HttpCheck {
 impl HttpCheck {
     /// A check of `uri`, which must be an absolute `http://` URI.
     pub fn new(uri: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason| ConfigError::InvalidPath {
-            path: uri.to_owned(),
-            reason,
-        };
-        let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
-        if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
-            return Err(invalid(
-                "it must be an absolute http:// URI (https is not supported)",
-            ));
-        }
+        let parsed = http_uri(uri)?;
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Ok(Self {
@@ -71,6 +62,21 @@ impl HttpCheck {
         self.timeout = timeout;
         self
     }
+}
+
+/// `uri` parsed, if it is an absolute `http://` URI (hyper-util's client here speaks no TLS).
+pub(crate) fn http_uri(uri: &str) -> Result<Uri, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidPath {
+        path: uri.to_owned(),
+        reason,
+    };
+    let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
+    if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
+        return Err(invalid(
+            "it must be an absolute http:// URI (https is not supported)",
+        ));
+    }
+    Ok(parsed)
 }
 
 impl HealthCheck for HttpCheck {
@@ -105,7 +111,7 @@ impl HealthCheck for HttpCheck {
             }
             Ok(CheckResult::healthy()
                 .with_metadata("status", status)
-                .with_metadata("response_ms", millis(started)))
+                .with_metadata("response_ms", millis(started.elapsed())))
         })
     }
 }

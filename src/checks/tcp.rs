@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use tokio::net::TcpStream;
 
+use crate::units::millis;
 use crate::{CheckFuture, CheckResult, HealthCheck};
 
 /// Healthy when a TCP connection to `host:port` opens (the check's timeout bounds the wait).
@@ -36,11 +37,7 @@ impl HealthCheck for TcpCheck {
             Ok(CheckResult::healthy()
                 .with_metadata("address", self.address.clone())
                 .with_metadata("peer", peer)
-                .with_metadata("connect_ms", millis(started)))
+                .with_metadata("connect_ms", millis(started.elapsed())))
         })
     }
-}
-
-pub(crate) fn millis(started: Instant) -> f64 {
-    (started.elapsed().as_secs_f64() * 1e6).round() / 1e3
 }

@@ -2,10 +2,9 @@
 
 use serde::Serialize;
 
-use std::time::Duration;
-
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
 use crate::report::{Anomaly, ProcessFigures, ReliabilityReport, RuntimeStats, Source};
+use crate::units::{millis, round3};
 use crate::{CheckCounters, ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// The liveness body: the process answers, so it is alive.
@@ -105,7 +104,7 @@ pub(crate) fn reliability(report: &ReliabilityReport) -> Vec<u8> {
         },
         anomalies: &report.anomalies,
         notes: &report.notes,
-        generation_time_ms: ms(report.generation_time),
+        generation_time_ms: millis(report.generation_time),
     };
     serde_json::to_vec(&body).expect("reliability report serialises")
 }
@@ -165,11 +164,11 @@ struct Latency {
 impl From<&LatencyStats> for Latency {
     fn from(stats: &LatencyStats) -> Self {
         Self {
-            avg: ms(stats.avg),
-            p50: ms(stats.p50),
-            p95: ms(stats.p95),
-            p99: ms(stats.p99),
-            max: ms(stats.max),
+            avg: millis(stats.avg),
+            p50: millis(stats.p50),
+            p95: millis(stats.p95),
+            p99: millis(stats.p99),
+            max: millis(stats.max),
         }
     }
 }
@@ -225,8 +224,8 @@ impl<'a> From<&'a MetricsSnapshot> for Requests<'a> {
                     status_class: series.status_class,
                     requests: series.count,
                     failures: series.failures,
-                    avg_latency_ms: ms(
-                        series.latency_sum / u32::try_from(series.count.max(1)).unwrap_or(u32::MAX)
+                    avg_latency_ms: millis(
+                        series.latency_sum / u32::try_from(series.count.max(1)).unwrap_or(u32::MAX),
                     ),
                 })
                 .collect(),
@@ -281,19 +280,10 @@ impl<'a> From<&'a CheckCounters> for Check<'a> {
             failures: counters.failures,
             transitions: counters.transitions,
             recent_transitions: counters.recent_transitions,
-            last_duration_ms: counters.last_duration.map(ms),
-            timeout_ms: ms(counters.timeout),
+            last_duration_ms: counters.last_duration.map(millis),
+            timeout_ms: millis(counters.timeout),
         }
     }
-}
-
-/// Milliseconds, to the microsecond.
-fn ms(duration: Duration) -> f64 {
-    round3(duration.as_secs_f64() * 1e3)
-}
-
-fn round3(value: f64) -> f64 {
-    (value * 1e3).round() / 1e3
 }
 
 /// Request figures over the metrics window.
@@ -317,9 +307,9 @@ impl From<&MetricsSnapshot> for Performance {
             requests: window.count,
             request_rate: round3(window.request_rate),
             error_rate: window.error_rate,
-            avg_latency_ms: ms(window.latency.avg),
-            p95_latency_ms: ms(window.latency.p95),
-            p99_latency_ms: ms(window.latency.p99),
+            avg_latency_ms: millis(window.latency.avg),
+            p95_latency_ms: millis(window.latency.p95),
+            p99_latency_ms: millis(window.latency.p99),
             in_flight: metrics.in_flight,
         }
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::HealthStatus;
+use crate::units::round3;
 
 /// How serious an anomaly is, and what it does to the overall status of the reliability report:
 /// `critical` makes it unhealthy, `warning` at least degraded, `info` nothing.
@@ -221,12 +222,12 @@ impl Rule {
             rule: self.name.clone(),
             severity: self.severity,
             component: component.map(str::to_owned),
-            observed: round(observed),
+            observed: round3(observed),
             threshold: self.threshold,
             unit: self.unit,
             message: format!(
                 "{subject}{} {relation} the threshold of {}{unit}",
-                round(observed),
+                round3(observed),
                 self.threshold
             ),
         }
@@ -263,10 +264,6 @@ pub struct Anomaly {
     pub unit: &'static str,
     /// One line saying what happened.
     pub message: String,
-}
-
-fn round(value: f64) -> f64 {
-    (value * 1000.0).round() / 1000.0
 }
 
 /// The built-in rules and their default thresholds.
