@@ -52,10 +52,7 @@ impl Default for Paths {
 impl Paths {
     /// The endpoint a request path is for. One trailing slash is accepted.
     pub(crate) fn route(&self, path: &str) -> Option<Endpoint> {
-        let path = match path.strip_suffix('/') {
-            Some(trimmed) if !trimmed.is_empty() => trimmed,
-            _ => path,
-        };
+        let path = without_trailing_slash(path);
         ENDPOINTS
             .into_iter()
             .zip(&self.full)
@@ -106,6 +103,14 @@ impl Paths {
     }
 }
 
+/// `path` without one trailing slash (`/` stays `/`).
+pub(crate) fn without_trailing_slash(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
 /// Checks a path and drops its trailing slash; a prefix may be empty (or `/`, meaning none).
 fn normalise(path: &str, is_prefix: bool) -> Result<String, ConfigError> {
     let invalid = |reason| ConfigError::InvalidPath {
@@ -135,10 +140,7 @@ fn normalise(path: &str, is_prefix: bool) -> Result<String, ConfigError> {
     {
         return Err(invalid("it contains a '.' or '..' segment"));
     }
-    Ok(match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed.to_owned(),
-        _ => path.to_owned(),
-    })
+    Ok(without_trailing_slash(path).to_owned())
 }
 
 #[cfg(test)]

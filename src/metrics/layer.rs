@@ -8,6 +8,7 @@ use tower_layer::Layer;
 use super::classify::HttpOrGrpc;
 use super::collector::MetricsCollector;
 use super::service::Metrics;
+use crate::health::without_trailing_slash;
 
 /// Records every request it wraps into a [`MetricsCollector`]; see the [module docs](crate::metrics).
 ///
@@ -48,10 +49,7 @@ impl Default for Excluded {
 
 impl Excluded {
     pub(crate) fn matches(&self, path: &str) -> bool {
-        let trimmed = path
-            .strip_suffix('/')
-            .filter(|p| !p.is_empty())
-            .unwrap_or(path);
+        let trimmed = without_trailing_slash(path);
         self.paths.iter().any(|excluded| excluded == trimmed)
             || self.prefixes.iter().any(|prefix| {
                 path.strip_prefix(prefix.as_str())
@@ -61,10 +59,7 @@ impl Excluded {
 }
 
 fn normalise(path: String) -> String {
-    match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed.to_owned(),
-        _ => path,
-    }
+    without_trailing_slash(&path).to_owned()
 }
 
 impl MetricsLayer {
