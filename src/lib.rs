@@ -6,8 +6,22 @@
 //!   component's failure status); results cached with single-flight, so a probe storm runs each
 //!   check once; answers within a deadline, showing a still-running check's last result as
 //!   stale; failure/recovery thresholds against flapping; a manual not-ready switch for draining.
-//! - [`HealthLayer`]: answers `/health/live`, `/health/ready` and `/health` itself and passes
-//!   every other request to your service untouched.
+//! - [`HealthLayer`]: answers `/health/live`, `/health/ready`, `/health`,
+//!   `/health/reliability` and `/metrics` itself and passes every other request to your service
+//!   untouched ([`health`]). Details are shown per a [`DetailPolicy`](health::DetailPolicy).
+//! - [`MetricsLayer`] and [`MetricsCollector`]: request latency (rolling-window HDR
+//!   histograms), outcomes, in-flight and cache figures, per-route histograms ([`metrics`]).
+//! - [`report`]: the reliability report and its anomaly rules; [`checks`]: built-in checks;
+//!   [`HealthConfig`]: settings from `HEALTH_*` variables; `WebhookNotifier` and `GrpcHealth`.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | route labels from Axum's `MatchedPath` |
+//! | `process` | yes | process figures from `/proc`, `ProcessCheck`, `DiskSpaceCheck` (Linux) |
+//! | `http-client` | yes | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
+//! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service |
 //!
 //! # Quick start (Axum)
 //!
