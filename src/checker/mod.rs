@@ -209,15 +209,6 @@ impl HealthChecker {
             .collect()
     }
 
-    /// Finished runs and failed runs (before thresholds) of the named check since start.
-    pub fn run_counts(&self, name: &str) -> Option<(u64, u64)> {
-        self.shared
-            .slots
-            .iter()
-            .find(|slot| slot.spec.name == name)
-            .map(|slot| slot.counts())
-    }
-
     fn selected<'a>(&'a self, selector: &'a Selector) -> impl Iterator<Item = &'a Arc<Slot>> {
         self.shared
             .slots
