@@ -2,8 +2,9 @@
 //!
 //! Serves the standard `grpc.health.v1.Health` service (tonic-health) fed by the checker, per
 //! service name, and — HTTP/1 accepted on the same port — `/health/live`, `/health/ready`,
-//! `/health`, `/metrics` answered by `HealthLayer`; `MetricsLayer` counts every gRPC call, a
-//! non-zero `grpc-status` as a failure. Listens on 127.0.0.1:50051 (`ADDR` to change it).
+//! `/health`, `/metrics` answered by `HealthLayer`; `MetricsLayer`, inside tonic's router, counts
+//! every gRPC call per service (a non-zero `grpc-status` is a failure). Listens on
+//! 127.0.0.1:50051 (`ADDR` to change it).
 //! Ctrl-C marks the service not ready (every gRPC service turns NOT_SERVING), waits a moment
 //! for load balancers to notice, then stops.
 //!
@@ -14,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tower_vitals::checks::TcpCheck;
 use tower_vitals::health::DetailPolicy;
@@ -72,12 +74,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  HTTP         http://{local}{path}");
     }
 
+    // MetricsLayer inside the router, where Axum has matched the service: calls are labelled
+    // `/grpc.health.v1.Health/{*rest}`. (Behind `Server::layer` they would be `unmatched`.)
+    let routes = Routes::new(health_service)
+        .into_axum_router()
+        .layer(MetricsLayer::new(metrics));
     let drain = checker.clone();
     Server::builder()
         .accept_http1(true)
         .layer(health)
-        .layer(MetricsLayer::new(metrics))
-        .add_service(health_service)
+        .add_routes(routes.into())
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             async move {

@@ -121,3 +121,67 @@ async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
     bridge.abort();
     server.abort();
 }
+
+/// Inside tonic's router (`Routes::into_axum_router().layer(...)`), gRPC calls carry the route
+/// Axum matched for their service, so they are counted per service instead of as `unmatched`.
+#[tokio::test]
+async fn grpc_calls_inside_the_router_are_labelled_by_service() {
+    let checker = HealthChecker::builder()
+        .register(Check::new("orders-db", || async {}).tag("orders"))
+        .build()
+        .unwrap();
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let bridge = GrpcHealth::new(checker.clone(), reporter)
+        .service("shop.Orders", Selector::tagged("orders"))
+        .interval(Duration::from_millis(50))
+        .spawn();
+    let metrics = MetricsCollector::new();
+    let routes = tonic::service::Routes::new(health_service)
+        .into_axum_router()
+        .layer(MetricsLayer::new(metrics.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        Server::builder()
+            .accept_http1(true)
+            .layer(HealthLayer::new(checker.clone()).metrics(metrics.clone()))
+            .add_routes(routes.into())
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    for _ in 0..50 {
+        let status = client.check(request("shop.Orders")).await;
+        if status.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let missing = client.check(request("shop.Nothing")).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+    // The probe on the same port is answered by HealthLayer, outside the router: not counted.
+    let ready = reqwest::get(format!("http://{addr}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let snapshot = metrics.snapshot();
+    let routes: Vec<&str> = snapshot.series.iter().map(|s| s.route.as_ref()).collect();
+    assert!(
+        routes
+            .iter()
+            .all(|&r| r == "/grpc.health.v1.Health/{*rest}"),
+        "{routes:?}"
+    );
+    let count: u64 = snapshot.series.iter().map(|s| s.count).sum();
+    assert_eq!(count, snapshot.totals.requests);
+    assert!(count >= 2, "{:?}", snapshot.totals);
+    assert_eq!(snapshot.totals.failures, 1, "the NOT_FOUND check");
+    bridge.abort();
+    server.abort();
+}
