@@ -152,6 +152,19 @@ async fn the_detailed_report_has_performance_and_cache_sections() {
     collector.cache_hits(9);
     collector.cache_misses(1);
     let server = common::serve_router(app(&collector)).await;
+    let idle = server.get("/health").await.json();
+    assert_eq!(idle["performance"]["requests"], 0);
+    for field in [
+        "avg_latency_ms",
+        "p95_latency_ms",
+        "p99_latency_ms",
+        "error_rate",
+    ] {
+        assert!(
+            idle["performance"][field].is_null(),
+            "{field}: nothing measured yet"
+        );
+    }
     for _ in 0..4 {
         server.get("/users/7").await;
     }

@@ -152,23 +152,25 @@ struct Window {
     time_to_headers_ms: Latency,
 }
 
+/// Latency figures in milliseconds; `null` when nothing was measured.
 #[derive(Serialize)]
 struct Latency {
-    avg: f64,
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
+    avg: Option<f64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+    max: Option<f64>,
 }
 
 impl From<&LatencyStats> for Latency {
     fn from(stats: &LatencyStats) -> Self {
+        let measured = |value| (stats.count > 0).then(|| millis(value));
         Self {
-            avg: millis(stats.avg),
-            p50: millis(stats.p50),
-            p95: millis(stats.p95),
-            p99: millis(stats.p99),
-            max: millis(stats.max),
+            avg: measured(stats.avg),
+            p50: measured(stats.p50),
+            p95: measured(stats.p95),
+            p99: measured(stats.p99),
+            max: measured(stats.max),
         }
     }
 }
@@ -293,23 +295,25 @@ struct Performance {
     requests: u64,
     request_rate: f64,
     error_rate: Option<f64>,
-    avg_latency_ms: f64,
-    p95_latency_ms: f64,
-    p99_latency_ms: f64,
+    /// `null` (as are the next two) while the window holds no request.
+    avg_latency_ms: Option<f64>,
+    p95_latency_ms: Option<f64>,
+    p99_latency_ms: Option<f64>,
     in_flight: u64,
 }
 
 impl From<&MetricsSnapshot> for Performance {
     fn from(metrics: &MetricsSnapshot) -> Self {
         let window = &metrics.window;
+        let measured = |value| (window.latency.count > 0).then(|| millis(value));
         Self {
             window_seconds: round3(window.span.as_secs_f64()),
             requests: window.count,
             request_rate: round3(window.request_rate),
             error_rate: window.error_rate,
-            avg_latency_ms: millis(window.latency.avg),
-            p95_latency_ms: millis(window.latency.p95),
-            p99_latency_ms: millis(window.latency.p99),
+            avg_latency_ms: measured(window.latency.avg),
+            p95_latency_ms: measured(window.latency.p95),
+            p99_latency_ms: measured(window.latency.p99),
             in_flight: metrics.in_flight,
         }
     }

@@ -178,7 +178,13 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         ("0.95", latency.p95),
         ("0.99", latency.p99),
     ] {
-        out.sample(window, "", &[("quantile", quantile)], value.as_secs_f64());
+        // No request in the window: no quantile (NaN, as Prometheus' own clients write it).
+        let seconds = if latency.count == 0 {
+            f64::NAN
+        } else {
+            value.as_secs_f64()
+        };
+        out.sample(window, "", &[("quantile", quantile)], seconds);
     }
     let totals = &metrics.totals;
     out.sample(window, "_sum", &[], totals.latency_sum.as_secs_f64());

@@ -197,6 +197,33 @@ fn families_have_help_and_type_and_histograms_add_up() {
 }
 
 #[test]
+fn window_quantiles_are_nan_without_requests_and_seconds_with() {
+    let quantiles = |text: &str| -> Vec<f64> {
+        parse(text)
+            .into_iter()
+            .filter(|(n, labels, _)| {
+                n == "vitals_http_server_request_duration_window_seconds"
+                    && labels.iter().any(|(k, _)| k == "quantile")
+            })
+            .map(|(_, _, value)| value)
+            .collect()
+    };
+    let collector = MetricsCollector::new();
+    let empty = quantiles(&render(&[], Some(&collector.snapshot())));
+    assert_eq!(empty.len(), 3);
+    assert!(empty.iter().all(|q| q.is_nan()), "{empty:?}");
+    collector.record(&RequestRecord {
+        route: None,
+        method: &http::Method::GET,
+        outcome: Outcome::status(http::StatusCode::OK),
+        duration: Duration::from_millis(20),
+        time_to_headers: None,
+    });
+    let one = quantiles(&render(&[], Some(&collector.snapshot())));
+    assert!(one.iter().all(|q| (q - 0.02).abs() < 0.001), "{one:?}");
+}
+
+#[test]
 fn values_are_written_as_prometheus_reads_them() {
     assert_eq!(float(3.0), "3");
     assert_eq!(float(0.005), "0.005");
