@@ -2,14 +2,17 @@
 //! generated client (Check and Watch) and an HTTP/1 client on the same port.
 #![cfg(feature = "tonic")]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Channel, Server};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::health_server::{Health, HealthServer};
 use tower_vitals::{
     Check, GrpcHealth, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer, Selector,
 };
@@ -20,8 +23,9 @@ fn request(service: &str) -> HealthCheckRequest {
     }
 }
 
-#[tokio::test]
-async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
+/// A checker with one check tagged `orders`, and tonic-health's service fed by it for
+/// `shop.Orders` (the bridge task runs until aborted).
+fn orders() -> (HealthChecker, HealthServer<impl Health>, JoinHandle<()>) {
     let checker = HealthChecker::builder()
         .register(Check::new("orders-db", || async {}).tag("orders"))
         .build()
@@ -31,6 +35,21 @@ async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
         .service("shop.Orders", Selector::tagged("orders"))
         .interval(Duration::from_millis(50))
         .spawn();
+    (checker, health_service, bridge)
+}
+
+async fn connect(addr: SocketAddr) -> HealthClient<Channel> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+}
+
+#[tokio::test]
+async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
+    let (checker, health_service, bridge) = orders();
     let metrics = MetricsCollector::new();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -43,12 +62,7 @@ async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let mut client = connect(addr).await;
     let serving = |status: i32| ServingStatus::try_from(status).unwrap();
     // The bridge's first pass may still be under way.
     let mut overall = ServingStatus::Unknown;
@@ -126,15 +140,7 @@ async fn grpc_health_follows_the_checker_and_http_probes_share_the_port() {
 /// Axum matched for their service, so they are counted per service instead of as `unmatched`.
 #[tokio::test]
 async fn grpc_calls_inside_the_router_are_labelled_by_service() {
-    let checker = HealthChecker::builder()
-        .register(Check::new("orders-db", || async {}).tag("orders"))
-        .build()
-        .unwrap();
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    let bridge = GrpcHealth::new(checker.clone(), reporter)
-        .service("shop.Orders", Selector::tagged("orders"))
-        .interval(Duration::from_millis(50))
-        .spawn();
+    let (checker, health_service, bridge) = orders();
     let metrics = MetricsCollector::new();
     let routes = tonic::service::Routes::new(health_service)
         .into_axum_router()
@@ -149,12 +155,7 @@ async fn grpc_calls_inside_the_router_are_labelled_by_service() {
             .serve_with_incoming(TcpListenerStream::new(listener)),
     );
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let mut client = connect(addr).await;
     for _ in 0..50 {
         let status = client.check(request("shop.Orders")).await;
         if status.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32) {
