@@ -305,15 +305,15 @@ struct Performance {
 impl From<&MetricsSnapshot> for Performance {
     fn from(metrics: &MetricsSnapshot) -> Self {
         let window = &metrics.window;
-        let measured = |value| (window.latency.count > 0).then(|| millis(value));
+        let latency = Latency::from(&window.latency);
         Self {
             window_seconds: round3(window.span.as_secs_f64()),
             requests: window.count,
             request_rate: round3(window.request_rate),
             error_rate: window.error_rate,
-            avg_latency_ms: measured(window.latency.avg),
-            p95_latency_ms: measured(window.latency.p95),
-            p99_latency_ms: measured(window.latency.p99),
+            avg_latency_ms: latency.avg,
+            p95_latency_ms: latency.p95,
+            p99_latency_ms: latency.p99,
             in_flight: metrics.in_flight,
         }
     }
