@@ -22,7 +22,7 @@ use crate::ConfigError;
 /// | `HEALTH_ANOMALY_<RULE>_THRESHOLD` | a reliability rule's threshold, e.g. `HEALTH_ANOMALY_HIGH_P95_LATENCY_THRESHOLD=800` | finite numbers |
 ///
 /// ```
-/// use tower_vitals::HealthConfig;
+/// use tower_vitals::{HealthChecker, HealthConfig};
 ///
 /// let config = HealthConfig::from_vars([
 ///     ("HEALTH_CHECK_TIMEOUT_MS", "500"),
@@ -33,6 +33,14 @@ use crate::ConfigError;
 ///
 /// let error = HealthConfig::from_vars([("HEALTH_CHECK_TIMEOUT_MS", "0")]).unwrap_err();
 /// assert_eq!(error.to_string(), "HEALTH_CHECK_TIMEOUT_MS=\"0\": out of range (1 to 60000 ms)");
+///
+/// // A per-check timeout must name a registered check; the error says which variable.
+/// let config = HealthConfig::from_vars([("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")])?;
+/// let error = HealthChecker::builder().check("db", || async {}).config(&config).build().unwrap_err();
+/// assert_eq!(
+///     error.to_string(),
+///     "HEALTH_CHECK_SEARCH_TIMEOUT_MS names \"SEARCH\", which is not a registered check (registered: DB)"
+/// );
 /// # Ok::<(), tower_vitals::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,6 +79,28 @@ pub struct HealthConfig {
     /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`, by rule.
     pub anomaly_thresholds: BTreeMap<String, f64>,
     warnings: Vec<String>,
+}
+
+/// The variables' names that other modules report in errors: spelled here only.
+pub(crate) mod var {
+    pub(crate) const ENABLED_COMPONENTS: &str = "HEALTH_CHECK_ENABLED_COMPONENTS";
+    pub(crate) const PATH_PREFIX: &str = "HEALTH_PATH_PREFIX";
+    pub(crate) const LIVE_PATH: &str = "HEALTH_LIVE_PATH";
+    pub(crate) const READY_PATH: &str = "HEALTH_READY_PATH";
+    pub(crate) const DETAIL_PATH: &str = "HEALTH_DETAIL_PATH";
+    pub(crate) const RELIABILITY_PATH: &str = "HEALTH_RELIABILITY_PATH";
+    pub(crate) const METRICS_PATH: &str = "HEALTH_METRICS_PATH";
+    pub(crate) const STARTUP_PATH: &str = "HEALTH_STARTUP_PATH";
+
+    /// `HEALTH_CHECK_<KEY>_TIMEOUT_MS`.
+    pub(crate) fn check_timeout(key: &str) -> String {
+        format!("HEALTH_CHECK_{key}_TIMEOUT_MS")
+    }
+
+    /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`.
+    pub(crate) fn anomaly_threshold(rule: &str) -> String {
+        format!("HEALTH_ANOMALY_{rule}_THRESHOLD")
+    }
 }
 
 /// The environment-variable form of a check name: upper case, other characters than ASCII
@@ -147,7 +177,7 @@ impl HealthConfig {
             "HEALTH_CHECK_DEADLINE_MS" => self.deadline = Some(millis(1, 60_000)?),
             "HEALTH_CHECK_FAILURE_THRESHOLD" => self.failure_threshold = Some(count(1, 100)?),
             "HEALTH_CHECK_SUCCESS_THRESHOLD" => self.success_threshold = Some(count(1, 100)?),
-            "HEALTH_CHECK_ENABLED_COMPONENTS" => {
+            var::ENABLED_COMPONENTS => {
                 let names: Vec<String> = value
                     .split(',')
                     .map(str::trim)
@@ -159,13 +189,13 @@ impl HealthConfig {
                 }
                 self.enabled_components = Some(names);
             }
-            "HEALTH_PATH_PREFIX" => self.prefix = Some(value.to_owned()),
-            "HEALTH_LIVE_PATH" => self.live_path = Some(path().ok_or_else(|| error("empty"))?),
-            "HEALTH_READY_PATH" => self.ready_path = Some(path().ok_or_else(|| error("empty"))?),
-            "HEALTH_DETAIL_PATH" => self.detail_path = Some(path().ok_or_else(|| error("empty"))?),
-            "HEALTH_RELIABILITY_PATH" => self.reliability_path = Some(path()),
-            "HEALTH_METRICS_PATH" => self.metrics_path = Some(path()),
-            "HEALTH_STARTUP_PATH" => self.startup_path = Some(path()),
+            var::PATH_PREFIX => self.prefix = Some(value.to_owned()),
+            var::LIVE_PATH => self.live_path = Some(path().ok_or_else(|| error("empty"))?),
+            var::READY_PATH => self.ready_path = Some(path().ok_or_else(|| error("empty"))?),
+            var::DETAIL_PATH => self.detail_path = Some(path().ok_or_else(|| error("empty"))?),
+            var::RELIABILITY_PATH => self.reliability_path = Some(path()),
+            var::METRICS_PATH => self.metrics_path = Some(path()),
+            var::STARTUP_PATH => self.startup_path = Some(path()),
             _ => {
                 if let Some(name) = key
                     .strip_prefix("HEALTH_CHECK_")

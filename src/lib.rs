@@ -12,7 +12,7 @@
 //! - [`MetricsLayer`] and [`MetricsCollector`]: request latency (rolling-window HDR
 //!   histograms), outcomes, in-flight and cache figures, per-route histograms ([`metrics`]).
 //! - [`report`]: the reliability report and its anomaly rules; [`checks`]: built-in checks;
-//!   [`HealthConfig`]: settings from `HEALTH_*` variables; `WebhookNotifier` and `GrpcHealth`.
+//!   [`HealthConfig`]: settings from environment variables; `WebhookNotifier` and `GrpcHealth`.
 //!
 //! # Features
 //!
@@ -59,13 +59,16 @@ mod export;
 mod grpc;
 pub mod health;
 pub mod metrics;
-#[cfg(feature = "http-client")]
-mod notify;
-mod process;
+mod path;
+mod probe;
 mod redact;
 pub mod report;
+mod round;
 mod status;
-mod units;
+#[cfg(feature = "http-client")]
+mod uri;
+#[cfg(feature = "http-client")]
+mod webhook;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
@@ -77,8 +80,8 @@ pub use error::ConfigError;
 pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
-#[cfg(feature = "http-client")]
-pub use notify::{WebhookBuilder, WebhookNotifier, WebhookStats};
-pub use process::ProcessStats;
+pub use probe::ProcessStats;
 pub use redact::MAX_MESSAGE_CHARS;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};
+#[cfg(feature = "http-client")]
+pub use webhook::{WebhookBuilder, WebhookNotifier, WebhookStats};

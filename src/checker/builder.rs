@@ -11,7 +11,8 @@ use super::config::{Defaults, validate_duration};
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
 use super::{Check, HealthCheck, HealthChecker, Shared};
-use crate::{ConfigError, HealthConfig, env_name};
+use crate::config::{HealthConfig, env_name, var};
+use crate::error::ConfigError;
 
 /// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
 /// duplicates, out-of-range settings) are reported by [`build`](Self::build).
@@ -134,18 +135,7 @@ impl HealthCheckerBuilder {
     /// Applies settings read from the environment ([`HealthConfig::from_env`]); they override
     /// what the builder and the checks set. A per-check timeout or an enabled component that
     /// names no registered check is an error at [`build`](Self::build), naming the variable.
-    ///
-    /// ```
-    /// use tower_vitals::{HealthChecker, HealthConfig};
-    ///
-    /// let config = HealthConfig::from_vars([("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")])?;
-    /// let error = HealthChecker::builder().check("db", || async {}).config(&config).build().unwrap_err();
-    /// assert_eq!(
-    ///     error.to_string(),
-    ///     "HEALTH_CHECK_SEARCH_TIMEOUT_MS names \"SEARCH\", which is not a registered check (registered: DB)"
-    /// );
-    /// # Ok::<(), tower_vitals::ConfigError>(())
-    /// ```
+    /// An example is in [`HealthConfig`]'s docs.
     pub fn config(mut self, config: &HealthConfig) -> Self {
         let defaults = &mut self.defaults;
         defaults.timeout = config.timeout.unwrap_or(defaults.timeout);
@@ -159,7 +149,7 @@ impl HealthCheckerBuilder {
             .success_threshold
             .unwrap_or(defaults.success_threshold);
         if let Some(names) = &config.enabled_components {
-            self.enabled = Some(("HEALTH_CHECK_ENABLED_COMPONENTS".to_owned(), names.clone()));
+            self.enabled = Some((var::ENABLED_COMPONENTS.to_owned(), names.clone()));
         }
         self.env_timeouts.extend(config.check_timeouts.clone());
         self
@@ -235,7 +225,7 @@ impl HealthCheckerBuilder {
         for (key, timeout) in std::mem::take(&mut self.env_timeouts) {
             let Some(position) = self.checks.iter().position(|c| env_name(c.name()) == key) else {
                 return Err(ConfigError::UnknownCheck {
-                    setting: format!("HEALTH_CHECK_{key}_TIMEOUT_MS"),
+                    setting: var::check_timeout(&key),
                     name: key,
                     known: self.checks.iter().map(|c| env_name(c.name())).collect(),
                 });

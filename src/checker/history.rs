@@ -75,7 +75,7 @@ impl History {
             availability_percent: (runs > 0)
                 .then(|| (passed as f64 * 100.0 / runs as f64 * 10.0).round() / 10.0),
             avg_duration_ms: (runs > 0)
-                .then(|| crate::units::millis(total / u32::try_from(runs).unwrap_or(u32::MAX))),
+                .then(|| crate::round::millis(total / u32::try_from(runs).unwrap_or(u32::MAX))),
             flaps: oldest.map_or(0, |oldest| {
                 self.changes.iter().filter(|at| **at >= oldest).count()
             }),

@@ -25,7 +25,7 @@ pub use select::Selector;
 pub use spec::{Check, MAX_NAME_CHARS};
 
 use self::slot::{Begin, Slot, View};
-use crate::units::millis;
+use crate::round::millis;
 use crate::{ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the

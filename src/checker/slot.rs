@@ -20,7 +20,7 @@ use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use super::spec::CheckSpec;
 use crate::redact::redact;
-use crate::units::millis;
+use crate::round::millis;
 use crate::{ComponentStatus, HealthStatus};
 
 /// What [`Slot::begin`] found.

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::units::millis;
+use crate::round::millis;
 use crate::{CheckError, CheckFuture, CheckResult, HealthCheck};
 
 /// Healthy when `host` resolves to at least one address (through the system resolver, on

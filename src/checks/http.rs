@@ -10,7 +10,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use crate::units::millis;
+use crate::round::millis;
+use crate::uri::http_uri;
 use crate::{CheckError, CheckFuture, CheckResult, ConfigError, HealthCheck};
 
 /// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within
@@ -62,21 +63,6 @@ impl HttpCheck {
         self.timeout = timeout;
         self
     }
-}
-
-/// `uri` parsed, if it is an absolute `http://` URI (hyper-util's client here speaks no TLS).
-pub(crate) fn http_uri(uri: &str) -> Result<Uri, ConfigError> {
-    let invalid = |reason| ConfigError::InvalidPath {
-        path: uri.to_owned(),
-        reason,
-    };
-    let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
-    if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
-        return Err(invalid(
-            "it must be an absolute http:// URI (https is not supported)",
-        ));
-    }
-    Ok(parsed)
 }
 
 impl HealthCheck for HttpCheck {

@@ -32,8 +32,6 @@ mod traffic;
 pub use dns::DnsCheck;
 #[cfg(feature = "http-client")]
 pub use http::HttpCheck;
-#[cfg(feature = "http-client")]
-pub(crate) use http::http_uri;
 pub use limit::Limit;
 #[cfg(all(feature = "process", target_os = "linux"))]
 pub use process::{DiskSpaceCheck, ProcessCheck};

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::report::CpuSampler;
+use crate::probe::CpuSampler;
 use crate::{CheckError, CheckFuture, CheckResult, HealthCheck, HealthStatus, ProcessStats};
 
 use super::Limit;

@@ -1,6 +1,6 @@
 //! [`RuntimeCheck`]: is the Tokio runtime keeping up?
 
-use crate::report::RuntimeProbe;
+use crate::probe::RuntimeProbe;
 use crate::{CheckFuture, CheckResult, HealthCheck, HealthStatus};
 
 use super::Limit;

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use tokio::net::TcpStream;
 
-use crate::units::millis;
+use crate::round::millis;
 use crate::{CheckFuture, CheckResult, HealthCheck};
 
 /// Healthy when a TCP connection to `host:port` opens (the check's timeout bounds the wait).

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
 use crate::report::{Anomaly, ProcessFigures, ReliabilityReport, RuntimeStats, Source};
-use crate::units::{millis, round3};
+use crate::round::{millis, round3};
 use crate::{CheckCounters, ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// The liveness body: the process answers, so it is alive.

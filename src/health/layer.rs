@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use super::paths::{Endpoint, Paths};
 use super::policy::DetailPolicy;
 use super::service::Health;
+use crate::config::var;
 use crate::export::prometheus::valid_prefix;
 use crate::metrics::MetricsCollector;
 use crate::report::{ReliabilityConfig, Reporter};
@@ -193,14 +194,12 @@ impl HealthLayer {
             }
         }
         if let Some(prefix) = &config.prefix {
-            self = self
-                .prefix(prefix)
-                .map_err(env("HEALTH_PATH_PREFIX", prefix))?;
+            self = self.prefix(prefix).map_err(env(var::PATH_PREFIX, prefix))?;
         }
         let required = [
-            ("HEALTH_LIVE_PATH", &config.live_path, Endpoint::Live),
-            ("HEALTH_READY_PATH", &config.ready_path, Endpoint::Ready),
-            ("HEALTH_DETAIL_PATH", &config.detail_path, Endpoint::Detail),
+            (var::LIVE_PATH, &config.live_path, Endpoint::Live),
+            (var::READY_PATH, &config.ready_path, Endpoint::Ready),
+            (var::DETAIL_PATH, &config.detail_path, Endpoint::Detail),
         ];
         for (variable, path, endpoint) in required {
             if let Some(path) = path {
@@ -211,20 +210,16 @@ impl HealthLayer {
         }
         let optional = [
             (
-                "HEALTH_RELIABILITY_PATH",
+                var::RELIABILITY_PATH,
                 &config.reliability_path,
                 Endpoint::Reliability,
             ),
             (
-                "HEALTH_METRICS_PATH",
+                var::METRICS_PATH,
                 &config.metrics_path,
                 Endpoint::Prometheus,
             ),
-            (
-                "HEALTH_STARTUP_PATH",
-                &config.startup_path,
-                Endpoint::Startup,
-            ),
+            (var::STARTUP_PATH, &config.startup_path, Endpoint::Startup),
         ];
         for (variable, path, endpoint) in optional {
             if let Some(path) = path {
@@ -236,7 +231,7 @@ impl HealthLayer {
         }
         let mut reliability = self.settings.reliability.clone();
         for (rule, threshold) in &config.anomaly_thresholds {
-            let variable = format!("HEALTH_ANOMALY_{rule}_THRESHOLD");
+            let variable = var::anomaly_threshold(rule);
             reliability = reliability
                 .threshold(rule, *threshold)
                 .map_err(env(&variable, &threshold.to_string()))?;

@@ -75,6 +75,5 @@ pub use answer::{HEALTH_VERSION, RELIABILITY_VERSION};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::HealthLayer;
-pub(crate) use paths::without_trailing_slash;
 pub use policy::DetailPolicy;
 pub use service::Health;

@@ -1,6 +1,7 @@
 //! Which request paths the health endpoints answer.
 
 use crate::ConfigError;
+use crate::path::{normalise, without_trailing_slash};
 
 /// A health endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,46 +102,6 @@ impl Paths {
         };
         Ok(())
     }
-}
-
-/// `path` without one trailing slash (`/` stays `/`).
-pub(crate) fn without_trailing_slash(path: &str) -> &str {
-    match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed,
-        _ => path,
-    }
-}
-
-/// Checks a path and drops its trailing slash; a prefix may be empty (or `/`, meaning none).
-fn normalise(path: &str, is_prefix: bool) -> Result<String, ConfigError> {
-    let invalid = |reason| ConfigError::InvalidPath {
-        path: path.to_owned(),
-        reason,
-    };
-    if is_prefix && (path.is_empty() || path == "/") {
-        return Ok(String::new());
-    }
-    if !path.starts_with('/') {
-        return Err(invalid("it must start with '/'"));
-    }
-    if path.contains("//") {
-        return Err(invalid("it contains an empty segment ('//')"));
-    }
-    if path
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#' | '%'))
-    {
-        return Err(invalid(
-            "it contains whitespace, a control character, '?', '#' or '%'",
-        ));
-    }
-    if path
-        .split('/')
-        .any(|segment| segment == "." || segment == "..")
-    {
-        return Err(invalid("it contains a '.' or '..' segment"));
-    }
-    Ok(without_trailing_slash(path).to_owned())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use super::classify::HttpOrGrpc;
 use super::collector::MetricsCollector;
 use super::service::Metrics;
-use crate::health::without_trailing_slash;
+use crate::path::{under, without_trailing_slash};
 
 /// Records every request it wraps into a [`MetricsCollector`]; see the [module docs](crate::metrics).
 ///
@@ -51,10 +51,7 @@ impl Excluded {
     pub(crate) fn matches(&self, path: &str) -> bool {
         let trimmed = without_trailing_slash(path);
         self.paths.iter().any(|excluded| excluded == trimmed)
-            || self.prefixes.iter().any(|prefix| {
-                path.strip_prefix(prefix.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
+            || self.prefixes.iter().any(|prefix| under(path, prefix))
     }
 }
 

@@ -9,15 +9,10 @@
 //! least degraded, an `info` one leaves it. The rules are data ([`Rule`]): change thresholds and
 //! severities, disable rules or add your own with [`ReliabilityConfig`].
 
-mod cpu;
 mod reliability;
 mod rules;
-mod runtime;
 
-#[cfg(all(feature = "process", target_os = "linux"))]
-pub(crate) use cpu::CpuSampler;
+pub use crate::probe::RuntimeStats;
 pub(crate) use reliability::Reporter;
 pub use reliability::{ProcessFigures, ReliabilityConfig, ReliabilityReport, Source};
 pub use rules::{Anomaly, ComponentObservation, Observations, Rule, Severity};
-pub(crate) use runtime::RuntimeProbe;
-pub use runtime::RuntimeStats;

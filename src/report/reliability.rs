@@ -12,10 +12,9 @@ use parking_lot::Mutex;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use super::cpu::CpuSampler;
 use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Severity};
-use super::runtime::{RuntimeProbe, RuntimeStats};
 use crate::metrics::{MetricsCollector, MetricsSnapshot};
+use crate::probe::{CpuSampler, RuntimeProbe, RuntimeStats};
 use crate::{
     CheckCounters, ConfigError, HealthChecker, HealthStatus, ProcessStats, SystemHealthStatus,
 };

@@ -4,7 +4,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use crate::ProcessStats;
+use super::process::ProcessStats;
 
 #[derive(Debug)]
 pub(crate) struct CpuSampler {

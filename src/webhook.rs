@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::checks::http_uri;
+use crate::uri::http_uri;
 use crate::{ConfigError, StatusChange};
 
 /// Sends status changes to a webhook: `POST` of `{"source":"tower-vitals","events":[…]}`

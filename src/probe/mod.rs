@@ -1,0 +1,12 @@
+//! Probes of the running process and runtime: `/proc` figures, CPU use between readings, and
+//! Tokio scheduling lag. Used by the built-in checks and by the figures snapshot alike, so they
+//! live below both.
+
+mod cpu;
+mod process;
+mod runtime;
+
+pub(crate) use cpu::CpuSampler;
+pub use process::ProcessStats;
+pub(crate) use runtime::RuntimeProbe;
+pub use runtime::RuntimeStats;
