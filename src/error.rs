@@ -66,6 +66,10 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A report source's name is not 1 to 64 of `[a-z0-9_-]`, or is a built-in section's.
+    InvalidSourceName(String),
+    /// Two report sources were given the same name.
+    DuplicateSource(String),
     /// A setting names a check that is not registered.
     UnknownCheck {
         /// The setting (an environment variable, or a builder method).
@@ -111,6 +115,14 @@ impl fmt::Display for ConfigError {
                 value,
                 reason,
             } => write!(f, "{variable}={value:?}: {reason}"),
+            Self::InvalidSourceName(name) => write!(
+                f,
+                "invalid report source name {name:?}: use 1 to 64 of a-z, 0-9, '_' and '-', \
+                 other than requests, process, runtime and checks"
+            ),
+            Self::DuplicateSource(name) => {
+                write!(f, "a report source named {name:?} was added already")
+            }
             Self::UnknownCheck {
                 setting,
                 name,

@@ -54,7 +54,6 @@ mod checker;
 pub mod checks;
 mod config;
 mod error;
-mod export;
 #[cfg(feature = "tonic")]
 mod grpc;
 pub mod health;
@@ -62,11 +61,14 @@ pub mod metrics;
 mod path;
 mod probe;
 mod redact;
+pub mod render;
 pub mod report;
 mod round;
 mod status;
 #[cfg(feature = "http-client")]
 mod uri;
+mod validate;
+pub mod vitals;
 #[cfg(feature = "http-client")]
 mod webhook;
 

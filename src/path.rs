@@ -51,6 +51,26 @@ pub(crate) fn under(path: &str, prefix: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+/// Exact paths (a trailing slash aside) and whole subtrees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PathSet {
+    pub(crate) exact: Vec<String>,
+    pub(crate) subtrees: Vec<String>,
+}
+
+impl PathSet {
+    /// Whether `path` is one of the exact paths or under one of the subtrees.
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        let trimmed = without_trailing_slash(path);
+        self.exact.iter().any(|exact| exact == trimmed)
+            || self.subtrees.iter().any(|subtree| under(path, subtree))
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.subtrees.is_empty()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::{Defaults, validate_duration};
+use super::config::Defaults;
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
 use super::{Check, HealthCheck, HealthChecker, Shared};
 use crate::config::{HealthConfig, env_name, var};
 use crate::error::ConfigError;
+use crate::validate::duration;
 
 /// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
 /// duplicates, out-of-range settings) are reported by [`build`](Self::build).
@@ -160,7 +161,7 @@ impl HealthCheckerBuilder {
         self.apply_selection()?;
         self.defaults.validate()?;
         if self.defaults.backoff_base > self.defaults.backoff_max {
-            validate_duration(
+            duration(
                 "backoff base (above the maximum)",
                 self.defaults.backoff_base,
                 (

@@ -1,9 +1,9 @@
 //! Checker-wide defaults and their allowed ranges.
 
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
+use crate::validate::{Range, count, duration};
 
 /// Settings a [`Check`](crate::Check) inherits unless it sets its own, plus checker-wide ones.
 #[derive(Debug, Clone)]
@@ -17,9 +17,6 @@ pub(crate) struct Defaults {
     pub(crate) cache_ttl: Duration,
     pub(crate) deadline: Duration,
 }
-
-/// An allowed range and how it reads in an error.
-pub(crate) type Range<T> = (RangeInclusive<T>, &'static str);
 
 impl Defaults {
     pub(crate) const TIMEOUT_RANGE: Range<Duration> = (
@@ -35,22 +32,23 @@ impl Defaults {
     pub(crate) const THRESHOLD_RANGE: Range<u32> = (1..=100, "1 to 100");
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        validate_duration("timeout", self.timeout, Self::TIMEOUT_RANGE)?;
-        validate_duration("deadline", self.deadline, Self::DEADLINE_RANGE)?;
-        validate_duration("cache TTL", self.cache_ttl, Self::TTL_RANGE)?;
-        validate_duration("backoff base", self.backoff_base, Self::BACKOFF_RANGE)?;
-        validate_duration("backoff maximum", self.backoff_max, Self::BACKOFF_RANGE)?;
-        validate_count("retries", self.retries, Self::RETRIES_RANGE)?;
-        validate_count(
+        duration("timeout", self.timeout, Self::TIMEOUT_RANGE)?;
+        duration("deadline", self.deadline, Self::DEADLINE_RANGE)?;
+        duration("cache TTL", self.cache_ttl, Self::TTL_RANGE)?;
+        duration("backoff base", self.backoff_base, Self::BACKOFF_RANGE)?;
+        duration("backoff maximum", self.backoff_max, Self::BACKOFF_RANGE)?;
+        count("retries", self.retries, Self::RETRIES_RANGE)?;
+        count(
             "failure threshold",
             self.failure_threshold,
             Self::THRESHOLD_RANGE,
         )?;
-        validate_count(
+        count(
             "success threshold",
             self.success_threshold,
             Self::THRESHOLD_RANGE,
-        )
+        )?;
+        Ok(())
     }
 }
 
@@ -66,37 +64,5 @@ impl Default for Defaults {
             cache_ttl: Duration::from_secs(1),
             deadline: Duration::from_millis(800),
         }
-    }
-}
-
-pub(crate) fn validate_duration(
-    setting: &str,
-    value: Duration,
-    (range, allowed): Range<Duration>,
-) -> Result<(), ConfigError> {
-    if range.contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidDuration {
-            setting: setting.to_owned(),
-            millis: value.as_millis(),
-            allowed,
-        })
-    }
-}
-
-pub(crate) fn validate_count(
-    setting: &str,
-    value: u32,
-    (range, allowed): Range<u32>,
-) -> Result<(), ConfigError> {
-    if range.contains(&value) {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidCount {
-            setting: setting.to_owned(),
-            value: value.into(),
-            allowed,
-        })
     }
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::check::HealthCheck;
-use super::config::{Defaults, validate_count, validate_duration};
+use super::config::Defaults;
+use crate::validate::{count, duration};
 use crate::{ConfigError, HealthStatus};
 
 /// Longest accepted check name, in characters.
@@ -120,23 +121,23 @@ impl Check {
         validate_name(&self.name)?;
         let setting = |what: &str| format!("check {:?} {what}", self.name);
         let timeout = self.timeout.unwrap_or(defaults.timeout);
-        validate_duration(&setting("timeout"), timeout, Defaults::TIMEOUT_RANGE)?;
+        duration(&setting("timeout"), timeout, Defaults::TIMEOUT_RANGE)?;
         let retries = self.retries.unwrap_or(defaults.retries);
-        validate_count(&setting("retries"), retries, Defaults::RETRIES_RANGE)?;
+        count(&setting("retries"), retries, Defaults::RETRIES_RANGE)?;
         let failure_threshold = self.failure_threshold.unwrap_or(defaults.failure_threshold);
-        validate_count(
+        count(
             &setting("failure threshold"),
             failure_threshold,
             Defaults::THRESHOLD_RANGE,
         )?;
         let success_threshold = self.success_threshold.unwrap_or(defaults.success_threshold);
-        validate_count(
+        count(
             &setting("success threshold"),
             success_threshold,
             Defaults::THRESHOLD_RANGE,
         )?;
         if let Some(interval) = self.background {
-            validate_duration(
+            duration(
                 &setting("background interval"),
                 interval,
                 (

@@ -6,14 +6,16 @@ use std::sync::{Arc, OnceLock};
 use http::StatusCode;
 use tower_layer::Layer;
 
-use super::paths::{Endpoint, Paths};
+use super::paths::Paths;
 use super::policy::DetailPolicy;
 use super::service::Health;
-use crate::config::var;
-use crate::export::prometheus::valid_prefix;
+use crate::checker::{HealthChecker, Selector};
+use crate::config::{HealthConfig, var};
+use crate::error::ConfigError;
 use crate::metrics::MetricsCollector;
+use crate::render::Prometheus;
 use crate::report::{ReliabilityConfig, Reporter};
-use crate::{ConfigError, HealthChecker, HealthStatus, Selector};
+use crate::status::HealthStatus;
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
 ///
@@ -47,7 +49,7 @@ pub(crate) struct Settings {
     codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
     pub(crate) details: DetailPolicy,
-    pub(crate) prometheus_prefix: String,
+    pub(crate) prometheus: Prometheus,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
     reporter: OnceLock<Arc<Reporter>>,
@@ -85,7 +87,7 @@ impl Default for Settings {
             ],
             metrics: None,
             details: DetailPolicy::Never,
-            prometheus_prefix: "vitals_".to_owned(),
+            prometheus: Prometheus::default(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
         }
@@ -110,49 +112,46 @@ impl HealthLayer {
 
     /// The liveness path (default `/health/live`): 200 while the process serves; runs no checks.
     pub fn live_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Live, Some(path))
+        self.path("live", Some(path))
     }
 
     /// The readiness path (default `/health/ready`): the checks the readiness
     /// [`Selector`] picks.
     pub fn ready_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Ready, Some(path))
+        self.path("ready", Some(path))
     }
 
     /// The detailed report's path (default `/health`): every check.
     pub fn health_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Detail, Some(path))
+        self.path("detail", Some(path))
     }
 
     /// The reliability report's path (default `/health/reliability`).
     pub fn reliability_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Reliability, Some(path))
+        self.path("reliability", Some(path))
     }
 
     /// Turns the reliability report off.
     pub fn without_reliability(self) -> Self {
-        self.path(Endpoint::Reliability, None)
+        self.path("reliability", None)
             .expect("turning an endpoint off is always valid")
     }
 
     /// The Prometheus exposition's path (default `/metrics`).
     pub fn prometheus_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Prometheus, Some(path))
+        self.path("metrics", Some(path))
     }
 
     /// Turns the Prometheus exposition off (for an app that serves `/metrics` itself).
     pub fn without_prometheus(self) -> Self {
-        self.path(Endpoint::Prometheus, None)
+        self.path("metrics", None)
             .expect("turning an endpoint off is always valid")
     }
 
     /// The prefix of the Prometheus metric names (default `vitals_`; `process_…` families keep
     /// their standard names).
     pub fn prometheus_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
-        if !valid_prefix(prefix) {
-            return Err(ConfigError::InvalidMetricPrefix(prefix.to_owned()));
-        }
-        Arc::make_mut(&mut self.settings).prometheus_prefix = prefix.to_owned();
+        Arc::make_mut(&mut self.settings).prometheus = Prometheus::with_prefix(prefix)?;
         Ok(self)
     }
 
@@ -172,7 +171,7 @@ impl HealthLayer {
     /// the [startup checks](Self::startup) have passed once (none unhealthy or unknown), then
     /// 200 for good.
     pub fn startup_path(self, path: &str) -> Result<Self, ConfigError> {
-        self.path(Endpoint::Startup, Some(path))
+        self.path("startup", Some(path))
     }
 
     /// Which checks the startup probe waits for (default: all).
@@ -184,7 +183,7 @@ impl HealthLayer {
     /// Applies the path and anomaly-threshold settings read from the environment
     /// ([`HealthConfig::from_env`](crate::HealthConfig::from_env)); an unusable value is an error
     /// naming its variable.
-    pub fn config(mut self, config: &crate::HealthConfig) -> Result<Self, ConfigError> {
+    pub fn config(mut self, config: &HealthConfig) -> Result<Self, ConfigError> {
         fn env(variable: &str, value: &str) -> impl FnOnce(ConfigError) -> ConfigError {
             let (variable, value) = (variable.to_owned(), value.to_owned());
             move |error| ConfigError::Env {
@@ -197,9 +196,9 @@ impl HealthLayer {
             self = self.prefix(prefix).map_err(env(var::PATH_PREFIX, prefix))?;
         }
         let required = [
-            (var::LIVE_PATH, &config.live_path, Endpoint::Live),
-            (var::READY_PATH, &config.ready_path, Endpoint::Ready),
-            (var::DETAIL_PATH, &config.detail_path, Endpoint::Detail),
+            (var::LIVE_PATH, &config.live_path, "live"),
+            (var::READY_PATH, &config.ready_path, "ready"),
+            (var::DETAIL_PATH, &config.detail_path, "detail"),
         ];
         for (variable, path, endpoint) in required {
             if let Some(path) = path {
@@ -212,14 +211,10 @@ impl HealthLayer {
             (
                 var::RELIABILITY_PATH,
                 &config.reliability_path,
-                Endpoint::Reliability,
+                "reliability",
             ),
-            (
-                var::METRICS_PATH,
-                &config.metrics_path,
-                Endpoint::Prometheus,
-            ),
-            (var::STARTUP_PATH, &config.startup_path, Endpoint::Startup),
+            (var::METRICS_PATH, &config.metrics_path, "metrics"),
+            (var::STARTUP_PATH, &config.startup_path, "startup"),
         ];
         for (variable, path, endpoint) in optional {
             if let Some(path) = path {
@@ -260,7 +255,9 @@ impl HealthLayer {
     }
 
     /// Adds `performance` (request rate, error rate, avg/p95/p99 latency over the window,
-    /// in-flight) and `cache` sections from `collector` to the detailed report.
+    /// in-flight) and `cache` sections from `collector` to the detailed report, and its
+    /// request families to `/metrics`. A [`MetricsLayer`](crate::MetricsLayer) on the same
+    /// collector then leaves out exactly the paths this layer serves, prefix included.
     pub fn metrics(mut self, collector: MetricsCollector) -> Self {
         Arc::make_mut(&mut self.settings).metrics = Some(collector);
         self
@@ -271,7 +268,7 @@ impl HealthLayer {
         &self.checker
     }
 
-    fn path(mut self, endpoint: Endpoint, path: Option<&str>) -> Result<Self, ConfigError> {
+    fn path(mut self, endpoint: &str, path: Option<&str>) -> Result<Self, ConfigError> {
         Arc::make_mut(&mut self.settings)
             .paths
             .set(endpoint, path)?;
@@ -283,6 +280,12 @@ impl<S> Layer<S> for HealthLayer {
     type Service = Health<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        if let Some(metrics) = &self.settings.metrics {
+            // The MetricsLayer on the same collector leaves these paths out.
+            if metrics.health_paths().is_none() {
+                metrics.set_health_paths(self.settings.paths.path_set());
+            }
+        }
         Health::new(inner, self.checker.clone(), self.settings.clone())
     }
 }

@@ -5,12 +5,15 @@
 //! | `/health/live` | 200 `{"status":"healthy"}` while the process serves | never |
 //! | `/health/ready` | 200 when no gating check is unhealthy, else 503; `?verbose` lists them | the readiness [`Selector`](crate::Selector)'s |
 //! | `/health` | the detailed report, 200 or 503 by overall status | all |
-//! | `/health/reliability` | the [reliability report](crate::report): the detailed report plus figures, anomalies and notes, 200 or 503 | all (cached 30 s) |
+//! | `/health/reliability` | the [reliability report](crate::report): the detailed report plus figures, anomalies and notes, 200 or 503; `?include=name` adds an optional source | all (cached 30 s) |
 //! | `/metrics` | Prometheus text format 0.0.4 ([families](#prometheus-families)) | all |
 //!
 //! GET and HEAD are answered (HEAD: same headers, no body), other methods get 405 with `Allow`.
 //! One trailing slash is accepted. `?exclude=name` leaves a check out (Kubernetes convention).
-//! Bodies are JSON with `Cache-Control: no-store` and `X-Health-Version`.
+//! Bodies are JSON with `Cache-Control: no-store` and `X-Health-Version`. Every endpoint is
+//! an entry of one table (path, methods, access, whether it runs checks, its answer), and every
+//! body comes from a [renderer](crate::render) over one [`Vitals`](crate::vitals::Vitals)
+//! snapshot: `/health`, `/health/reliability` and `/metrics` show the same figures.
 //!
 //! # Prometheus families
 //!
@@ -63,15 +66,16 @@
 //! # }
 //! ```
 
-mod answer;
 mod body;
+mod endpoints;
 mod future;
 mod layer;
 mod paths;
 mod policy;
+mod query;
 mod service;
 
-pub use answer::{HEALTH_VERSION, RELIABILITY_VERSION};
+pub use crate::render::{HEALTH_VERSION, RELIABILITY_VERSION};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::HealthLayer;

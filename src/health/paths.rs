@@ -1,47 +1,23 @@
-//! Which request paths the health endpoints answer.
+//! Which request paths the endpoints answer: one path (or none) per entry of the endpoint
+//! table, each stored with the prefix applied.
 
-use crate::ConfigError;
-use crate::path::{normalise, without_trailing_slash};
+use super::endpoints::{Descriptor, TABLE};
+use crate::error::ConfigError;
+use crate::path::{PathSet, normalise, without_trailing_slash};
 
-/// A health endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Live,
-    Ready,
-    Detail,
-    Reliability,
-    Prometheus,
-    Startup,
-}
+const N: usize = TABLE.len();
 
-const ENDPOINTS: [Endpoint; 6] = [
-    Endpoint::Live,
-    Endpoint::Ready,
-    Endpoint::Detail,
-    Endpoint::Reliability,
-    Endpoint::Prometheus,
-    Endpoint::Startup,
-];
-
-/// The endpoints' paths (`None`: turned off), each stored with the prefix applied.
+/// The endpoints' paths (`None`: turned off), in [`TABLE`] order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Paths {
     prefix: String,
-    relative: [Option<String>; 6],
-    full: [Option<String>; 6],
+    relative: [Option<String>; N],
+    full: [Option<String>; N],
 }
 
 impl Default for Paths {
     fn default() -> Self {
-        let relative = [
-            Some("/health/live"),
-            Some("/health/ready"),
-            Some("/health"),
-            Some("/health/reliability"),
-            Some("/metrics"),
-            None, // startup: off unless asked for
-        ]
-        .map(|path| path.map(str::to_owned));
+        let relative = TABLE.map(|endpoint| endpoint.default_path.map(str::to_owned));
         Self {
             prefix: String::new(),
             full: relative.clone(),
@@ -52,9 +28,9 @@ impl Default for Paths {
 
 impl Paths {
     /// The endpoint a request path is for. One trailing slash is accepted.
-    pub(crate) fn route(&self, path: &str) -> Option<Endpoint> {
+    pub(crate) fn route(&self, path: &str) -> Option<&'static Descriptor> {
         let path = without_trailing_slash(path);
-        ENDPOINTS
+        TABLE
             .into_iter()
             .zip(&self.full)
             .find_map(|(endpoint, full)| (full.as_deref() == Some(path)).then_some(endpoint))
@@ -65,23 +41,38 @@ impl Paths {
         self.full.iter().flatten().map(String::as_str)
     }
 
+    /// What request metrics leave out: every path in use, and everything below the detailed
+    /// report's path (`/health/…`), where more health paths live.
+    pub(crate) fn path_set(&self) -> PathSet {
+        let detail = TABLE.iter().position(|e| e.name == "detail");
+        let subtrees = detail
+            .and_then(|i| self.full[i].clone())
+            .filter(|path| path != "/")
+            .into_iter()
+            .collect();
+        PathSet {
+            exact: self.all().map(str::to_owned).collect(),
+            subtrees,
+        }
+    }
+
     pub(crate) fn set_prefix(&mut self, prefix: &str) -> Result<(), ConfigError> {
         let prefix = normalise(prefix, true)?;
         self.update(prefix, self.relative.clone())
     }
 
-    /// Sets an endpoint's path; `None` turns it off.
-    pub(crate) fn set(
-        &mut self,
-        endpoint: Endpoint,
-        path: Option<&str>,
-    ) -> Result<(), ConfigError> {
+    /// Sets the path of the endpoint named `name`; `None` turns it off.
+    pub(crate) fn set(&mut self, name: &str, path: Option<&str>) -> Result<(), ConfigError> {
+        let index = TABLE
+            .iter()
+            .position(|endpoint| endpoint.name == name)
+            .expect("endpoint names come from the table");
         let mut relative = self.relative.clone();
-        relative[endpoint as usize] = path.map(|path| normalise(path, false)).transpose()?;
+        relative[index] = path.map(|path| normalise(path, false)).transpose()?;
         self.update(self.prefix.clone(), relative)
     }
 
-    fn update(&mut self, prefix: String, relative: [Option<String>; 6]) -> Result<(), ConfigError> {
+    fn update(&mut self, prefix: String, relative: [Option<String>; N]) -> Result<(), ConfigError> {
         let full = relative.clone().map(|path| {
             path.map(|path| match path.as_str() {
                 "/" if !prefix.is_empty() => prefix.clone(),
@@ -108,17 +99,18 @@ impl Paths {
 mod tests {
     use super::*;
 
+    fn name(paths: &Paths, path: &str) -> Option<&'static str> {
+        paths.route(path).map(|endpoint| endpoint.name)
+    }
+
     #[test]
     fn default_paths_route_with_or_without_a_trailing_slash() {
         let paths = Paths::default();
-        assert_eq!(paths.route("/health/live"), Some(Endpoint::Live));
-        assert_eq!(paths.route("/health/ready/"), Some(Endpoint::Ready));
-        assert_eq!(paths.route("/health"), Some(Endpoint::Detail));
-        assert_eq!(
-            paths.route("/health/reliability"),
-            Some(Endpoint::Reliability)
-        );
-        assert_eq!(paths.route("/metrics/"), Some(Endpoint::Prometheus));
+        assert_eq!(name(&paths, "/health/live"), Some("live"));
+        assert_eq!(name(&paths, "/health/ready/"), Some("ready"));
+        assert_eq!(name(&paths, "/health"), Some("detail"));
+        assert_eq!(name(&paths, "/health/reliability"), Some("reliability"));
+        assert_eq!(name(&paths, "/metrics/"), Some("metrics"));
         for other in [
             "/",
             "",
@@ -128,7 +120,7 @@ mod tests {
             "//health",
             "/health/%6Cive",
         ] {
-            assert_eq!(paths.route(other), None, "{other}");
+            assert_eq!(name(&paths, other), None, "{other}");
         }
     }
 
@@ -136,25 +128,39 @@ mod tests {
     fn a_prefix_applies_to_every_endpoint() {
         let mut paths = Paths::default();
         paths.set_prefix("/internal/").unwrap();
-        assert_eq!(paths.route("/internal/health/live"), Some(Endpoint::Live));
-        assert_eq!(paths.route("/health/live"), None);
-        paths.set(Endpoint::Ready, Some("/readyz")).unwrap();
-        assert_eq!(paths.route("/internal/readyz"), Some(Endpoint::Ready));
-        paths.set(Endpoint::Detail, Some("/")).unwrap();
-        assert_eq!(paths.route("/internal"), Some(Endpoint::Detail));
-        assert_eq!(paths.route("/internal/metrics"), Some(Endpoint::Prometheus));
-        paths.set(Endpoint::Prometheus, None).unwrap();
-        assert_eq!(paths.route("/internal/metrics"), None);
+        assert_eq!(name(&paths, "/internal/health/live"), Some("live"));
+        assert_eq!(name(&paths, "/health/live"), None);
+        paths.set("ready", Some("/readyz")).unwrap();
+        assert_eq!(name(&paths, "/internal/readyz"), Some("ready"));
+        paths.set("detail", Some("/")).unwrap();
+        assert_eq!(name(&paths, "/internal"), Some("detail"));
+        assert_eq!(name(&paths, "/internal/metrics"), Some("metrics"));
+        paths.set("metrics", None).unwrap();
+        assert_eq!(name(&paths, "/internal/metrics"), None);
+    }
+
+    #[test]
+    fn the_path_set_covers_what_is_served_and_the_health_subtree() {
+        let mut paths = Paths::default();
+        paths.set_prefix("/internal").unwrap();
+        let set = paths.path_set();
+        assert!(set.matches("/internal/metrics"));
+        assert!(set.matches("/internal/health/anything"));
+        assert!(!set.matches("/internal/orders"));
+        assert!(!set.matches("/metrics"));
+        paths.set_prefix("").unwrap();
+        paths.set("detail", Some("/")).unwrap();
+        assert!(!paths.path_set().matches("/orders"), "no subtree of /");
     }
 
     #[test]
     fn bad_paths_are_rejected_with_the_reason() {
         let mut paths = Paths::default();
         for bad in ["health", "/a b", "/a?b", "/a//b", "/a/../b", "/a%2Fb", ""] {
-            assert!(paths.set(Endpoint::Live, Some(bad)).is_err(), "{bad}");
+            assert!(paths.set("live", Some(bad)).is_err(), "{bad}");
         }
         assert_eq!(
-            paths.set(Endpoint::Live, Some("/health")).unwrap_err(),
+            paths.set("live", Some("/health")).unwrap_err(),
             ConfigError::DuplicatePath("/health".into())
         );
         assert_eq!(

@@ -6,11 +6,11 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::answer::{self, Answer};
 use super::body::ResponseBody;
+use super::endpoints::{self, Answer};
 use super::future::ResponseFuture;
 use super::layer::Settings;
-use crate::HealthChecker;
+use crate::checker::HealthChecker;
 
 /// Answers the health paths itself and passes every other request to the inner service
 /// untouched. Made by [`HealthLayer`](super::HealthLayer).
@@ -59,7 +59,7 @@ where
         };
         // The body of a health request is not read: dropping it here lets the connection go on.
         let (parts, _body) = request.into_parts();
-        match answer::answer(endpoint, &parts, &self.checker, &self.settings) {
+        match endpoints::answer(endpoint, &parts, &self.checker, &self.settings) {
             Answer::Now(response) => ResponseFuture::answered(response),
             Answer::Later(future) => ResponseFuture::checking(future),
         }

@@ -1,6 +1,6 @@
 //! [`MetricsCollector`]: sharded recording, folded into the window and the totals on read.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -17,6 +17,8 @@ use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, histogram_bytes
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
 use super::window::Window;
 use crate::ConfigError;
+use crate::path::PathSet;
+use crate::validate::{count, duration};
 
 /// OpenTelemetry's default bounds for `http.server.request.duration`, in seconds.
 pub const OTEL_DURATION_BOUNDS: [f64; 15] = [
@@ -66,6 +68,8 @@ struct Inner {
     slot_len: Duration,
     aggregate: Mutex<Aggregate>,
     memory_bytes: usize,
+    /// The paths a `HealthLayer` given this collector serves: not application traffic.
+    health_paths: OnceLock<PathSet>,
 }
 
 /// What the shards were folded into.
@@ -208,6 +212,17 @@ impl MetricsCollector {
     /// (route names add their text, once each, up to the route cap).
     pub fn memory_bytes(&self) -> usize {
         self.inner.memory_bytes
+    }
+
+    /// Records the paths a `HealthLayer` serves, for [`MetricsLayer`](super::MetricsLayer)'s
+    /// default exclusions; the first layer given this collector decides.
+    pub(crate) fn set_health_paths(&self, paths: PathSet) {
+        let _ = self.inner.health_paths.set(paths);
+    }
+
+    /// The paths a `HealthLayer` given this collector serves, if one was.
+    pub(crate) fn health_paths(&self) -> Option<&PathSet> {
+        self.inner.health_paths.get()
     }
 
     pub(crate) fn route_id(&self, label: Option<&str>) -> u16 {
@@ -483,38 +498,22 @@ impl MetricsCollectorBuilder {
 
     /// Validates the settings and allocates everything the collector will use.
     pub fn build(self) -> Result<MetricsCollector, ConfigError> {
-        let count =
-            |setting: &str, value: usize, range: std::ops::RangeInclusive<usize>, allowed| {
-                if range.contains(&value) {
-                    Ok(())
-                } else {
-                    Err(ConfigError::InvalidCount {
-                        setting: setting.to_owned(),
-                        value: value as u64,
-                        allowed,
-                    })
-                }
-            };
-        count("window slots", self.slots, 1..=60, "1 to 60")?;
-        count("max routes", self.max_routes, 1..=4096, "1 to 4096")?;
-        count("max series", self.max_series, 16..=65535, "16 to 65535")?;
+        count("window slots", self.slots, (1..=60, "1 to 60"))?;
+        count("max routes", self.max_routes, (1..=4096, "1 to 4096"))?;
+        count("max series", self.max_series, (16..=65535, "16 to 65535"))?;
         let shards = match self.shards {
-            Some(shards) => {
-                count("shards", shards, 1..=256, "1 to 256")?;
-                shards.next_power_of_two()
-            }
+            Some(shards) => count("shards", shards, (1..=256, "1 to 256"))?.next_power_of_two(),
             None => std::thread::available_parallelism()
                 .map_or(2, usize::from)
                 .next_power_of_two()
                 .clamp(2, 64),
         };
-        if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&self.slot_len) {
-            return Err(ConfigError::InvalidDuration {
-                setting: "window slot length".into(),
-                millis: self.slot_len.as_millis(),
-                allowed: "100 ms to 1 h",
-            });
-        }
+        let slot_len = Duration::from_millis(100)..=Duration::from_secs(3600);
+        duration(
+            "window slot length",
+            self.slot_len,
+            (slot_len, "100 ms to 1 h"),
+        )?;
         if self.bounds.is_empty() || self.bounds.len() > 64 {
             return Err(ConfigError::InvalidBuckets(
                 "between 1 and 64 bounds are needed",
@@ -559,6 +558,7 @@ impl MetricsCollectorBuilder {
                 series: SeriesData::new(self.max_series, width),
                 spare: Box::new(ShardData::new(self.max_series, width)),
             }),
+            health_paths: OnceLock::new(),
             clock,
             origin,
             routes,

@@ -8,11 +8,15 @@ use tower_layer::Layer;
 use super::classify::HttpOrGrpc;
 use super::collector::MetricsCollector;
 use super::service::Metrics;
-use crate::path::{under, without_trailing_slash};
+use crate::path::{PathSet, without_trailing_slash};
 
 /// Records every request it wraps into a [`MetricsCollector`]; see the [module docs](crate::metrics).
 ///
-/// By default the health endpoints (`/health` and below) and `/metrics` are not counted.
+/// By default the paths a [`HealthLayer`](crate::HealthLayer) serves are not counted: exactly
+/// those of the layer given the same collector ([`HealthLayer::metrics`]), prefix and custom
+/// paths included; without one, `/health` and below and `/metrics`.
+///
+/// [`HealthLayer::metrics`]: crate::HealthLayer::metrics
 ///
 /// ```
 /// use tower_vitals::metrics::{MetricsCollector, MetricsLayer};
@@ -31,27 +35,42 @@ pub struct MetricsLayer<M = HttpOrGrpc> {
     make_classifier: M,
 }
 
-/// Paths not counted: exact paths (a trailing slash aside) and whole subtrees.
+/// Paths not counted: the health endpoints' (unless turned off) and the application's own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Excluded {
-    paths: Vec<String>,
-    prefixes: Vec<String>,
+    health: bool,
+    own: PathSet,
 }
 
 impl Default for Excluded {
     fn default() -> Self {
         Self {
-            paths: vec!["/metrics".into()],
-            prefixes: vec!["/health".into()],
+            health: true,
+            own: PathSet::default(),
         }
     }
 }
 
+/// The health endpoints' paths when no `HealthLayer` shared its own: the defaults.
+fn default_health_paths() -> &'static PathSet {
+    static DEFAULT: std::sync::OnceLock<PathSet> = std::sync::OnceLock::new();
+    DEFAULT.get_or_init(|| PathSet {
+        exact: vec!["/metrics".into()],
+        subtrees: vec!["/health".into()],
+    })
+}
+
 impl Excluded {
-    pub(crate) fn matches(&self, path: &str) -> bool {
-        let trimmed = without_trailing_slash(path);
-        self.paths.iter().any(|excluded| excluded == trimmed)
-            || self.prefixes.iter().any(|prefix| under(path, prefix))
+    pub(crate) fn matches(&self, collector: &MetricsCollector, path: &str) -> bool {
+        if self.health {
+            let health = collector
+                .health_paths()
+                .unwrap_or_else(|| default_health_paths());
+            if health.matches(path) {
+                return true;
+            }
+        }
+        !self.own.is_empty() && self.own.matches(path)
     }
 }
 
@@ -84,7 +103,8 @@ impl<M> MetricsLayer<M> {
     /// Leaves out requests to exactly `path` (with or without a trailing slash).
     pub fn exclude_path(mut self, path: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.excluded)
-            .paths
+            .own
+            .exact
             .push(normalise(path.into()));
         self
     }
@@ -93,16 +113,18 @@ impl<M> MetricsLayer<M> {
     /// `/internal/x`, not `/internals`).
     pub fn exclude_prefix(mut self, prefix: impl Into<String>) -> Self {
         Arc::make_mut(&mut self.excluded)
-            .prefixes
+            .own
+            .subtrees
             .push(normalise(prefix.into()));
         self
     }
 
     /// Counts every path, the health endpoints and `/metrics` included.
     pub fn include_all_paths(mut self) -> Self {
-        let excluded = Arc::make_mut(&mut self.excluded);
-        excluded.paths.clear();
-        excluded.prefixes.clear();
+        *Arc::make_mut(&mut self.excluded) = Excluded {
+            health: false,
+            own: PathSet::default(),
+        };
         self
     }
 
@@ -131,6 +153,7 @@ mod tests {
 
     #[test]
     fn exclusions_match_whole_segments() {
+        let collector = MetricsCollector::new();
         let excluded = Excluded::default();
         for path in [
             "/health",
@@ -140,10 +163,31 @@ mod tests {
             "/metrics",
             "/metrics/",
         ] {
-            assert!(excluded.matches(path), "{path}");
+            assert!(excluded.matches(&collector, path), "{path}");
         }
         for path in ["/healthz", "/", "/metrics/x", "/metricsx", "/api/health"] {
-            assert!(!excluded.matches(path), "{path}");
+            assert!(!excluded.matches(&collector, path), "{path}");
         }
+    }
+
+    #[test]
+    fn a_health_layers_paths_replace_the_defaults() {
+        let collector = MetricsCollector::new();
+        collector.set_health_paths(PathSet {
+            exact: vec!["/internal/metrics".into()],
+            subtrees: vec!["/internal/health".into()],
+        });
+        let excluded = Excluded::default();
+        assert!(excluded.matches(&collector, "/internal/health/ready"));
+        assert!(excluded.matches(&collector, "/internal/metrics/"));
+        assert!(
+            !excluded.matches(&collector, "/health/ready"),
+            "an app route now"
+        );
+        let all = Excluded {
+            health: false,
+            own: PathSet::default(),
+        };
+        assert!(!all.matches(&collector, "/internal/health/ready"));
     }
 }

@@ -82,7 +82,10 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        if shared.excluded.matches(request.uri().path()) {
+        if shared
+            .excluded
+            .matches(&shared.collector, request.uri().path())
+        {
             return ResponseFuture::untracked(self.inner.call(request));
         }
         let route = shared.collector.route_id(route_label(&request));

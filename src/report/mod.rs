@@ -13,6 +13,7 @@ mod reliability;
 mod rules;
 
 pub use crate::probe::RuntimeStats;
+pub use crate::vitals::{ProcessFigures, Source};
 pub(crate) use reliability::Reporter;
-pub use reliability::{ProcessFigures, ReliabilityConfig, ReliabilityReport, Source};
+pub use reliability::{ReliabilityConfig, ReliabilityReport};
 pub use rules::{Anomaly, ComponentObservation, Observations, Rule, Severity};

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -13,11 +13,15 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Severity};
+use crate::checker::{CheckCounters, HealthChecker};
+use crate::error::ConfigError;
 use crate::metrics::{MetricsCollector, MetricsSnapshot};
-use crate::probe::{CpuSampler, RuntimeProbe, RuntimeStats};
-use crate::{
-    CheckCounters, ConfigError, HealthChecker, HealthStatus, ProcessStats, SystemHealthStatus,
-};
+use crate::probe::RuntimeStats;
+use crate::status::{HealthStatus, SystemHealthStatus};
+use crate::validate;
+use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, validate_source_name};
+use crate::vitals::source::{IntoFigures, NamedSource};
+use crate::vitals::{ProcessFigures, Source, Vitals, VitalsGatherer, Want};
 
 /// Settings of the reliability report.
 ///
@@ -41,8 +45,8 @@ pub struct ReliabilityConfig {
     ttl: Duration,
     source_timeout: Duration,
     flap_window: Duration,
-    probe_interval: Duration,
     rules: Vec<Rule>,
+    sources: Vec<NamedSource>,
 }
 
 impl Default for ReliabilityConfig {
@@ -51,8 +55,8 @@ impl Default for ReliabilityConfig {
             ttl: Duration::from_secs(30),
             source_timeout: Duration::from_secs(2),
             flap_window: Duration::from_secs(600),
-            probe_interval: Duration::from_millis(100),
             rules: rules::defaults(),
+            sources: Vec::new(),
         }
     }
 }
@@ -70,36 +74,23 @@ impl ReliabilityConfig {
 
     /// How long a report is reused (default 30 s; 0 to 1 h).
     pub fn cache_ttl(mut self, ttl: Duration) -> Result<Self, ConfigError> {
-        self.ttl = range(
-            "reliability cache TTL",
-            ttl,
-            Duration::ZERO,
-            Duration::from_secs(3600),
-        )?;
+        let allowed = (Duration::ZERO..=Duration::from_secs(3600), "0 to 1 h");
+        self.ttl = validate::duration("reliability cache TTL", ttl, allowed)?;
         Ok(self)
     }
 
     /// How long each source (checks, requests, process, runtime) may take before it is reported
     /// as failed (default 2 s; 1 ms to 60 s).
     pub fn source_timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
-        self.source_timeout = range(
-            "reliability source timeout",
-            timeout,
-            Duration::from_millis(1),
-            Duration::from_secs(60),
-        )?;
+        self.source_timeout =
+            validate::duration("reliability source timeout", timeout, SOURCE_TIMEOUT)?;
         Ok(self)
     }
 
     /// The window in which status changes count towards `FLAPPING_COMPONENT` (default 10 min;
     /// 1 s to 24 h).
     pub fn flap_window(mut self, window: Duration) -> Result<Self, ConfigError> {
-        self.flap_window = range(
-            "flap window",
-            window,
-            Duration::from_secs(1),
-            Duration::from_secs(86_400),
-        )?;
+        self.flap_window = validate::duration("flap window", window, FLAP_WINDOW)?;
         Ok(self)
     }
 
@@ -137,6 +128,53 @@ impl ReliabilityConfig {
         Ok(self)
     }
 
+    /// Adds an application source to the report: an async closure returning a JSON object (or
+    /// a `Result` of one), gathered concurrently with the built-in sources under the same
+    /// timeout and shown under `metrics.<name>`, or as `{"error": …}` when it fails or times
+    /// out (the report itself does not fail). Rules see it through
+    /// [`Observations::source`].
+    ///
+    /// ```
+    /// use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
+    ///
+    /// let config = ReliabilityConfig::new()
+    ///     .source("ingestion", || async { serde_json::json!({ "latency_ms": 120.0 }) })?
+    ///     .rule(Rule::above("SLOW_INGEST", Severity::Warning, 5000.0, |o| {
+    ///         o.source("ingestion")?.get("latency_ms")?.as_f64()
+    ///     }))?;
+    /// # drop(config);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn source<F, Fut>(self, name: &str, source: F) -> Result<Self, ConfigError>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoFigures,
+    {
+        self.add_source(NamedSource::new(name.to_owned(), false, source))
+    }
+
+    /// Like [`source`](Self::source), gathered only when the caller asks for it with
+    /// `?include=<name>` (such reports are made afresh, not cached): for figures too
+    /// expensive to gather every time.
+    pub fn optional_source<F, Fut>(self, name: &str, source: F) -> Result<Self, ConfigError>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoFigures,
+    {
+        self.add_source(NamedSource::new(name.to_owned(), true, source))
+    }
+
+    fn add_source(mut self, source: NamedSource) -> Result<Self, ConfigError> {
+        validate_source_name(&source.name)?;
+        if self.sources.iter().any(|s| s.name == source.name) {
+            return Err(ConfigError::DuplicateSource(source.name));
+        }
+        self.sources.push(source);
+        Ok(self)
+    }
+
     /// The rules, in evaluation order.
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.rules.iter()
@@ -148,54 +186,6 @@ impl ReliabilityConfig {
             .find(|r| r.name == name)
             .ok_or_else(|| ConfigError::UnknownRule(name.to_owned()))
     }
-}
-
-fn range(
-    setting: &str,
-    value: Duration,
-    low: Duration,
-    high: Duration,
-) -> Result<Duration, ConfigError> {
-    if (low..=high).contains(&value) {
-        Ok(value)
-    } else {
-        Err(ConfigError::InvalidDuration {
-            setting: setting.to_owned(),
-            millis: value.as_millis(),
-            allowed: "see the setting's documentation",
-        })
-    }
-}
-
-/// A source of the report: its figures, why it has none, or off.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Source<T> {
-    /// Gathered.
-    Ready(T),
-    /// Failed or timed out, with why.
-    Failed(String),
-    /// Not configured.
-    Off,
-}
-
-impl<T> Source<T> {
-    /// The figures, when gathered.
-    pub fn ready(&self) -> Option<&T> {
-        match self {
-            Self::Ready(value) => Some(value),
-            _ => None,
-        }
-    }
-}
-
-/// Process figures with the CPU use derived from them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct ProcessFigures {
-    /// What `/proc` said.
-    pub stats: ProcessStats,
-    /// CPU use since the previous report, in percent of the available cores.
-    pub cpu_percent: Option<f64>,
 }
 
 /// One reliability report.
@@ -214,6 +204,8 @@ pub struct ReliabilityReport {
     pub runtime: Source<RuntimeStats>,
     /// Per-check counters.
     pub checks: Vec<CheckCounters>,
+    /// The application's sources ([`ReliabilityConfig::source`]), by name.
+    pub sources: Vec<(String, Source<serde_json::Value>)>,
     /// What the rules found.
     pub anomalies: Vec<Anomaly>,
     /// Plain-language remarks: what is off, missing or unusual.
@@ -222,14 +214,12 @@ pub struct ReliabilityReport {
     pub generation_time: Duration,
 }
 
-/// Makes and caches reports for one layer.
+/// Makes and caches reports for one layer, from its [`VitalsGatherer`].
 #[derive(Debug)]
 pub(crate) struct Reporter {
-    config: ReliabilityConfig,
-    checker: HealthChecker,
-    metrics: Option<MetricsCollector>,
-    cpu: CpuSampler,
-    probe: RuntimeProbe,
+    ttl: Duration,
+    rules: Vec<Rule>,
+    gatherer: VitalsGatherer,
     cache: Mutex<Cache>,
 }
 
@@ -256,15 +246,27 @@ impl Reporter {
         checker: HealthChecker,
         metrics: Option<MetricsCollector>,
     ) -> Self {
-        let probe = RuntimeProbe::new(config.probe_interval);
+        let mut gatherer = VitalsGatherer::builder(checker)
+            .source_timeout(config.source_timeout)
+            .flap_window(config.flap_window)
+            .named_sources(config.sources);
+        if let Some(metrics) = metrics {
+            gatherer = gatherer.metrics(metrics);
+        }
         Self {
-            config,
-            checker,
-            metrics,
-            cpu: CpuSampler::new(),
-            probe,
+            ttl: config.ttl,
+            rules: config.rules,
+            // Every setting was checked when it was set.
+            gatherer: gatherer
+                .build()
+                .expect("reliability settings are validated"),
             cache: Mutex::new(Cache::default()),
         }
+    }
+
+    /// The gatherer every endpoint of the layer renders from.
+    pub(crate) fn gatherer(&self) -> &VitalsGatherer {
+        &self.gatherer
     }
 
     /// A report within the TTL, if there is one.
@@ -273,116 +275,90 @@ impl Reporter {
         cache
             .report
             .as_ref()
-            .filter(|(made, _)| made.elapsed() < self.config.ttl)
+            .filter(|(made, _)| made.elapsed() < self.ttl)
             .map(|(_, report)| report.clone())
+    }
+
+    /// A report with the optional sources named in `include`: made afresh each time.
+    pub(crate) async fn report_including(&self, include: &[String]) -> ReliabilityReport {
+        self.generate(include).await
     }
 
     /// The cached report, or a new one: made once by its own task for every concurrent caller.
     pub(crate) async fn report(self: &Arc<Self>) -> Arc<ReliabilityReport> {
-        self.probe.ensure_started();
         let pending = {
             let mut cache = self.cache.lock();
             if let Some((made, report)) = &cache.report
-                && made.elapsed() < self.config.ttl
+                && made.elapsed() < self.ttl
             {
                 return report.clone();
             }
             match &cache.pending {
                 Some(pending) => pending.clone(),
-                None => {
-                    let Ok(runtime) = Handle::try_current() else {
-                        return Arc::new(self.unavailable("not on a Tokio runtime"));
-                    };
-                    let reporter = self.clone();
-                    let task = runtime.spawn(async move {
-                        let report = Arc::new(reporter.generate().await);
-                        let mut cache = reporter.cache.lock();
-                        cache.report = Some((Instant::now(), report.clone()));
-                        cache.pending = None;
-                        report
-                    });
-                    let reporter = self.clone();
-                    let pending = async move {
-                        match task.await {
-                            Ok(report) => report,
-                            Err(error) => {
-                                reporter.cache.lock().pending = None;
-                                Arc::new(
-                                    reporter.unavailable(&format!("report task failed: {error}")),
-                                )
-                            }
-                        }
+                None => match self.spawn_report() {
+                    Ok(pending) => {
+                        cache.pending = Some(pending.clone());
+                        pending
                     }
-                    .boxed()
-                    .shared();
-                    cache.pending = Some(pending.clone());
-                    pending
-                }
+                    Err(why) => return Arc::new(self.unavailable(why)),
+                },
             }
         };
         pending.await
     }
 
-    async fn generate(&self) -> ReliabilityReport {
-        let started = Instant::now();
-        let timeout = self.config.source_timeout;
-        let checks = within(timeout, async { Ok(self.checker.report().await) });
-        let requests = within(timeout, async {
-            Ok(self.metrics.as_ref().map(MetricsCollector::snapshot))
+    /// Starts making a report in its own task, so that a caller that goes away does not stop it.
+    fn spawn_report(self: &Arc<Self>) -> Result<Pending, &'static str> {
+        let runtime = Handle::try_current().map_err(|_| "not on a Tokio runtime")?;
+        let reporter = self.clone();
+        let task = runtime.spawn(async move {
+            let report = Arc::new(reporter.generate(&[]).await);
+            let mut cache = reporter.cache.lock();
+            cache.report = Some((Instant::now(), report.clone()));
+            cache.pending = None;
+            report
         });
-        let process = within(timeout, async {
-            tokio::task::spawn_blocking(ProcessStats::read)
-                .await
-                .map_err(|e| format!("reading process figures failed: {e}"))?
-        });
-        let runtime = within(timeout, async { self.probe.read() });
-        let (checks, requests, process, runtime) = tokio::join!(checks, requests, process, runtime);
-
-        let mut notes = Vec::new();
-        let health = checks.unwrap_or_else(|error| {
-            notes.push(format!("checks unavailable: {error}"));
-            SystemHealthStatus {
-                status: HealthStatus::Degraded,
-                accepting_traffic: self.checker.accepting_traffic(),
-                timestamp: SystemTime::now(),
-                duration_ms: 0.0,
-                components: Vec::new(),
+        let reporter = self.clone();
+        let pending = async move {
+            match task.await {
+                Ok(report) => report,
+                Err(error) => {
+                    reporter.cache.lock().pending = None;
+                    let why = format!("report task failed: {error}");
+                    Arc::new(reporter.unavailable(&why))
+                }
             }
-        });
-        let requests = match requests {
-            Ok(Some(snapshot)) => Source::Ready(snapshot),
-            Ok(None) => Source::Off,
-            Err(error) => Source::Failed(error),
         };
-        let process = match process {
-            Ok(stats) => Source::Ready(ProcessFigures {
-                cpu_percent: self.cpu.percent(&stats),
-                stats,
-            }),
-            Err(error) => Source::Failed(error),
-        };
-        let runtime = runtime.map_or_else(Source::Failed, Source::Ready);
-        let checks = self.checker.counters(self.config.flap_window);
+        Ok(pending.boxed().shared())
+    }
 
-        let observations = observe(&health, &requests, &process, &runtime, &checks);
+    async fn generate(&self, include: &[String]) -> ReliabilityReport {
+        let started = Instant::now();
+        let want = Want {
+            sources: Some(include),
+            ..Want::ALL
+        };
+        let vitals = self.gatherer.gather_with(&want).await;
+        let observations = observe(&vitals);
         let mut anomalies = Vec::new();
-        for rule in &self.config.rules {
+        for rule in &self.rules {
             rule.evaluate(&observations, &mut anomalies);
         }
+        let health = &vitals.health;
         let status = anomalies
             .iter()
             .map(|a| a.severity.escalates_to())
             .fold(health.status, HealthStatus::max);
-        write_notes(
-            &mut notes, &health, status, &requests, &process, &runtime, &anomalies,
-        );
+        let mut notes = vitals.notes.clone();
+        write_notes(&mut notes, &vitals, status, &anomalies);
         ReliabilityReport {
             status,
-            health,
-            requests,
-            process,
-            runtime,
-            checks,
+            health: vitals.health,
+            requests: vitals.requests,
+            process: vitals.process,
+            runtime: vitals.runtime,
+            checks: vitals.checks,
+            sources: vitals.sources,
             anomalies,
             notes,
             generation_time: started.elapsed(),
@@ -392,17 +368,12 @@ impl Reporter {
     fn unavailable(&self, why: &str) -> ReliabilityReport {
         ReliabilityReport {
             status: HealthStatus::Degraded,
-            health: SystemHealthStatus {
-                status: HealthStatus::Degraded,
-                accepting_traffic: self.checker.accepting_traffic(),
-                timestamp: SystemTime::now(),
-                duration_ms: 0.0,
-                components: Vec::new(),
-            },
+            health: self.gatherer.placeholder_health(),
             requests: Source::Failed(why.to_owned()),
             process: Source::Failed(why.to_owned()),
             runtime: Source::Failed(why.to_owned()),
             checks: Vec::new(),
+            sources: Vec::new(),
             anomalies: Vec::new(),
             notes: vec![format!("report unavailable: {why}")],
             generation_time: Duration::ZERO,
@@ -410,24 +381,8 @@ impl Reporter {
     }
 }
 
-/// Runs a source with a timeout; its error or the timeout becomes the message.
-async fn within<T>(
-    timeout: Duration,
-    source: impl Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(timeout, source).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-    }
-}
-
-fn observe(
-    health: &SystemHealthStatus,
-    requests: &Source<MetricsSnapshot>,
-    process: &Source<ProcessFigures>,
-    runtime: &Source<RuntimeStats>,
-    checks: &[CheckCounters],
-) -> Observations {
+fn observe(vitals: &Vitals) -> Observations {
+    let (health, requests, process) = (&vitals.health, &vitals.requests, &vitals.process);
     let metrics = requests.ready();
     let window = metrics.map(|m| &m.window);
     Observations {
@@ -439,14 +394,14 @@ fn observe(
         window_requests: window.map_or(0, |w| w.count),
         cache_hit_rate: metrics.and_then(|m| m.cache.hit_rate),
         cache_operations: metrics.map_or(0, |m| m.cache.hits + m.cache.misses),
-        runtime_lag_ms: runtime.ready().and_then(|r| r.max_lag_ms),
+        runtime_lag_ms: vitals.runtime.ready().and_then(|r| r.max_lag_ms),
         in_flight: metrics.map(|m| m.in_flight),
         resident_memory_bytes: process.ready().map(|p| p.stats.resident_memory_bytes),
         components: health
             .components
             .iter()
             .map(|component| {
-                let counters = checks.iter().find(|c| c.name == component.name);
+                let counters = vitals.checks.iter().find(|c| c.name == component.name);
                 ComponentObservation {
                     name: component.name.clone(),
                     status: component.status,
@@ -456,18 +411,22 @@ fn observe(
                 }
             })
             .collect(),
+        sources: vitals
+            .sources
+            .iter()
+            .filter_map(|(name, source)| Some((name.clone(), source.ready()?.clone())))
+            .collect(),
     }
 }
 
 fn write_notes(
     notes: &mut Vec<String>,
-    health: &SystemHealthStatus,
+    vitals: &Vitals,
     status: HealthStatus,
-    requests: &Source<MetricsSnapshot>,
-    process: &Source<ProcessFigures>,
-    runtime: &Source<RuntimeStats>,
     anomalies: &[Anomaly],
 ) {
+    let (health, requests) = (&vitals.health, &vitals.requests);
+    let (process, runtime) = (&vitals.process, &vitals.runtime);
     if !health.accepting_traffic {
         notes.push("the service is marked not ready: readiness answers 503".to_owned());
     }
@@ -506,6 +465,11 @@ fn write_notes(
     }
     if let Source::Failed(error) = process {
         notes.push(format!("process figures unavailable: {error}"));
+    }
+    for (name, source) in &vitals.sources {
+        if let Source::Failed(error) = source {
+            notes.push(format!("source {name} unavailable: {error}"));
+        }
     }
     match runtime {
         Source::Failed(error) => notes.push(format!("runtime figures unavailable: {error}")),

@@ -59,6 +59,20 @@ pub struct Observations {
     pub resident_memory_bytes: Option<u64>,
     /// Per checked component.
     pub components: Vec<ComponentObservation>,
+    /// The application's sources that were gathered, by name
+    /// ([`ReliabilityConfig::source`](super::ReliabilityConfig::source)).
+    pub sources: Vec<(String, serde_json::Value)>,
+}
+
+impl Observations {
+    /// A gathered application source's figures, by name: `None` when it is unknown, failed or
+    /// timed out.
+    pub fn source(&self, name: &str) -> Option<&serde_json::Value> {
+        self.sources
+            .iter()
+            .find(|(source, _)| source == name)
+            .map(|(_, figures)| figures)
+    }
 }
 
 /// What the analyzer sees of one component.

@@ -4,25 +4,36 @@ use std::borrow::Cow;
 
 use crate::Selector;
 
-/// Names accepted in `?exclude=`; more are ignored.
+/// Names accepted in `?exclude=` (and in `?include=`); more are ignored.
 const MAX_EXCLUDES: usize = 32;
 
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Query {
+pub(crate) struct Query {
     /// `?verbose` (any value): list the components.
-    pub(super) verbose: bool,
+    pub(crate) verbose: bool,
     /// `?exclude=name` (repeatable): leave these checks out.
     exclude: Vec<String>,
+    /// `?include=name` (repeatable, or comma-separated): optional report sources to gather.
+    pub(crate) include: Vec<String>,
 }
 
 impl Query {
-    pub(super) fn parse(query: Option<&str>) -> Self {
+    pub(crate) fn parse(query: Option<&str>) -> Self {
         let mut parsed = Self::default();
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*key {
                 "verbose" => parsed.verbose = true,
                 "exclude" if parsed.exclude.len() < MAX_EXCLUDES => {
                     parsed.exclude.push(value.into_owned());
+                }
+                "include" => {
+                    for name in value.split(',').filter(|name| !name.is_empty()) {
+                        if parsed.include.len() < MAX_EXCLUDES
+                            && !parsed.include.iter().any(|n| n == name)
+                        {
+                            parsed.include.push(name.to_owned());
+                        }
+                    }
                 }
                 _ => {}
             }
@@ -31,7 +42,7 @@ impl Query {
     }
 
     /// `base` minus the excluded checks.
-    pub(super) fn select<'a>(&self, base: &'a Selector) -> Cow<'a, Selector> {
+    pub(crate) fn select<'a>(&self, base: &'a Selector) -> Cow<'a, Selector> {
         if self.exclude.is_empty() {
             return Cow::Borrowed(base);
         }
@@ -57,6 +68,8 @@ mod tests {
             Query::parse(Some("verbose=false")).verbose,
             "presence means verbose"
         );
+        let query = Query::parse(Some("include=traces,slow&include=traces&include="));
+        assert_eq!(query.include, ["traces", "slow"]);
     }
 
     #[test]

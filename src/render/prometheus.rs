@@ -1,14 +1,84 @@
-//! The Prometheus text exposition format (0.0.4): report types in, text out.
+//! The Prometheus text exposition format (0.0.4): a [`Vitals`] in, text out.
 //!
 //! The families are listed in the docs of [`crate::health`].
 
 use std::time::Duration;
 
+use super::Rendered;
+use super::text::{Writer, label_body, push_float, valid_prefix};
+use crate::checker::CheckCounters;
+use crate::error::ConfigError;
 use crate::metrics::MetricsSnapshot;
-use crate::{CheckCounters, HealthStatus, ProcessStats, SystemHealthStatus};
+use crate::probe::ProcessStats;
+use crate::status::{HealthStatus, SystemHealthStatus};
+use crate::vitals::Vitals;
 
 /// The `Content-Type` of the text format.
-pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The Prometheus text renderer, with its metric-name prefix (default `vitals_`; the
+/// `process_…` families keep their standard names).
+///
+/// ```
+/// use tower_vitals::render::Prometheus;
+///
+/// let renderer = Prometheus::with_prefix("shop_")?;
+/// assert_eq!(renderer.prefix(), "shop_");
+/// assert!(Prometheus::with_prefix("9lives").is_err());
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prometheus {
+    prefix: String,
+}
+
+impl Default for Prometheus {
+    fn default() -> Self {
+        Self {
+            prefix: "vitals_".to_owned(),
+        }
+    }
+}
+
+impl Prometheus {
+    /// Names prefixed with `prefix`, which must be `[a-zA-Z_:][a-zA-Z0-9_:]*` or empty.
+    pub fn with_prefix(prefix: &str) -> Result<Self, ConfigError> {
+        if !valid_prefix(prefix) {
+            return Err(ConfigError::InvalidMetricPrefix(prefix.to_owned()));
+        }
+        Ok(Self {
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    /// The metric-name prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The exposition of `vitals`: request families when it has request figures, health and
+    /// check families, uptime, and process families when it has process figures.
+    pub fn render(&self, vitals: &Vitals) -> String {
+        Exposition {
+            prefix: &self.prefix,
+            metrics: vitals.requests.ready(),
+            report: &vitals.health,
+            counters: &vitals.checks,
+            process: vitals.process.ready().map(|figures| &figures.stats),
+            uptime: vitals.uptime,
+        }
+        .render()
+    }
+
+    /// [`render`](Self::render) with the text format's content type, for an HTTP answer.
+    pub fn rendered(&self, vitals: &Vitals) -> Rendered {
+        Rendered {
+            content_type: CONTENT_TYPE,
+            headers: &[],
+            body: self.render(vitals).into(),
+        }
+    }
+}
 
 const STATES: [HealthStatus; 4] = HealthStatus::ALL;
 
@@ -27,10 +97,7 @@ impl Exposition<'_> {
         // About 20 lines of up to ~150 bytes per series, 8 per component, 40 more.
         let series = self.metrics.map_or(0, |m| m.series.len());
         let lines = series * 20 + self.report.components.len() * 8 + 40;
-        let mut out = Writer {
-            out: String::with_capacity(lines * 150),
-            prefix: self.prefix,
-        };
+        let mut out = Writer::new(self.prefix, lines * 150);
         if let Some(metrics) = self.metrics {
             http(&mut out, metrics);
         }
@@ -118,6 +185,25 @@ impl Exposition<'_> {
 }
 
 fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+    // Each series' labels are escaped once and written many times.
+    let labels: Vec<String> = metrics
+        .series
+        .iter()
+        .map(|series| {
+            label_body(&[
+                ("route", &*series.route),
+                ("method", series.method),
+                ("status_class", series.status_class),
+            ])
+        })
+        .collect();
+    request_histogram(out, metrics, &labels);
+    window_summary(out, metrics);
+    request_counters(out, metrics, &labels);
+    single_families(out, metrics);
+}
+
+fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[String]) {
     let bounds: Vec<String> = metrics
         .bucket_bounds
         .iter()
@@ -133,19 +219,7 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         "histogram",
         "Duration of HTTP server requests, from the call to the end of the response body.",
     );
-    // Each series' labels are escaped once and written many times.
-    let labels: Vec<String> = metrics
-        .series
-        .iter()
-        .map(|series| {
-            label_body(&[
-                ("route", &*series.route),
-                ("method", series.method),
-                ("status_class", series.status_class),
-            ])
-        })
-        .collect();
-    for (series, labels) in metrics.series.iter().zip(&labels) {
+    for (series, labels) in metrics.series.iter().zip(labels) {
         for (bound, count) in bounds.iter().zip(&series.cumulative_buckets) {
             out.sample_body(duration, "_bucket", labels, Some(bound), *count as f64);
         }
@@ -165,7 +239,9 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         );
         out.sample_body(duration, "_count", labels, None, series.count as f64);
     }
+}
 
+fn window_summary(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
     let window = "http_server_request_duration_window_seconds";
     out.family(
         window,
@@ -194,7 +270,9 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         &[],
         (totals.successes + totals.failures) as f64,
     );
+}
 
+fn request_counters(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[String]) {
     for (name, help, failures) in [
         ("http_server_requests_total", "HTTP server requests.", false),
         (
@@ -204,7 +282,7 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         ),
     ] {
         out.family(name, "counter", help);
-        for (series, labels) in metrics.series.iter().zip(&labels) {
+        for (series, labels) in metrics.series.iter().zip(labels) {
             let value = if failures {
                 series.failures
             } else {
@@ -213,6 +291,10 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
             out.sample_body(name, "", labels, None, value as f64);
         }
     }
+}
+
+fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+    let totals = &metrics.totals;
     let simple = [
         (
             "http_server_requests_cancelled_total",
@@ -304,161 +386,9 @@ fn process_families(out: &mut Writer<'_>, process: &ProcessStats) {
     ];
     for (name, kind, help, value) in families {
         if let Some(value) = value {
-            out.process(name, kind, help, value);
+            out.single_unprefixed(name, kind, help, value);
         }
     }
-}
-
-struct Writer<'a> {
-    out: String,
-    prefix: &'a str,
-}
-
-impl Writer<'_> {
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let prefix = self.prefix;
-        self.raw_family(&[prefix, name], kind, help);
-    }
-
-    fn raw_family(&mut self, name: &[&str], kind: &str, help: &str) {
-        let out = &mut self.out;
-        out.push_str("# HELP ");
-        name.iter().for_each(|part| out.push_str(part));
-        out.push(' ');
-        escape_help(out, help);
-        out.push_str("\n# TYPE ");
-        name.iter().for_each(|part| out.push_str(part));
-        out.push(' ');
-        out.push_str(kind);
-        out.push('\n');
-    }
-
-    fn process(&mut self, name: &str, kind: &str, help: &str, value: f64) {
-        self.raw_family(&[name], kind, help);
-        self.out.push_str(name);
-        self.value(value);
-    }
-
-    fn sample(&mut self, name: &str, suffix: &str, labels: &[(&str, &str)], value: f64) {
-        let out = &mut self.out;
-        out.push_str(self.prefix);
-        out.push_str(name);
-        out.push_str(suffix);
-        if !labels.is_empty() {
-            out.push('{');
-            write_labels(out, labels);
-            out.push('}');
-        }
-        self.value(value);
-    }
-
-    /// A sample whose labels (without braces, already escaped) are `labels`, plus `le`.
-    fn sample_body(
-        &mut self,
-        name: &str,
-        suffix: &str,
-        labels: &str,
-        le: Option<&str>,
-        value: f64,
-    ) {
-        let out = &mut self.out;
-        out.push_str(self.prefix);
-        out.push_str(name);
-        out.push_str(suffix);
-        if !labels.is_empty() || le.is_some() {
-            out.push('{');
-            out.push_str(labels);
-            if let Some(le) = le {
-                if !labels.is_empty() {
-                    out.push(',');
-                }
-                out.push_str("le=\"");
-                out.push_str(le);
-                out.push('"');
-            }
-            out.push('}');
-        }
-        self.value(value);
-    }
-
-    fn value(&mut self, value: f64) {
-        self.out.push(' ');
-        push_float(&mut self.out, value);
-        self.out.push('\n');
-    }
-}
-
-/// `name="value",…` with the values escaped.
-fn label_body(labels: &[(&str, &str)]) -> String {
-    let mut body = String::new();
-    write_labels(&mut body, labels);
-    body
-}
-
-fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
-    for (i, (name, value)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(name);
-        out.push_str("=\"");
-        escape_label_value(out, value);
-        out.push('"');
-    }
-}
-
-/// A sample value as Prometheus reads it: integers without a fraction, `+Inf`, `-Inf`, `NaN`.
-fn push_float(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-    } else if value.is_infinite() {
-        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-    } else if value.fract() == 0.0 && value.abs() < 1e15 {
-        out.push_str(itoa::Buffer::new().format(value as i64));
-    } else {
-        out.push_str(ryu::Buffer::new().format_finite(value));
-    }
-}
-
-#[cfg(test)]
-fn float(value: f64) -> String {
-    let mut out = String::new();
-    push_float(&mut out, value);
-    out
-}
-
-/// Label values escape backslash, double quote and line feed.
-pub(crate) fn escape_label_value(out: &mut String, value: &str) {
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
-        out.push_str(value);
-        return;
-    }
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// HELP text escapes backslash and line feed.
-fn escape_help(out: &mut String, help: &str) {
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Whether `prefix` can start metric names: `[a-zA-Z_:][a-zA-Z0-9_:]*` (or empty).
-pub(crate) fn valid_prefix(prefix: &str) -> bool {
-    prefix.chars().enumerate().all(|(i, c)| {
-        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
-    })
 }
 
 #[cfg(test)]

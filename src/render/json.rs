@@ -2,10 +2,15 @@
 
 use serde::Serialize;
 
+use std::collections::BTreeMap;
+
+use crate::checker::CheckCounters;
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
-use crate::report::{Anomaly, ProcessFigures, ReliabilityReport, RuntimeStats, Source};
+use crate::probe::RuntimeStats;
+use crate::report::{Anomaly, ReliabilityReport};
 use crate::round::{millis, round3};
-use crate::{CheckCounters, ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::status::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::vitals::{ProcessFigures, Source, Vitals};
 
 /// The liveness body: the process answers, so it is alive.
 pub(crate) const LIVE: &[u8] = br#"{"status":"healthy"}"#;
@@ -28,32 +33,52 @@ impl Readiness<'_> {
     }
 }
 
-/// The detailed report body, with `performance` and `cache` sections when there are metrics.
-pub(crate) fn report(report: &SystemHealthStatus, metrics: Option<&MetricsSnapshot>) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Detailed<'a> {
-        #[serde(flatten)]
-        report: &'a SystemHealthStatus,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        performance: Option<Performance>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cache: Option<Cache>,
+/// The detailed report: the checks' report with `performance` and `cache` sections when
+/// there are request figures. The reliability report is this body, its status raised by the
+/// anomalies and the checks' own status as `checks_status`, plus more sections.
+#[derive(Serialize)]
+struct Detailed<'a> {
+    status: HealthStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks_status: Option<HealthStatus>,
+    accepting_traffic: bool,
+    #[serde(serialize_with = "crate::status::rfc3339")]
+    timestamp: std::time::SystemTime,
+    duration_ms: f64,
+    components: &'a [ComponentStatus],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    performance: Option<Performance>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<Cache>,
+}
+
+impl<'a> Detailed<'a> {
+    fn new(health: &'a SystemHealthStatus, metrics: Option<&MetricsSnapshot>) -> Self {
+        Self {
+            status: health.status,
+            checks_status: None,
+            accepting_traffic: health.accepting_traffic,
+            timestamp: health.timestamp,
+            duration_ms: health.duration_ms,
+            components: &health.components,
+            performance: metrics.map(Performance::from),
+            cache: metrics.map(|m| Cache::from(&m.cache)),
+        }
     }
-    let body = Detailed {
-        report,
-        performance: metrics.map(Performance::from),
-        cache: metrics.map(|m| Cache::from(&m.cache)),
-    };
+}
+
+/// The detailed report body.
+pub(crate) fn report(vitals: &Vitals) -> Vec<u8> {
+    let body = Detailed::new(&vitals.health, vitals.requests.ready());
     serde_json::to_vec(&body).expect("report serialises")
 }
 
 /// The reliability report body: the detailed report (status raised by anomalies, the checks'
-/// own status as `checks_status`), `metrics`, `anomalies`, `notes`, `generation_time_ms`.
+/// own status as `checks_status`), `metrics` (with the application's sources after the
+/// built-in ones), `anomalies`, `notes`, `generation_time_ms`.
 pub(crate) fn reliability(report: &ReliabilityReport) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
-        status: HealthStatus,
-        checks_status: HealthStatus,
         #[serde(flatten)]
         health: Detailed<'a>,
         metrics: Figures<'a>,
@@ -62,37 +87,19 @@ pub(crate) fn reliability(report: &ReliabilityReport) -> Vec<u8> {
         generation_time_ms: f64,
     }
     #[derive(Serialize)]
-    struct Detailed<'a> {
-        accepting_traffic: bool,
-        #[serde(serialize_with = "crate::status::rfc3339")]
-        timestamp: std::time::SystemTime,
-        duration_ms: f64,
-        components: &'a [ComponentStatus],
-        #[serde(skip_serializing_if = "Option::is_none")]
-        performance: Option<Performance>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cache: Option<Cache>,
-    }
-    #[derive(Serialize)]
     struct Figures<'a> {
         requests: Option<Sourced<Requests<'a>>>,
         process: Sourced<Process>,
         runtime: Sourced<&'a RuntimeStats>,
         checks: Vec<Check<'a>>,
+        #[serde(flatten)]
+        sources: BTreeMap<&'a str, Sourced<&'a serde_json::Value>>,
     }
-    let metrics = report.requests.ready();
-    let health = &report.health;
+    let mut health = Detailed::new(&report.health, report.requests.ready());
+    health.checks_status = Some(health.status);
+    health.status = report.status;
     let body = Body {
-        status: report.status,
-        checks_status: health.status,
-        health: Detailed {
-            accepting_traffic: health.accepting_traffic,
-            timestamp: health.timestamp,
-            duration_ms: health.duration_ms,
-            components: &health.components,
-            performance: metrics.map(Performance::from),
-            cache: metrics.map(|m| Cache::from(&m.cache)),
-        },
+        health,
         metrics: Figures {
             requests: match &report.requests {
                 Source::Off => None,
@@ -101,6 +108,11 @@ pub(crate) fn reliability(report: &ReliabilityReport) -> Vec<u8> {
             process: Sourced::from(&report.process, Process::from),
             runtime: Sourced::from(&report.runtime, |r| r),
             checks: report.checks.iter().map(Check::from).collect(),
+            sources: report
+                .sources
+                .iter()
+                .map(|(name, source)| (name.as_str(), Sourced::from(source, |v| v)))
+                .collect(),
         },
         anomalies: &report.anomalies,
         notes: &report.notes,

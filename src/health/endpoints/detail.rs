@@ -1,0 +1,67 @@
+//! The detailed report: in full for clients the detail policy allows, the bare status for the
+//! others; 200 or 503 by the overall status.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Response;
+
+use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
+use crate::checker::Selector;
+use crate::health::layer::Settings;
+use crate::render;
+use crate::status::HealthStatus;
+use crate::vitals::{Vitals, Want};
+
+pub(super) const ENDPOINT: Descriptor = Descriptor {
+    name: "detail",
+    default_path: Some("/health"),
+    methods: GET_HEAD,
+    access: Access::Details,
+    runs_checks: true,
+    answer,
+};
+
+fn answer(ask: &Ask<'_>) -> Answer {
+    static ALL: Selector = Selector::ALL;
+    let selector = ask.query.select(&ALL);
+    let (settings, head) = (ask.settings, ask.head);
+    if !ask.details {
+        if let Some(status) = ask.checker.cached_status(&selector) {
+            return Answer::Now(bare(status, settings, head));
+        }
+        let (checker, settings) = (ask.checker.clone(), settings.clone());
+        let selector = selector.into_owned();
+        return Answer::Later(Box::pin(async move {
+            let status = checker.report_for(&selector).await.status;
+            bare(status, &settings, head)
+        }));
+    }
+    let gatherer = settings.reporter(ask.checker).gatherer().clone();
+    let want = Want {
+        selector: &selector,
+        ..Want::HEALTH
+    };
+    if let Some(vitals) = gatherer.gather_now(&want) {
+        return Answer::Now(report(&vitals, settings, head));
+    }
+    let (selector, settings) = (selector.into_owned(), settings.clone());
+    Answer::Later(Box::pin(async move {
+        let want = Want {
+            selector: &selector,
+            ..Want::HEALTH
+        };
+        let vitals = gatherer.gather_with(&want).await;
+        report(&vitals, &settings, head)
+    }))
+}
+
+fn report(vitals: &Vitals, settings: &Arc<Settings>, head: bool) -> Response<Bytes> {
+    let code = settings.code(vitals.health.status);
+    frame(code, render::health(vitals), head)
+}
+
+/// `{"status":…}` with the status's HTTP code: what clients without details see.
+fn bare(status: HealthStatus, settings: &Settings, head: bool) -> Response<Bytes> {
+    frame(settings.code(status), render::status_only(status), head)
+}

@@ -1,0 +1,174 @@
+//! The endpoints as a table: each is a [`Descriptor`] — name, default path, methods, access,
+//! whether it runs checks, and its answer function — in its own file. Routing, method checks,
+//! the detail policy and framing are done here once for all of them.
+//!
+//! Adding an endpoint: a new file with a `Descriptor` and its answer function, one line in
+//! [`TABLE`], and a builder method on `HealthLayer` if it has a path of its own to set.
+
+mod detail;
+mod live;
+mod metrics;
+mod ready;
+mod reliability;
+mod startup;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+
+use super::future::Checking;
+use super::layer::Settings;
+use super::query::Query;
+use crate::checker::HealthChecker;
+use crate::render::{self, Rendered};
+
+/// Who may see an endpoint's full answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Everybody, in full.
+    Public,
+    /// Everybody; the full answer only for clients the detail policy allows, the bare status
+    /// for others.
+    Details,
+}
+
+/// One endpoint.
+#[derive(Debug)]
+pub(crate) struct Descriptor {
+    /// The name the layer's settings use.
+    pub(crate) name: &'static str,
+    /// Its path when the layer is made (`None`: off until given one).
+    pub(crate) default_path: Option<&'static str>,
+    /// The methods it answers; others get 405 with `Allow`.
+    pub(crate) methods: &'static [Method],
+    pub(crate) access: Access,
+    /// Whether it may run checks (and so reads `?exclude=`).
+    pub(crate) runs_checks: bool,
+    pub(crate) answer: fn(&Ask<'_>) -> Answer,
+}
+
+/// GET and HEAD: what every health endpoint answers.
+pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
+
+/// Every endpoint, in the order paths are matched.
+pub(crate) const TABLE: [&Descriptor; 6] = [
+    &live::ENDPOINT,
+    &ready::ENDPOINT,
+    &detail::ENDPOINT,
+    &reliability::ENDPOINT,
+    &metrics::ENDPOINT,
+    &startup::ENDPOINT,
+];
+
+/// What an answer function is given.
+pub(crate) struct Ask<'a> {
+    /// HEAD: the same headers, no body.
+    pub(crate) head: bool,
+    pub(crate) query: Query,
+    /// Whether the client is shown details (always `false` for a public endpoint).
+    pub(crate) details: bool,
+    pub(crate) checker: &'a HealthChecker,
+    pub(crate) settings: &'a Arc<Settings>,
+}
+
+impl Ask<'_> {
+    /// `rendered` framed with `status`.
+    pub(crate) fn frame(&self, status: StatusCode, rendered: Rendered) -> Response<Bytes> {
+        frame(status, rendered, self.head)
+    }
+}
+
+/// A response ready now, or one that waits for checks or sources.
+pub(crate) enum Answer {
+    Now(Response<Bytes>),
+    Later(Checking),
+}
+
+/// What one request to `endpoint` gets.
+pub(crate) fn answer(
+    endpoint: &Descriptor,
+    request: &Parts,
+    checker: &HealthChecker,
+    settings: &Arc<Settings>,
+) -> Answer {
+    if !endpoint.methods.contains(&request.method) {
+        return Answer::Now(method_not_allowed(endpoint.methods));
+    }
+    let query = match endpoint.runs_checks {
+        true => Query::parse(request.uri.query()),
+        false => Query::default(),
+    };
+    let ask = Ask {
+        head: request.method == Method::HEAD,
+        query,
+        details: endpoint.access == Access::Details && settings.details.allows(request),
+        checker,
+        settings,
+    };
+    (endpoint.answer)(&ask)
+}
+
+fn method_not_allowed(methods: &[Method]) -> Response<Bytes> {
+    let mut response = frame(
+        StatusCode::METHOD_NOT_ALLOWED,
+        render::method_not_allowed(),
+        false,
+    );
+    let allow = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(allow) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
+}
+
+/// A response with the renderer's content type and version headers, never cached; for HEAD,
+/// the same headers (`Content-Length` included) and no body.
+pub(crate) fn frame(status: StatusCode, rendered: Rendered, head: bool) -> Response<Bytes> {
+    let length = HeaderValue::from(rendered.body.len());
+    let mut response = Response::new(if head { Bytes::new() } else { rendered.body });
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(rendered.content_type),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (name, value) in rendered.headers {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    headers.insert(header::CONTENT_LENGTH, length);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn head_keeps_the_length_of_the_body_it_leaves_out() {
+        let response = frame(StatusCode::OK, render::live(), true);
+        assert!(response.body().is_empty());
+        assert_eq!(response.headers()[header::CONTENT_LENGTH], "20");
+        assert_eq!(response.headers()["x-health-version"], "1");
+    }
+
+    #[test]
+    fn names_are_unique_and_default_paths_distinct() {
+        for (i, endpoint) in TABLE.iter().enumerate() {
+            assert!(TABLE[..i].iter().all(|e| e.name != endpoint.name));
+            if let Some(path) = endpoint.default_path {
+                assert!(TABLE[..i].iter().all(|e| e.default_path != Some(path)));
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Renderers: a [`Vitals`] (or the [reliability report](crate::report) made from one) in,
+//! bytes out. No HTTP in here: [`HealthLayer`](crate::HealthLayer) frames what these return,
+//! and an application can call them itself, like `metrics-exporter-prometheus`'s
+//! `PrometheusHandle::render()`.
+//!
+//! ```
+//! use tower_vitals::{HealthChecker, HealthStatus};
+//! use tower_vitals::vitals::VitalsGatherer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_vitals::ConfigError> {
+//! let checker = HealthChecker::builder().check("db", || async {}).build()?;
+//! let vitals = VitalsGatherer::builder(checker).build()?.gather().await;
+//!
+//! let text = tower_vitals::render::prometheus(&vitals);
+//! assert!(text.contains("vitals_health_status{state=\"healthy\"} 1"));
+//!
+//! let json = tower_vitals::render::health(&vitals);
+//! assert_eq!(json.content_type, "application/json");
+//! let body: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+//! assert_eq!(body["components"][0]["name"], "db");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A new format is one file here taking a [`Vitals`]; text formats share the writer and the
+//! escaping in `text.rs`.
+
+mod json;
+mod prometheus;
+mod text;
+
+use bytes::Bytes;
+
+use crate::report::ReliabilityReport;
+use crate::status::HealthStatus;
+use crate::vitals::Vitals;
+
+pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
+
+/// Version of the JSON bodies' layout, sent as `X-Health-Version`.
+pub const HEALTH_VERSION: &str = "1";
+
+/// Version of the reliability report's layout, sent as `X-Reliability-Version`.
+pub const RELIABILITY_VERSION: &str = "1";
+
+/// The `Content-Type` of the JSON bodies.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
+
+const JSON_HEADERS: &[(&str, &str)] = &[("x-health-version", HEALTH_VERSION)];
+const RELIABILITY_HEADERS: &[(&str, &str)] = &[
+    ("x-health-version", HEALTH_VERSION),
+    ("x-reliability-version", RELIABILITY_VERSION),
+];
+
+/// A rendered body with what an HTTP answer needs to frame it: its content type and the
+/// format's version headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Rendered {
+    /// The `Content-Type`.
+    pub content_type: &'static str,
+    /// Headers that version the format, e.g. `("x-health-version", "1")`.
+    pub headers: &'static [(&'static str, &'static str)],
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Rendered {
+    fn json(body: impl Into<Bytes>) -> Self {
+        Self {
+            content_type: JSON_CONTENT_TYPE,
+            headers: JSON_HEADERS,
+            body: body.into(),
+        }
+    }
+}
+
+/// The Prometheus text exposition (format 0.0.4) of `vitals`, names prefixed `vitals_`; see
+/// [`Prometheus`] for another prefix.
+pub fn prometheus(vitals: &Vitals) -> String {
+    Prometheus::default().render(vitals)
+}
+
+/// The detailed health report as `/health` shows it: status, components, and `performance`
+/// and `cache` sections when `vitals` has request figures.
+pub fn health(vitals: &Vitals) -> Rendered {
+    Rendered::json(json::report(vitals))
+}
+
+/// The reliability report as `/health/reliability` shows it.
+pub fn reliability(report: &ReliabilityReport) -> Rendered {
+    Rendered {
+        headers: RELIABILITY_HEADERS,
+        ..Rendered::json(json::reliability(report))
+    }
+}
+
+/// `{"status":…}`: what clients not shown details get.
+pub fn status_only(status: HealthStatus) -> Rendered {
+    Rendered::json(json::status_only(status))
+}
+
+/// `{"status":…}` with the reliability report's version header.
+pub(crate) fn reliability_status_only(status: HealthStatus) -> Rendered {
+    Rendered {
+        headers: RELIABILITY_HEADERS,
+        ..status_only(status)
+    }
+}
+
+/// The liveness body.
+pub(crate) fn live() -> Rendered {
+    Rendered::json(Bytes::from_static(json::LIVE))
+}
+
+/// The readiness body.
+pub(crate) fn readiness(
+    status: HealthStatus,
+    ready: bool,
+    reason: Option<&'static str>,
+    components: Option<&[crate::status::ComponentStatus]>,
+) -> Rendered {
+    let body = json::Readiness {
+        status,
+        ready,
+        reason,
+        components,
+    };
+    Rendered::json(body.to_vec())
+}
+
+/// The startup probe's body, started or not.
+pub(crate) fn startup(started: Option<HealthStatus>) -> Rendered {
+    match started {
+        None => Rendered::json(Bytes::from_static(json::STARTED)),
+        Some(status) => Rendered::json(json::starting(status)),
+    }
+}
+
+/// A JSON error body (a 400 answer's).
+pub(crate) fn error(body: Vec<u8>) -> Rendered {
+    Rendered::json(body)
+}
+
+/// The body of a 405 answer.
+pub(crate) fn method_not_allowed() -> Rendered {
+    Rendered::json(Bytes::from_static(json::METHOD_NOT_ALLOWED))
+}

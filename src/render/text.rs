@@ -1,0 +1,163 @@
+//! The text writer and escaping shared by every text format (Prometheus text 0.0.4 today;
+//! OpenMetrics reuses them): families with HELP and TYPE, samples with escaped labels, values
+//! as Prometheus reads them.
+
+/// Writes families and samples; every name gets `prefix` unless written raw.
+pub(crate) struct Writer<'a> {
+    pub(crate) out: String,
+    prefix: &'a str,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(prefix: &'a str, capacity: usize) -> Self {
+        Self {
+            out: String::with_capacity(capacity),
+            prefix,
+        }
+    }
+
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let prefix = self.prefix;
+        self.raw_family(&[prefix, name], kind, help);
+    }
+
+    pub(crate) fn raw_family(&mut self, name: &[&str], kind: &str, help: &str) {
+        let out = &mut self.out;
+        out.push_str("# HELP ");
+        name.iter().for_each(|part| out.push_str(part));
+        out.push(' ');
+        escape_help(out, help);
+        out.push_str("\n# TYPE ");
+        name.iter().for_each(|part| out.push_str(part));
+        out.push(' ');
+        out.push_str(kind);
+        out.push('\n');
+    }
+
+    pub(crate) fn single_unprefixed(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.raw_family(&[name], kind, help);
+        self.out.push_str(name);
+        self.value(value);
+    }
+
+    pub(crate) fn sample(&mut self, name: &str, suffix: &str, labels: &[(&str, &str)], value: f64) {
+        let out = &mut self.out;
+        out.push_str(self.prefix);
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() {
+            out.push('{');
+            write_labels(out, labels);
+            out.push('}');
+        }
+        self.value(value);
+    }
+
+    /// A sample whose labels (without braces, already escaped) are `labels`, plus `le`.
+    pub(crate) fn sample_body(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &str,
+        le: Option<&str>,
+        value: f64,
+    ) {
+        let out = &mut self.out;
+        out.push_str(self.prefix);
+        out.push_str(name);
+        out.push_str(suffix);
+        if !labels.is_empty() || le.is_some() {
+            out.push('{');
+            out.push_str(labels);
+            if let Some(le) = le {
+                if !labels.is_empty() {
+                    out.push(',');
+                }
+                out.push_str("le=\"");
+                out.push_str(le);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        self.value(value);
+    }
+
+    fn value(&mut self, value: f64) {
+        self.out.push(' ');
+        push_float(&mut self.out, value);
+        self.out.push('\n');
+    }
+}
+
+/// `name="value",…` with the values escaped.
+pub(crate) fn label_body(labels: &[(&str, &str)]) -> String {
+    let mut body = String::new();
+    write_labels(&mut body, labels);
+    body
+}
+
+fn write_labels(out: &mut String, labels: &[(&str, &str)]) {
+    for (i, (name, value)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_label_value(out, value);
+        out.push('"');
+    }
+}
+
+/// A sample value as Prometheus reads it: integers without a fraction, `+Inf`, `-Inf`, `NaN`.
+pub(crate) fn push_float(out: &mut String, value: f64) {
+    if value.is_nan() {
+        out.push_str("NaN");
+    } else if value.is_infinite() {
+        out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
+    } else if value.fract() == 0.0 && value.abs() < 1e15 {
+        out.push_str(itoa::Buffer::new().format(value as i64));
+    } else {
+        out.push_str(ryu::Buffer::new().format_finite(value));
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn float(value: f64) -> String {
+    let mut out = String::new();
+    push_float(&mut out, value);
+    out
+}
+
+/// Label values escape backslash, double quote and line feed.
+pub(crate) fn escape_label_value(out: &mut String, value: &str) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// HELP text escapes backslash and line feed.
+pub(crate) fn escape_help(out: &mut String, help: &str) {
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Whether `prefix` can start metric names: `[a-zA-Z_:][a-zA-Z0-9_:]*` (or empty).
+pub(crate) fn valid_prefix(prefix: &str) -> bool {
+    prefix.chars().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())
+    })
+}
