@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// Settings read from the environment, to apply with
 /// [`HealthCheckerBuilder::config`](crate::HealthCheckerBuilder::config) and

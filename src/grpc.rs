@@ -5,7 +5,8 @@ use std::time::Duration;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::{HealthChecker, HealthStatus, Selector};
+use crate::checker::{HealthChecker, Selector};
+use crate::status::HealthStatus;
 
 /// Mirrors the checker into a tonic-health [`HealthReporter`]: the overall service `""` from the
 /// readiness checks, and each named gRPC service from its own checks. A service is `SERVING`

@@ -16,8 +16,9 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::checker::StatusChange;
+use crate::error::ConfigError;
 use crate::uri::http_uri;
-use crate::{ConfigError, StatusChange};
 
 /// Sends status changes to a webhook: `POST` of `{"source":"tower-vitals","events":[…]}`
 /// (`application/json`), the events of up to `max_wait` gathered into one request of at most

@@ -4,7 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::{CheckResult, HealthStatus};
+use crate::status::{CheckResult, HealthStatus};
 
 /// The future a [`HealthCheck`] returns.
 pub type CheckFuture<'a> =

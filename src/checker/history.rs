@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::HistorySummary;
+use crate::status::HistorySummary;
 
 /// One finished run.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::HealthStatus;
+use crate::status::HealthStatus;
 
 /// A component's shown status changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]

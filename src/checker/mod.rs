@@ -26,7 +26,7 @@ pub use spec::{Check, MAX_NAME_CHARS};
 
 use self::slot::{Begin, Slot, View};
 use crate::round::millis;
-use crate::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::status::{ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the
 /// checks, their cached results and the ready switch.

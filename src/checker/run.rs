@@ -9,8 +9,8 @@ use futures_util::FutureExt;
 use tokio::time::Instant;
 
 use super::spec::CheckSpec;
-use crate::CheckResult;
 use crate::redact::redact;
+use crate::status::CheckResult;
 
 /// What a run of a check ended with.
 pub(crate) struct Outcome {
@@ -90,8 +90,9 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+    use crate::checker::Check;
     use crate::checker::config::Defaults;
-    use crate::{Check, HealthStatus};
+    use crate::status::HealthStatus;
 
     fn spec(check: Check) -> CheckSpec {
         check.resolve(&Defaults::default()).unwrap()

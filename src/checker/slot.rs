@@ -21,7 +21,7 @@ use super::run::{self, Outcome};
 use super::spec::CheckSpec;
 use crate::redact::redact;
 use crate::round::millis;
-use crate::{ComponentStatus, HealthStatus};
+use crate::status::{ComponentStatus, HealthStatus};
 
 /// What [`Slot::begin`] found.
 pub(crate) enum Begin {
@@ -307,24 +307,8 @@ impl Slot {
         let (status, message) = match &previous {
             Some(previous) if raw_failing != state.failing && !self.crossed_threshold(&state) => {
                 // Held at the previous status until enough runs agree.
-                let note = if raw_failing {
-                    format!(
-                        "failure {} of {} before the check counts as failed: {}",
-                        state.consecutive_failures,
-                        spec.failure_threshold,
-                        message.as_deref().unwrap_or(raw.as_str())
-                    )
-                } else {
-                    format!(
-                        "passed {} of {} runs needed to recover; {}",
-                        state.consecutive_successes,
-                        spec.success_threshold,
-                        previous
-                            .message
-                            .as_deref()
-                            .unwrap_or(previous.status.as_str())
-                    )
-                };
+                let raw_message = message.as_deref().unwrap_or(raw.as_str());
+                let note = self.held_note(&state, raw_failing, raw_message, previous);
                 (previous.status, Some(note))
             }
             _ => {
@@ -354,18 +338,43 @@ impl Slot {
         drop(state);
         self.done.send_modify(|generation| *generation += 1);
         if changed {
-            let from = previous.map(|p| p.status);
-            log_transition(spec, from, &record, outcome.attempts);
-            if !self.listeners.is_empty() {
-                let change = StatusChange {
-                    check: spec.name.clone(),
-                    from,
-                    to: status,
-                    message: record.message.clone(),
-                    at: SystemTime::now(),
-                };
-                notify(&self.listeners, &change);
-            }
+            self.announce(previous.map(|p| p.status), &record, outcome.attempts);
+        }
+    }
+
+    /// Why a run's status is not shown yet: the threshold it has to reach.
+    fn held_note(&self, state: &State, failing: bool, raw: &str, previous: &Record) -> String {
+        let spec = &self.spec;
+        if failing {
+            format!(
+                "failure {} of {} before the check counts as failed: {raw}",
+                state.consecutive_failures, spec.failure_threshold,
+            )
+        } else {
+            format!(
+                "passed {} of {} runs needed to recover; {}",
+                state.consecutive_successes,
+                spec.success_threshold,
+                previous
+                    .message
+                    .as_deref()
+                    .unwrap_or(previous.status.as_str())
+            )
+        }
+    }
+
+    /// Logs a change of the shown status and tells the listeners.
+    fn announce(&self, from: Option<HealthStatus>, record: &Record, attempts: u32) {
+        log_transition(&self.spec, from, record, attempts);
+        if !self.listeners.is_empty() {
+            let change = StatusChange {
+                check: self.spec.name.clone(),
+                from,
+                to: record.status,
+                message: record.message.clone(),
+                at: SystemTime::now(),
+            };
+            notify(&self.listeners, &change);
         }
     }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::check::HealthCheck;
 use super::config::Defaults;
+use crate::error::ConfigError;
+use crate::status::HealthStatus;
 use crate::validate::{count, duration};
-use crate::{ConfigError, HealthStatus};
 
 /// Longest accepted check name, in characters.
 pub const MAX_NAME_CHARS: usize = 128;

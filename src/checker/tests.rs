@@ -5,7 +5,8 @@ use std::time::Duration;
 use futures_util::future::join_all;
 
 use super::*;
-use crate::{CheckResult, ConfigError};
+use crate::error::ConfigError;
+use crate::status::CheckResult;
 
 /// A check counting its runs, answering what `answer` says for run number n (0-based).
 fn counted(

@@ -4,8 +4,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::checker::{CheckError, CheckFuture, HealthCheck};
 use crate::round::millis;
-use crate::{CheckError, CheckFuture, CheckResult, HealthCheck};
+use crate::status::CheckResult;
 
 /// Healthy when `host` resolves to at least one address (through the system resolver, on
 /// Tokio's blocking pool). Metadata: up to 8 addresses and the lookup time.

@@ -10,9 +10,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::checker::{CheckError, CheckFuture, HealthCheck};
+use crate::error::ConfigError;
 use crate::round::millis;
+use crate::status::CheckResult;
 use crate::uri::http_uri;
-use crate::{CheckError, CheckFuture, CheckResult, ConfigError, HealthCheck};
 
 /// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within
 /// the request timeout (default 1 s). Plain `http://` (hyper-util's client); the body is not

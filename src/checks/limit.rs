@@ -1,6 +1,7 @@
 //! [`Limit`]: where a measured value turns a check degraded, then unhealthy.
 
-use crate::{ConfigError, HealthStatus};
+use crate::error::ConfigError;
+use crate::status::HealthStatus;
 
 /// Two thresholds on one measured value: degraded from the first, unhealthy from the second.
 ///

@@ -2,8 +2,10 @@
 
 use std::path::PathBuf;
 
+use crate::checker::{CheckError, CheckFuture, HealthCheck};
 use crate::probe::CpuSampler;
-use crate::{CheckError, CheckFuture, CheckResult, HealthCheck, HealthStatus, ProcessStats};
+use crate::probe::ProcessStats;
+use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 

@@ -1,7 +1,8 @@
 //! [`RuntimeCheck`]: is the Tokio runtime keeping up?
 
+use crate::checker::{CheckFuture, HealthCheck};
 use crate::probe::RuntimeProbe;
-use crate::{CheckFuture, CheckResult, HealthCheck, HealthStatus};
+use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 
@@ -41,7 +42,7 @@ impl HealthCheck for RuntimeCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             self.probe.ensure_started();
-            let stats = self.probe.read().map_err(crate::CheckError::new)?;
+            let stats = self.probe.read().map_err(crate::checker::CheckError::new)?;
             let mut result = CheckResult::healthy()
                 .with_metadata("workers", stats.workers)
                 .with_metadata("alive_tasks", stats.alive_tasks)

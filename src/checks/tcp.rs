@@ -4,8 +4,9 @@ use std::time::Instant;
 
 use tokio::net::TcpStream;
 
+use crate::checker::{CheckFuture, HealthCheck};
 use crate::round::millis;
-use crate::{CheckFuture, CheckResult, HealthCheck};
+use crate::status::CheckResult;
 
 /// Healthy when a TCP connection to `host:port` opens (the check's timeout bounds the wait).
 /// Metadata: the peer address and the connect time.
@@ -27,9 +28,9 @@ impl HealthCheck for TcpCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let started = Instant::now();
-            let stream = TcpStream::connect(&self.address)
-                .await
-                .map_err(|e| crate::CheckError::new(format!("connect to {}: {e}", self.address)))?;
+            let stream = TcpStream::connect(&self.address).await.map_err(|e| {
+                crate::checker::CheckError::new(format!("connect to {}: {e}", self.address))
+            })?;
             let peer = stream
                 .peer_addr()
                 .map(|a| a.to_string())

@@ -1,7 +1,8 @@
 //! [`TrafficCheck`]: health judged from the requests the service actually serves.
 
+use crate::checker::{CheckFuture, HealthCheck};
 use crate::metrics::MetricsCollector;
-use crate::{CheckFuture, CheckResult, HealthCheck, HealthStatus};
+use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use crate::Selector;
+use crate::checker::Selector;
 
 /// Names accepted in `?exclude=` (and in `?include=`); more are ignored.
 const MAX_EXCLUDES: usize = 32;

@@ -16,7 +16,7 @@ use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, histogram_bytes, thread_index};
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
 use super::window::Window;
-use crate::ConfigError;
+use crate::error::ConfigError;
 use crate::path::PathSet;
 use crate::validate::{count, duration};
 

@@ -8,5 +8,7 @@ mod runtime;
 
 pub(crate) use cpu::CpuSampler;
 pub use process::ProcessStats;
+#[cfg(all(test, feature = "process", target_os = "linux"))]
+pub(crate) use process::READ_ON;
 pub(crate) use runtime::RuntimeProbe;
 pub use runtime::RuntimeStats;

@@ -28,6 +28,11 @@ pub struct ProcessStats {
     pub start_time_seconds: f64,
 }
 
+/// The threads `/proc` was read on, for tests that prove it is never a runtime worker.
+#[cfg(all(test, feature = "process", target_os = "linux"))]
+pub(crate) static READ_ON: parking_lot::Mutex<Vec<std::thread::ThreadId>> =
+    parking_lot::Mutex::new(Vec::new());
+
 impl ProcessStats {
     /// Reads the figures; an error says why they are unavailable.
     #[cfg(all(feature = "process", target_os = "linux"))]
@@ -35,6 +40,9 @@ impl ProcessStats {
         use procfs::WithCurrentSystemInfo;
         use procfs::process::Process;
         use rustix::process::{Resource, getrlimit};
+
+        #[cfg(test)]
+        READ_ON.lock().push(std::thread::current().id());
 
         let process = Process::myself().map_err(|e| format!("reading /proc/self: {e}"))?;
         let stat = process

@@ -539,7 +539,7 @@ mod tests {
     async fn a_source_that_hangs_becomes_a_placeholder_with_its_error() {
         let checker = HealthChecker::builder()
             .register(
-                crate::Check::new("stuck", std::future::pending::<()>)
+                crate::checker::Check::new("stuck", std::future::pending::<()>)
                     .timeout(Duration::from_secs(30)),
             )
             .deadline(Duration::from_secs(10))

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::HealthStatus;
 use crate::round::round3;
+use crate::status::HealthStatus;
 
 /// How serious an anomaly is, and what it does to the overall status of the reliability report:
 /// `critical` makes it unhealthy, `warning` at least degraded, `info` nothing.

@@ -373,3 +373,28 @@ pub(crate) async fn within<T>(
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
     }
 }
+
+#[cfg(all(test, feature = "process", target_os = "linux"))]
+mod tests {
+    use crate::probe::READ_ON;
+
+    use super::*;
+
+    /// On a current-thread runtime the gathering runs on this thread: a `/proc` read on it
+    /// would block every other task.
+    #[tokio::test(flavor = "current_thread")]
+    async fn process_figures_are_read_on_a_blocking_thread() {
+        let checker = HealthChecker::builder()
+            .check("db", || async {})
+            .build()
+            .unwrap();
+        let gatherer = VitalsGatherer::builder(checker).build().unwrap();
+        let vitals = gatherer.gather().await;
+        assert!(vitals.process.ready().is_some());
+        let here = std::thread::current().id();
+        assert!(
+            !READ_ON.lock().contains(&here),
+            "read on the runtime's thread"
+        );
+    }
+}
