@@ -11,8 +11,13 @@
 //!   untouched ([`health`]). Details are shown per a [`DetailPolicy`](health::DetailPolicy).
 //! - [`MetricsLayer`] and [`MetricsCollector`]: request latency (rolling-window HDR
 //!   histograms), outcomes, in-flight and cache figures, per-route histograms ([`metrics`]).
+//! - [`vitals`]: one snapshot of every figure the endpoints show, gathered with a timeout per
+//!   source (the application can add its own); [`render`]: public renderers (Prometheus text,
+//!   JSON) over it, usable without `HealthLayer`.
 //! - [`report`]: the reliability report and its anomaly rules; [`checks`]: built-in checks;
 //!   [`HealthConfig`]: settings from environment variables; `WebhookNotifier` and `GrpcHealth`.
+//!
+//! How the parts fit (each imports only those below it) is in `ARCHITECTURE.md`.
 //!
 //! # Features
 //!
@@ -49,6 +54,7 @@
 //!
 //! Checks run on the Tokio runtime that serves the request.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod checker;
 pub mod checks;
@@ -79,6 +85,7 @@ pub use checker::{
 pub use config::{HealthConfig, env_name};
 pub use error::ConfigError;
 #[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use metrics::{MetricsCollector, MetricsLayer};
@@ -86,4 +93,5 @@ pub use probe::ProcessStats;
 pub use redact::MAX_MESSAGE_CHARS;
 pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};
 #[cfg(feature = "http-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use webhook::{WebhookBuilder, WebhookNotifier, WebhookStats};

@@ -31,9 +31,11 @@ mod traffic;
 
 pub use dns::DnsCheck;
 #[cfg(feature = "http-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use http::HttpCheck;
 pub use limit::Limit;
 #[cfg(all(feature = "process", target_os = "linux"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "process", target_os = "linux"))))]
 pub use process::{DiskSpaceCheck, ProcessCheck};
 pub use runtime::RuntimeCheck;
 pub use tcp::TcpCheck;
