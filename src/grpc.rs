@@ -6,7 +6,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::checker::{HealthChecker, Selector};
-use crate::status::HealthStatus;
+use crate::error::ConfigError;
+use crate::health_report::HealthStatus;
+use crate::validate;
 
 /// Mirrors the checker into a tonic-health [`HealthReporter`]: the overall service `""` from the
 /// readiness checks, and each named gRPC service from its own checks. A service is `SERVING`
@@ -59,10 +61,29 @@ impl GrpcHealth {
         self
     }
 
-    /// How often statuses are refreshed besides on changes (default 1 s).
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
+    /// How often statuses are refreshed besides on changes (default 1 s; 10 ms to 1 h).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use tower_vitals::{GrpcHealth, HealthChecker};
+    ///
+    /// let checker = HealthChecker::builder().build().unwrap();
+    /// let (reporter, _service) = tonic_health::server::health_reporter();
+    /// let error = GrpcHealth::new(checker, reporter).interval(Duration::ZERO).unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "gRPC health refresh interval of 0 ms is out of range (10 ms to 1 h)"
+    /// );
+    /// # }
+    /// ```
+    pub fn interval(mut self, interval: Duration) -> Result<Self, ConfigError> {
+        let allowed = (
+            Duration::from_millis(10)..=Duration::from_secs(3600),
+            "10 ms to 1 h",
+        );
+        self.interval = validate::duration("gRPC health refresh interval", interval, allowed)?;
+        Ok(self)
     }
 
     /// Starts mirroring on the current Tokio runtime; the task runs until aborted.

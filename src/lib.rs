@@ -14,7 +14,7 @@
 //! - [`vitals`]: one snapshot of every figure the endpoints show, gathered with a timeout per
 //!   source (the application can add its own); [`render`]: public renderers (Prometheus text,
 //!   JSON) over it, usable without `HealthLayer`.
-//! - [`report`]: the reliability report and its anomaly rules; [`checks`]: built-in checks;
+//! - [`reliability`]: the reliability report and its anomaly rules; [`checks`]: built-in checks;
 //!   [`HealthConfig`]: settings from environment variables; `WebhookNotifier` and `GrpcHealth`.
 //!
 //! How the parts fit (each imports only those below it) is in `ARCHITECTURE.md`.
@@ -63,14 +63,17 @@ mod error;
 #[cfg(feature = "tonic")]
 mod grpc;
 pub mod health;
+mod health_report;
 pub mod metrics;
 mod path;
 mod probe;
 mod redact;
+pub mod reliability;
 pub mod render;
-pub mod report;
+/// The former name of [`reliability`], kept so that existing imports compile.
+#[doc(hidden)]
+pub use reliability as report;
 mod round;
-mod status;
 #[cfg(feature = "http-client")]
 mod uri;
 mod validate;
@@ -88,10 +91,12 @@ pub use error::ConfigError;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
+pub use health_report::{
+    CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus,
+};
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use probe::ProcessStats;
 pub use redact::MAX_MESSAGE_CHARS;
-pub use status::{CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus};
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use webhook::{WebhookBuilder, WebhookNotifier, WebhookStats};

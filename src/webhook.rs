@@ -19,6 +19,13 @@ use tokio::time::Instant;
 use crate::checker::StatusChange;
 use crate::error::ConfigError;
 use crate::uri::http_uri;
+use crate::validate;
+
+/// The allowed request timeouts.
+const TIMEOUT: validate::Range<Duration> = (
+    Duration::from_millis(1)..=Duration::from_secs(60),
+    "1 ms to 60 s",
+);
 
 /// Sends status changes to a webhook: `POST` of `{"source":"tower-vitals","events":[…]}`
 /// (`application/json`), the events of up to `max_wait` gathered into one request of at most
@@ -30,7 +37,7 @@ use crate::uri::http_uri;
 /// use tower_vitals::{HealthChecker, WebhookNotifier};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), tower_vitals::ConfigError> {
-/// let webhook = WebhookNotifier::builder("http://alerts.internal:8080/hooks/health")?.build();
+/// let webhook = WebhookNotifier::builder("http://alerts.internal:8080/hooks/health").build()?;
 /// let checker = HealthChecker::builder()
 ///     .check("db", || async {})
 ///     .on_change(webhook.listener())
@@ -91,27 +98,29 @@ pub struct WebhookStats {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct WebhookBuilder {
-    settings: Settings,
+    uri: String,
+    timeout: Duration,
+    retries: u32,
+    backoff: Duration,
+    max_batch: usize,
+    max_wait: Duration,
     queue: usize,
 }
 
 impl WebhookNotifier {
-    /// Starts a notifier for `uri`, an absolute `http://` URI. Defaults: 2 s per request, 3
-    /// retries from 200 ms doubling, batches of up to 50 events gathered for up to 1 s, a queue
-    /// of 1024 changes.
-    pub fn builder(uri: &str) -> Result<WebhookBuilder, ConfigError> {
-        let parsed = http_uri(uri)?;
-        Ok(WebhookBuilder {
-            settings: Settings {
-                uri: parsed,
-                timeout: Duration::from_secs(2),
-                retries: 3,
-                backoff: Duration::from_millis(200),
-                max_batch: 50,
-                max_wait: Duration::from_secs(1),
-            },
+    /// Settings for a notifier posting to `uri`, an absolute `http://` URI (checked by
+    /// [`build`](WebhookBuilder::build)). Defaults: 2 s per request, 3 retries from 200 ms
+    /// doubling, batches of up to 50 events gathered for up to 1 s, a queue of 1024 changes.
+    pub fn builder(uri: &str) -> WebhookBuilder {
+        WebhookBuilder {
+            uri: uri.to_owned(),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            backoff: Duration::from_millis(200),
+            max_batch: 50,
+            max_wait: Duration::from_secs(1),
             queue: 1024,
-        })
+        }
     }
 
     /// A listener for [`HealthCheckerBuilder::on_change`](crate::HealthCheckerBuilder::on_change).
@@ -135,43 +144,75 @@ impl WebhookNotifier {
 }
 
 impl WebhookBuilder {
-    /// How long one request may take (default 2 s).
+    /// How long one request may take (default 2 s; 1 ms to 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.timeout = timeout;
+        self.timeout = timeout;
         self
     }
 
-    /// Retries of a failed request (default 3), waiting `backoff`, then twice that, and so on
-    /// (default 200 ms).
+    /// Retries of a failed request (default 3; 0 to 10), waiting `backoff`, then twice that,
+    /// and so on (default 200 ms; up to 60 s).
     pub fn retries(mut self, retries: u32, backoff: Duration) -> Self {
-        self.settings.retries = retries;
-        self.settings.backoff = backoff;
+        self.retries = retries;
+        self.backoff = backoff;
         self
     }
 
-    /// Events per request at most (default 50), and how long the first event of a batch waits
-    /// for others (default 1 s).
+    /// Events per request at most (default 50; 1 to 10 000), and how long the first event of a
+    /// batch waits for others (default 1 s; up to 60 s).
     pub fn batch(mut self, max_events: usize, max_wait: Duration) -> Self {
-        self.settings.max_batch = max_events.max(1);
-        self.settings.max_wait = max_wait;
+        self.max_batch = max_events;
+        self.max_wait = max_wait;
         self
     }
 
-    /// Changes waiting to be sent at most (default 1024); more are dropped and counted.
+    /// Changes waiting to be sent at most (default 1024; 1 to 1 000 000); more are dropped and
+    /// counted.
     pub fn queue(mut self, capacity: usize) -> Self {
-        self.queue = capacity.max(1);
+        self.queue = capacity;
         self
     }
 
-    /// The notifier. Its delivery task starts with the first change, on that change's runtime.
-    pub fn build(self) -> WebhookNotifier {
-        let (sender, receiver) = mpsc::channel(self.queue);
+    /// Checks the settings and makes the notifier; its delivery task starts with the first
+    /// change, on that change's runtime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_vitals::WebhookNotifier;
+    ///
+    /// let error = WebhookNotifier::builder("http://127.0.0.1:9/hooks")
+    ///     .timeout(Duration::ZERO)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(error.to_string(), "webhook timeout of 0 ms is out of range (1 ms to 60 s)");
+    /// assert!(WebhookNotifier::builder("https://example.com").build().is_err());
+    /// ```
+    pub fn build(self) -> Result<WebhookNotifier, ConfigError> {
+        let up_to_a_minute = (Duration::ZERO..=Duration::from_secs(60), "0 to 60 s");
+        let settings = Settings {
+            uri: http_uri(&self.uri)?,
+            timeout: validate::duration("webhook timeout", self.timeout, TIMEOUT)?,
+            retries: validate::count("webhook retries", self.retries, (0..=10, "0 to 10"))?,
+            backoff: validate::duration("webhook backoff", self.backoff, up_to_a_minute.clone())?,
+            max_batch: validate::count(
+                "webhook batch",
+                self.max_batch,
+                (1..=10_000, "1 to 10000"),
+            )?,
+            max_wait: validate::duration("webhook batch wait", self.max_wait, up_to_a_minute)?,
+        };
+        let queue = validate::count("webhook queue", self.queue, (1..=1_000_000, "1 to 1000000"))?;
+        Ok(Self::start(settings, queue))
+    }
+
+    fn start(settings: Settings, queue: usize) -> WebhookNotifier {
+        let (sender, receiver) = mpsc::channel(queue);
         WebhookNotifier {
             shared: Arc::new(Shared {
                 sender,
                 receiver: Mutex::new(Some(receiver)),
                 started: AtomicBool::new(false),
-                settings: self.settings,
+                settings,
                 stats: Arc::default(),
             }),
         }

@@ -34,6 +34,7 @@ fn orders() -> (HealthChecker, HealthServer<impl Health>, JoinHandle<()>) {
     let bridge = GrpcHealth::new(checker.clone(), reporter)
         .service("shop.Orders", Selector::tagged("orders"))
         .interval(Duration::from_millis(50))
+        .unwrap()
         .spawn();
     (checker, health_service, bridge)
 }

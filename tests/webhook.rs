@@ -65,10 +65,10 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
 async fn changes_are_batched_posted_and_retried_until_accepted() {
     let (server, bodies, calls) = receiver(2).await;
     let webhook = WebhookNotifier::builder(&server.url("/hooks"))
-        .unwrap()
         .retries(3, Duration::from_millis(20))
         .batch(10, Duration::from_millis(300))
-        .build();
+        .build()
+        .unwrap();
     let checker = HealthChecker::builder()
         .register(Check::new("db", flapping()).retries(0))
         .on_change(webhook.listener())
@@ -116,10 +116,10 @@ async fn an_unreachable_receiver_costs_a_failed_batch_not_the_checks() {
     let address = closed.local_addr().unwrap();
     drop(closed);
     let webhook = WebhookNotifier::builder(&format!("http://{address}/hooks"))
-        .unwrap()
         .retries(2, Duration::from_millis(10))
         .batch(10, Duration::from_millis(50))
-        .build();
+        .build()
+        .unwrap();
     let checker = HealthChecker::builder()
         .register(Check::new("db", flapping()).retries(0))
         .on_change(webhook.listener())
@@ -148,10 +148,10 @@ async fn an_unreachable_receiver_costs_a_failed_batch_not_the_checks() {
 async fn a_full_queue_drops_and_counts() {
     let (server, _bodies, _calls) = receiver(0).await;
     let webhook = WebhookNotifier::builder(&server.url("/hooks"))
-        .unwrap()
         .queue(2)
         .batch(1, Duration::from_millis(1))
-        .build();
+        .build()
+        .unwrap();
     let checker = HealthChecker::builder()
         .register(Check::new("db", flapping()).retries(0))
         .on_change(webhook.listener())
@@ -165,5 +165,9 @@ async fn a_full_queue_drops_and_counts() {
     assert_eq!(webhook.stats().dropped_events, 8);
     wait_for(|| webhook.stats().delivered_events == 2).await;
     assert_eq!(webhook.stats().delivered_events, 2);
-    assert!(WebhookNotifier::builder("https://example.com").is_err());
+    assert!(
+        WebhookNotifier::builder("https://example.com")
+            .build()
+            .is_err()
+    );
 }

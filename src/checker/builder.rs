@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::config::Defaults;
+use super::defaults::Defaults;
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
 use super::{Check, HealthCheck, HealthChecker, Shared};

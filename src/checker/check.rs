@@ -1,160 +1,229 @@
-//! The [`HealthCheck`] trait and what a check may return.
+//! [`Check`]: a check plus its name and per-check settings, validated when the checker is built.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::status::{CheckResult, HealthStatus};
+use super::defaults::Defaults;
+use super::health_check::HealthCheck;
+use crate::error::ConfigError;
+use crate::health_report::HealthStatus;
+use crate::validate::{count, duration};
 
-/// The future a [`HealthCheck`] returns.
-pub type CheckFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<CheckResult, CheckError>> + Send + 'a>>;
+/// Longest accepted check name, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
 
-/// One named dependency check.
-///
-/// Any `Fn() -> impl Future` whose output implements [`IntoCheckResult`] is a check, so most
-/// checks are async closures:
+/// A named check with its settings; unset settings take the checker's defaults.
 ///
 /// ```
-/// use tower_vitals::{HealthChecker, HealthStatus};
+/// use std::time::Duration;
+/// use tower_vitals::{Check, HealthChecker};
 ///
-/// let checker = HealthChecker::builder()
-///     .check("always", || async { HealthStatus::Healthy })
-///     .check("disk", || async {
-///         std::fs::metadata("/").map(|_| ()) // Ok(()) is healthy, Err(e) a failure
-///     })
-///     .build()
-///     .unwrap();
-/// # drop(checker);
+/// let cache = Check::new("cache", || async { Ok::<_, std::io::Error>(()) })
+///     .timeout(Duration::from_millis(300))
+///     .critical(false) // a cache outage degrades, it does not take the service down
+///     .tag("ready");
+/// let checker = HealthChecker::builder().register(cache).build().unwrap();
+/// assert_eq!(checker.check_names().collect::<Vec<_>>(), ["cache"]);
 /// ```
-///
-/// For a check with state (a connection pool, a client), implement the trait:
-///
-/// ```
-/// use tower_vitals::{CheckFuture, CheckResult, HealthCheck};
-///
-/// struct Pool { size: usize }
-///
-/// impl HealthCheck for Pool {
-///     fn check(&self) -> CheckFuture<'_> {
-///         Box::pin(async move {
-///             if self.size == 0 {
-///                 return Ok(CheckResult::unhealthy("pool is empty"));
-///             }
-///             Ok(CheckResult::healthy().with_metadata("size", self.size))
-///         })
-///     }
-/// }
-/// ```
-///
-/// A returned `Err`, a panic and a timeout are failures: the checker retries them and, if they
-/// persist, reports the check's failure status with the error as message. A returned status is
-/// an answer and is not retried.
-pub trait HealthCheck: Send + Sync + 'static {
-    /// Runs the check once.
-    fn check(&self) -> CheckFuture<'_>;
+#[must_use]
+pub struct Check {
+    name: String,
+    check: Arc<dyn HealthCheck>,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+    failure_status: HealthStatus,
+    tags: Vec<String>,
+    failure_threshold: Option<u32>,
+    success_threshold: Option<u32>,
+    background: Option<Duration>,
 }
 
-impl<F, Fut> HealthCheck for F
-where
-    F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future + Send + 'static,
-    Fut::Output: IntoCheckResult,
-{
-    fn check(&self) -> CheckFuture<'_> {
-        let future = self();
-        Box::pin(async move { future.await.into_check_result() })
-    }
-}
-
-/// A check that could not produce a status: the dependency answered with an error.
-///
-/// Converts from any [`std::error::Error`], so `?` works inside checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckError {
-    message: String,
-}
-
-impl CheckError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
+impl Check {
+    /// A check named `name` (validated by [`HealthCheckerBuilder::build`](crate::HealthCheckerBuilder::build)).
+    pub fn new(name: impl Into<String>, check: impl HealthCheck) -> Self {
         Self {
-            message: message.into(),
+            name: name.into(),
+            check: Arc::new(check),
+            timeout: None,
+            retries: None,
+            failure_status: HealthStatus::Unhealthy,
+            tags: Vec::new(),
+            failure_threshold: None,
+            success_threshold: None,
+            background: None,
         }
     }
 
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
+    /// How long one attempt may take before it counts as a failure (default: the checker's,
+    /// 2000 ms). The attempt is cancelled when it runs out.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
-}
 
-impl fmt::Display for CheckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// How many times a failed attempt is retried, with exponential backoff (default: the
+    /// checker's, 1).
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.retries = Some(retries);
+        self
     }
-}
 
-impl<E: std::error::Error> From<E> for CheckError {
-    fn from(error: E) -> Self {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        Self { message }
-    }
-}
-
-/// Values a check may return.
-///
-/// | returned | result |
-/// |---|---|
-/// | [`HealthStatus`], [`CheckResult`] | that status |
-/// | `()` | healthy |
-/// | `bool` | `true` healthy, `false` a failure |
-/// | `Result<T, E>` (`T` any of these, `E: Display`) | `Ok` as `T`, `Err` a failure |
-pub trait IntoCheckResult {
-    /// Converts into a result or a failure.
-    fn into_check_result(self) -> Result<CheckResult, CheckError>;
-}
-
-impl IntoCheckResult for CheckResult {
-    fn into_check_result(self) -> Result<CheckResult, CheckError> {
-        Ok(self)
-    }
-}
-
-impl IntoCheckResult for HealthStatus {
-    fn into_check_result(self) -> Result<CheckResult, CheckError> {
-        Ok(CheckResult::new(self))
-    }
-}
-
-impl IntoCheckResult for () {
-    fn into_check_result(self) -> Result<CheckResult, CheckError> {
-        Ok(CheckResult::healthy())
-    }
-}
-
-impl IntoCheckResult for bool {
-    fn into_check_result(self) -> Result<CheckResult, CheckError> {
-        if self {
-            Ok(CheckResult::healthy())
+    /// `false` makes a failure show as [`HealthStatus::Degraded`] instead of `Unhealthy`, so the
+    /// check never fails readiness on its own. Default `true`.
+    pub fn critical(self, critical: bool) -> Self {
+        self.failure_status(if critical {
+            HealthStatus::Unhealthy
         } else {
-            Err(CheckError::new("check returned false"))
+            HealthStatus::Degraded
+        })
+    }
+
+    /// The status a failure (error, panic, timeout) is reported as. It also caps what the check
+    /// can report: a check with failure status `Degraded` is never shown as `Unhealthy`.
+    pub fn failure_status(mut self, status: HealthStatus) -> Self {
+        self.failure_status = status;
+        self
+    }
+
+    /// Adds a tag; a [`Selector`](crate::Selector) can pick checks by tag (readiness, say).
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Failed runs in a row needed before the check shows as failed (default: the checker's, 1).
+    pub fn failure_threshold(mut self, runs: u32) -> Self {
+        self.failure_threshold = Some(runs);
+        self
+    }
+
+    /// Passing runs in a row needed before a failed check shows as recovered (default: the
+    /// checker's, 1).
+    pub fn success_threshold(mut self, runs: u32) -> Self {
+        self.success_threshold = Some(runs);
+        self
+    }
+
+    /// Runs the check on its own schedule, every `interval` (± 10 % jitter), never on the probe
+    /// path: for expensive checks. Reports show its last result (fresh while younger than two
+    /// intervals) and `unknown` until the first run finished. 100 ms to 1 h.
+    pub fn background(mut self, interval: Duration) -> Self {
+        self.background = Some(interval);
+        self
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn resolve(self, defaults: &Defaults) -> Result<CheckSpec, ConfigError> {
+        validate_name(&self.name)?;
+        let setting = |what: &str| format!("check {:?} {what}", self.name);
+        let timeout = self.timeout.unwrap_or(defaults.timeout);
+        duration(&setting("timeout"), timeout, Defaults::TIMEOUT_RANGE)?;
+        let retries = self.retries.unwrap_or(defaults.retries);
+        count(&setting("retries"), retries, Defaults::RETRIES_RANGE)?;
+        let failure_threshold = self.failure_threshold.unwrap_or(defaults.failure_threshold);
+        count(
+            &setting("failure threshold"),
+            failure_threshold,
+            Defaults::THRESHOLD_RANGE,
+        )?;
+        let success_threshold = self.success_threshold.unwrap_or(defaults.success_threshold);
+        count(
+            &setting("success threshold"),
+            success_threshold,
+            Defaults::THRESHOLD_RANGE,
+        )?;
+        if let Some(interval) = self.background {
+            duration(
+                &setting("background interval"),
+                interval,
+                (
+                    Duration::from_millis(100)..=Duration::from_secs(3600),
+                    "100 ms to 1 h",
+                ),
+            )?;
         }
+        Ok(CheckSpec {
+            background: self.background,
+            name: self.name,
+            check: self.check,
+            timeout,
+            retries,
+            backoff_base: defaults.backoff_base,
+            backoff_max: defaults.backoff_max,
+            failure_status: self.failure_status,
+            tags: self.tags,
+            failure_threshold,
+            success_threshold,
+        })
     }
 }
 
-impl<T: IntoCheckResult, E: fmt::Display> IntoCheckResult for Result<T, E> {
-    fn into_check_result(self) -> Result<CheckResult, CheckError> {
-        match self {
-            Ok(value) => value.into_check_result(),
-            Err(error) => Err(CheckError::new(error.to_string())),
-        }
+impl fmt::Debug for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Check")
+            .field("name", &self.name)
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("failure_status", &self.failure_status)
+            .field("tags", &self.tags)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A check with every setting resolved.
+pub(crate) struct CheckSpec {
+    pub(crate) name: String,
+    pub(crate) check: Arc<dyn HealthCheck>,
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) backoff_base: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) failure_status: HealthStatus,
+    pub(crate) tags: Vec<String>,
+    pub(crate) failure_threshold: u32,
+    pub(crate) success_threshold: u32,
+    pub(crate) background: Option<Duration>,
+}
+
+impl CheckSpec {
+    /// The pause before retry number `retry` (1-based): base × 2^(retry-1), at most the maximum.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.backoff_base
+            .checked_mul(factor)
+            .map_or(self.backoff_max, |delay| delay.min(self.backoff_max))
+    }
+
+    pub(crate) fn critical(&self) -> bool {
+        self.failure_status == HealthStatus::Unhealthy
+    }
+}
+
+fn validate_name(name: &str) -> Result<(), ConfigError> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some("it is longer than 128 characters")
+    } else if name.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if name.trim() != name {
+        Some("it starts or ends with whitespace")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ConfigError::InvalidCheckName {
+            name: name.to_owned(),
+            reason,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -162,37 +231,41 @@ impl<T: IntoCheckResult, E: fmt::Display> IntoCheckResult for Result<T, E> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn returned_values_convert() {
-        assert_eq!(
-            ().into_check_result().unwrap().status(),
-            HealthStatus::Healthy
-        );
-        assert!(false.into_check_result().is_err());
-        let err: Result<(), &str> = Err("refused");
-        assert_eq!(err.into_check_result().unwrap_err().message(), "refused");
-        let ok: Result<HealthStatus, String> = Ok(HealthStatus::Degraded);
-        assert_eq!(
-            ok.into_check_result().unwrap().status(),
-            HealthStatus::Degraded
-        );
+    fn spec(name: &str) -> Result<CheckSpec, ConfigError> {
+        Check::new(name, || async {}).resolve(&Defaults::default())
     }
 
     #[test]
-    fn error_sources_are_chained() {
-        #[derive(Debug)]
-        struct Outer(std::io::Error);
-        impl fmt::Display for Outer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("query failed")
-            }
+    fn names_are_validated() {
+        assert!(spec("db").is_ok());
+        assert!(spec("cache \"primary\" ✓").is_ok());
+        for bad in ["", " db", "db\n", "a\u{7}b", &"x".repeat(129)] {
+            let err = spec(bad).err().expect(bad);
+            assert!(matches!(err, ConfigError::InvalidCheckName { .. }), "{err}");
         }
-        impl std::error::Error for Outer {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let error = CheckError::from(Outer(std::io::Error::other("connection reset")));
-        assert_eq!(error.message(), "query failed: connection reset");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let spec = spec("db").unwrap();
+        assert_eq!(spec.backoff(1), Duration::from_millis(50));
+        assert_eq!(spec.backoff(2), Duration::from_millis(100));
+        assert_eq!(spec.backoff(3), Duration::from_millis(200));
+        assert_eq!(spec.backoff(40), spec.backoff_max);
+    }
+
+    #[test]
+    fn per_check_settings_are_range_checked() {
+        let zero = Check::new("db", || async {})
+            .timeout(Duration::ZERO)
+            .resolve(&Defaults::default());
+        assert_eq!(
+            zero.err().unwrap().to_string(),
+            "check \"db\" timeout of 0 ms is out of range (1 ms to 60 s)"
+        );
+        let never = Check::new("db", || async {})
+            .failure_threshold(0)
+            .resolve(&Defaults::default());
+        assert!(matches!(never, Err(ConfigError::InvalidCount { .. })));
     }
 }

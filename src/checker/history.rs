@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::status::HistorySummary;
+use crate::health_report::HistorySummary;
 
 /// One finished run.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::status::HealthStatus;
+use crate::health_report::HealthStatus;
 
 /// A component's shown status changed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,7 +21,7 @@ pub struct StatusChange {
     /// The check's message, if any.
     pub message: Option<String>,
     /// When it changed.
-    #[serde(serialize_with = "crate::status::rfc3339")]
+    #[serde(serialize_with = "crate::health_report::rfc3339")]
     pub at: SystemTime,
 }
 

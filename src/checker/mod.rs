@@ -4,13 +4,13 @@
 mod background;
 mod builder;
 mod check;
-mod config;
+mod defaults;
+mod health_check;
 mod history;
 mod listen;
 mod run;
 mod select;
 mod slot;
-mod spec;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,14 +19,14 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 pub use builder::HealthCheckerBuilder;
-pub use check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
+pub use check::{Check, MAX_NAME_CHARS};
+pub use health_check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
 pub use listen::StatusChange;
 pub use select::Selector;
-pub use spec::{Check, MAX_NAME_CHARS};
 
 use self::slot::{Begin, Slot, View};
+use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::round::millis;
-use crate::status::{ComponentStatus, HealthStatus, SystemHealthStatus};
 
 /// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the
 /// checks, their cached results and the ready switch.

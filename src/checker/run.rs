@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::time::Instant;
 
-use super::spec::CheckSpec;
+use super::check::CheckSpec;
+use crate::health_report::CheckResult;
 use crate::redact::redact;
-use crate::status::CheckResult;
 
 /// What a run of a check ended with.
 pub(crate) struct Outcome {
@@ -91,8 +91,8 @@ mod tests {
 
     use super::*;
     use crate::checker::Check;
-    use crate::checker::config::Defaults;
-    use crate::status::HealthStatus;
+    use crate::checker::defaults::Defaults;
+    use crate::health_report::HealthStatus;
 
     fn spec(check: Check) -> CheckSpec {
         check.resolve(&Defaults::default()).unwrap()

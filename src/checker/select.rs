@@ -1,6 +1,6 @@
 //! [`Selector`]: which checks a report is made of.
 
-use super::spec::CheckSpec;
+use super::check::CheckSpec;
 
 /// Picks the checks a report (readiness, say) is made of: all of them or those with a tag,
 /// minus excluded names.

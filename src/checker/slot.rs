@@ -15,13 +15,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::background;
+use super::check::CheckSpec;
 use super::history::{Entry, History};
 use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
-use super::spec::CheckSpec;
+use crate::health_report::{ComponentStatus, HealthStatus};
 use crate::redact::redact;
 use crate::round::millis;
-use crate::status::{ComponentStatus, HealthStatus};
 
 /// What [`Slot::begin`] found.
 pub(crate) enum Begin {

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 
 use super::*;
 use crate::error::ConfigError;
-use crate::status::CheckResult;
+use crate::health_report::CheckResult;
 
 /// A check counting its runs, answering what `answer` says for run number n (0-based).
 fn counted(

@@ -5,8 +5,8 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
+use crate::health_report::CheckResult;
 use crate::round::millis;
-use crate::status::CheckResult;
 
 /// Healthy when `host` resolves to at least one address (through the system resolver, on
 /// Tokio's blocking pool). Metadata: up to 8 addresses and the lookup time.

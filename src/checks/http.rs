@@ -12,8 +12,8 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
 use crate::error::ConfigError;
+use crate::health_report::CheckResult;
 use crate::round::millis;
-use crate::status::CheckResult;
 use crate::uri::http_uri;
 
 /// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within

@@ -1,7 +1,7 @@
 //! [`Limit`]: where a measured value turns a check degraded, then unhealthy.
 
 use crate::error::ConfigError;
-use crate::status::HealthStatus;
+use crate::health_report::HealthStatus;
 
 /// Two thresholds on one measured value: degraded from the first, unhealthy from the second.
 ///

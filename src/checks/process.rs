@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
+use crate::health_report::{CheckResult, HealthStatus};
 use crate::probe::CpuSampler;
 use crate::probe::ProcessStats;
-use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 

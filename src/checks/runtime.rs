@@ -1,8 +1,8 @@
 //! [`RuntimeCheck`]: is the Tokio runtime keeping up?
 
 use crate::checker::{CheckFuture, HealthCheck};
+use crate::health_report::{CheckResult, HealthStatus};
 use crate::probe::RuntimeProbe;
-use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 

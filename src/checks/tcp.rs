@@ -5,8 +5,8 @@ use std::time::Instant;
 use tokio::net::TcpStream;
 
 use crate::checker::{CheckFuture, HealthCheck};
+use crate::health_report::CheckResult;
 use crate::round::millis;
-use crate::status::CheckResult;
 
 /// Healthy when a TCP connection to `host:port` opens (the check's timeout bounds the wait).
 /// Metadata: the peer address and the connect time.

@@ -1,8 +1,8 @@
 //! [`TrafficCheck`]: health judged from the requests the service actually serves.
 
 use crate::checker::{CheckFuture, HealthCheck};
+use crate::health_report::{CheckResult, HealthStatus};
 use crate::metrics::MetricsCollector;
-use crate::status::{CheckResult, HealthStatus};
 
 use super::Limit;
 

@@ -12,10 +12,10 @@ use super::service::Health;
 use crate::checker::{HealthChecker, Selector};
 use crate::config::{HealthConfig, var};
 use crate::error::ConfigError;
+use crate::health_report::HealthStatus;
 use crate::metrics::MetricsCollector;
+use crate::reliability::{ReliabilityConfig, Reporter};
 use crate::render::Prometheus;
-use crate::report::{ReliabilityConfig, Reporter};
-use crate::status::HealthStatus;
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
 ///

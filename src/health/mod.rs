@@ -5,7 +5,7 @@
 //! | `/health/live` | 200 `{"status":"healthy"}` while the process serves | never |
 //! | `/health/ready` | 200 when no gating check is unhealthy, else 503; `?verbose` lists them | the readiness [`Selector`](crate::Selector)'s |
 //! | `/health` | the detailed report, 200 or 503 by overall status | all |
-//! | `/health/reliability` | the [reliability report](crate::report): the detailed report plus figures, anomalies and notes, 200 or 503; `?include=name` adds an optional source | all (cached 30 s) |
+//! | `/health/reliability` | the [reliability report](crate::reliability): the detailed report plus figures, anomalies and notes, 200 or 503; `?include=name` adds an optional source | all (cached 30 s) |
 //! | `/metrics` | Prometheus text format 0.0.4 ([families](#prometheus-families)) | all |
 //!
 //! GET and HEAD are answered (HEAD: same headers, no body), other methods get 405 with `Allow`.

@@ -5,11 +5,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 use crate::checker::CheckCounters;
+use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
 use crate::probe::RuntimeStats;
-use crate::report::{Anomaly, ReliabilityReport};
+use crate::reliability::{Anomaly, ReliabilityReport};
 use crate::round::{millis, round3};
-use crate::status::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::vitals::{ProcessFigures, Source, Vitals};
 
 /// The liveness body: the process answers, so it is alive.
@@ -42,7 +42,7 @@ struct Detailed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     checks_status: Option<HealthStatus>,
     accepting_traffic: bool,
-    #[serde(serialize_with = "crate::status::rfc3339")]
+    #[serde(serialize_with = "crate::health_report::rfc3339")]
     timestamp: std::time::SystemTime,
     duration_ms: f64,
     components: &'a [ComponentStatus],

@@ -1,4 +1,4 @@
-//! Renderers: a [`Vitals`] (or the [reliability report](crate::report) made from one) in,
+//! Renderers: a [`Vitals`] (or the [reliability report](crate::reliability) made from one) in,
 //! bytes out. No HTTP in here: [`HealthLayer`](crate::HealthLayer) frames what these return,
 //! and an application can call them itself, like `metrics-exporter-prometheus`'s
 //! `PrometheusHandle::render()`.
@@ -32,8 +32,8 @@ mod text;
 
 use bytes::Bytes;
 
-use crate::report::ReliabilityReport;
-use crate::status::HealthStatus;
+use crate::health_report::HealthStatus;
+use crate::reliability::ReliabilityReport;
 use crate::vitals::Vitals;
 
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
@@ -119,7 +119,7 @@ pub(crate) fn readiness(
     status: HealthStatus,
     ready: bool,
     reason: Option<&'static str>,
-    components: Option<&[crate::status::ComponentStatus]>,
+    components: Option<&[crate::health_report::ComponentStatus]>,
 ) -> Rendered {
     let body = json::Readiness {
         status,

@@ -8,9 +8,9 @@ use super::Rendered;
 use super::text::{Writer, label_body, push_float, valid_prefix};
 use crate::checker::CheckCounters;
 use crate::error::ConfigError;
+use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::metrics::MetricsSnapshot;
 use crate::probe::ProcessStats;
-use crate::status::{HealthStatus, SystemHealthStatus};
 use crate::vitals::Vitals;
 
 /// The `Content-Type` of the text format.

@@ -12,10 +12,10 @@ use super::source::{IntoFigures, NamedSource};
 use super::{ProcessFigures, Source, Vitals};
 use crate::checker::{HealthChecker, Selector};
 use crate::error::ConfigError;
+use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::metrics::MetricsCollector;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
 use crate::redact::redact;
-use crate::status::{HealthStatus, SystemHealthStatus};
 use crate::validate;
 
 /// Gathers [`Vitals`]; cheap to clone (one shared state). Made by [`VitalsGatherer::builder`].
@@ -368,6 +368,10 @@ pub(crate) async fn within<T>(
     timeout: Duration,
     source: impl Future<Output = Result<T, String>>,
 ) -> Result<T, String> {
+    if Handle::try_current().is_err() {
+        // No runtime, so no timer: the source runs unbounded (and a blocking one says why).
+        return source.await;
+    }
     match tokio::time::timeout(timeout, source).await {
         Ok(result) => result,
         Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),

@@ -32,9 +32,9 @@ pub(crate) mod source;
 use std::time::Duration;
 
 use crate::checker::CheckCounters;
+use crate::health_report::SystemHealthStatus;
 use crate::metrics::MetricsSnapshot;
 use crate::probe::{ProcessStats, RuntimeStats};
-use crate::status::SystemHealthStatus;
 
 pub(crate) use gather::Want;
 pub use gather::{VitalsGatherer, VitalsGathererBuilder};

@@ -9,8 +9,8 @@ use http::Response;
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
 use crate::checker::Selector;
 use crate::health::layer::Settings;
+use crate::health_report::HealthStatus;
 use crate::render;
-use crate::status::HealthStatus;
 use crate::vitals::{Vitals, Want};
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {

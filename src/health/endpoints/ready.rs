@@ -7,8 +7,8 @@ use http::{Response, StatusCode};
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
 use crate::checker::HealthChecker;
 use crate::health::layer::Settings;
+use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::render;
-use crate::status::{HealthStatus, SystemHealthStatus};
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
     name: "ready",

@@ -8,8 +8,8 @@ use http::{Response, StatusCode};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
 use crate::health::layer::Settings;
+use crate::reliability::ReliabilityReport;
 use crate::render;
-use crate::report::ReliabilityReport;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
     name: "reliability",

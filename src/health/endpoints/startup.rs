@@ -8,8 +8,8 @@ use http::{Response, StatusCode};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
 use crate::health::layer::Settings;
+use crate::health_report::HealthStatus;
 use crate::render;
-use crate::status::HealthStatus;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
     name: "startup",

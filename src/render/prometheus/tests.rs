@@ -4,9 +4,9 @@ use std::time::{Duration, SystemTime};
 use proptest::prelude::*;
 
 use super::*;
+use crate::health_report::ComponentStatus;
 use crate::metrics::{MetricsCollector, Outcome, RequestRecord};
 use crate::render::text::float;
-use crate::status::ComponentStatus;
 
 /// A strict reader of the text format, independent of the writer: every sample line parsed into
 /// name, labels (unescaped) and value; every family announced by HELP then TYPE.

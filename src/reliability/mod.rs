@@ -9,11 +9,11 @@
 //! least degraded, an `info` one leaves it. The rules are data ([`Rule`]): change thresholds and
 //! severities, disable rules or add your own with [`ReliabilityConfig`].
 
-mod reliability;
+mod report;
 mod rules;
 
 pub use crate::probe::RuntimeStats;
 pub use crate::vitals::{ProcessFigures, Source};
-pub(crate) use reliability::Reporter;
-pub use reliability::{ReliabilityConfig, ReliabilityReport};
+pub(crate) use report::Reporter;
+pub use report::{ReliabilityConfig, ReliabilityReport};
 pub use rules::{Anomaly, ComponentObservation, Observations, Rule, Severity};

@@ -15,9 +15,9 @@ use tokio::time::Instant;
 use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Severity};
 use crate::checker::{CheckCounters, HealthChecker};
 use crate::error::ConfigError;
+use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::metrics::{MetricsCollector, MetricsSnapshot};
 use crate::probe::RuntimeStats;
-use crate::status::{HealthStatus, SystemHealthStatus};
 use crate::validate;
 use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, validate_source_name};
 use crate::vitals::source::{IntoFigures, NamedSource};
@@ -27,7 +27,7 @@ use crate::vitals::{ProcessFigures, Source, Vitals, VitalsGatherer, Want};
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
+/// use tower_vitals::reliability::{ReliabilityConfig, Rule, Severity};
 ///
 /// let config = ReliabilityConfig::new()
 ///     .cache_ttl(Duration::from_secs(10))?
@@ -135,7 +135,7 @@ impl ReliabilityConfig {
     /// [`Observations::source`].
     ///
     /// ```
-    /// use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
+    /// use tower_vitals::reliability::{ReliabilityConfig, Rule, Severity};
     ///
     /// let config = ReliabilityConfig::new()
     ///     .source("ingestion", || async { serde_json::json!({ "latency_ms": 120.0 }) })?

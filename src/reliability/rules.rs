@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::health_report::HealthStatus;
 use crate::round::round3;
-use crate::status::HealthStatus;
 
 /// How serious an anomaly is, and what it does to the overall status of the reliability report:
 /// `critical` makes it unhealthy, `warning` at least degraded, `info` nothing.
@@ -103,7 +103,7 @@ enum Observe {
 /// One anomaly rule.
 ///
 /// ```
-/// use tower_vitals::report::{Rule, Severity};
+/// use tower_vitals::reliability::{Rule, Severity};
 ///
 /// // Degrade when more than 500 requests are in flight.
 /// let rule = Rule::above("HIGH_IN_FLIGHT", Severity::Warning, 500.0, |o| o.in_flight.map(|n| n as f64))
