@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 /// | `HEALTH_CHECK_ENABLED_COMPONENTS` | comma-separated names of the checks to run; the others are left out | registered names |
 /// | `HEALTH_CHECK_CACHE_TTL_MS` | result cache TTL | 0–3600000 |
 /// | `HEALTH_CHECK_DEADLINE_MS` | answer deadline | 1–60000 |
+/// | `HEALTH_CHECK_MAX_STALENESS_MS` | how old a result may be served while a refresh runs | 1–86400000 |
 /// | `HEALTH_CHECK_FAILURE_THRESHOLD`, `HEALTH_CHECK_SUCCESS_THRESHOLD` | runs in a row to fail / recover | 1–100 |
 /// | `HEALTH_PATH_PREFIX`, `HEALTH_LIVE_PATH`, `HEALTH_READY_PATH`, `HEALTH_DETAIL_PATH`, `HEALTH_RELIABILITY_PATH`, `HEALTH_METRICS_PATH`, `HEALTH_STARTUP_PATH` | endpoint paths (empty: off, for the last three) | paths |
 /// | `HEALTH_ANOMALY_<RULE>_THRESHOLD` | a reliability rule's threshold, e.g. `HEALTH_ANOMALY_HIGH_P95_LATENCY_THRESHOLD=800` | finite numbers |
@@ -58,6 +59,8 @@ pub struct HealthConfig {
     pub cache_ttl: Option<Duration>,
     /// `HEALTH_CHECK_DEADLINE_MS`.
     pub deadline: Option<Duration>,
+    /// `HEALTH_CHECK_MAX_STALENESS_MS`.
+    pub max_staleness: Option<Duration>,
     /// `HEALTH_CHECK_FAILURE_THRESHOLD`.
     pub failure_threshold: Option<u32>,
     /// `HEALTH_CHECK_SUCCESS_THRESHOLD`.
@@ -175,6 +178,9 @@ impl HealthConfig {
             "HEALTH_CHECK_RETRY_COUNT" => self.retries = Some(count(0, 10)?),
             "HEALTH_CHECK_CACHE_TTL_MS" => self.cache_ttl = Some(millis(0, 3_600_000)?),
             "HEALTH_CHECK_DEADLINE_MS" => self.deadline = Some(millis(1, 60_000)?),
+            "HEALTH_CHECK_MAX_STALENESS_MS" => {
+                self.max_staleness = Some(millis(1, 86_400_000)?);
+            }
             "HEALTH_CHECK_FAILURE_THRESHOLD" => self.failure_threshold = Some(count(1, 100)?),
             "HEALTH_CHECK_SUCCESS_THRESHOLD" => self.success_threshold = Some(count(1, 100)?),
             var::ENABLED_COMPONENTS => {

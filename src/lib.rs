@@ -4,8 +4,8 @@
 //! - [`HealthChecker`]: named async checks run concurrently, each with a timeout, retries with
 //!   exponential backoff and isolation (a check that panics, errors or hangs becomes that
 //!   component's failure status); results cached with single-flight, so a probe storm runs each
-//!   check once; answers within a deadline, showing a still-running check's last result as
-//!   stale; failure/recovery thresholds against flapping; a manual not-ready switch for draining.
+//!   check once; an expired result is served at once while one refresh runs, up to a maximum
+//!   staleness; failure/recovery thresholds against flapping; a manual not-ready switch.
 //! - [`HealthLayer`]: answers `/health/live`, `/health/ready`, `/health`,
 //!   `/health/reliability` and `/metrics` itself and passes every other request to your service
 //!   untouched ([`health`]). Details are shown per a [`DetailPolicy`](health::DetailPolicy).

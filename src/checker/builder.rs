@@ -89,6 +89,20 @@ impl HealthCheckerBuilder {
         self
     }
 
+    /// How old a result may be and still be served while a new run is under way; past it the
+    /// component is `unknown` (readiness answers 503) with a reason saying so. Default, per
+    /// check: three freshness windows (the cache TTL, or two background intervals) plus the
+    /// longest the check's run can take (every attempt timing out, with the pauses); 1 ms to
+    /// 24 h, and at least the cache TTL.
+    ///
+    /// Probes never wait for an expired result: they are answered from the last one at once
+    /// and one refresh starts (single-flight). Only a check with no result yet, or one past
+    /// this age, is waited for (up to the [deadline](Self::deadline)).
+    pub fn max_staleness(mut self, age: Duration) -> Self {
+        self.defaults.max_staleness = Some(age);
+        self
+    }
+
     /// Default failed runs in a row before a check shows as failed (default 1).
     pub fn failure_threshold(mut self, runs: u32) -> Self {
         self.defaults.failure_threshold = runs;
@@ -143,6 +157,7 @@ impl HealthCheckerBuilder {
         defaults.retries = config.retries.unwrap_or(defaults.retries);
         defaults.cache_ttl = config.cache_ttl.unwrap_or(defaults.cache_ttl);
         defaults.deadline = config.deadline.unwrap_or(defaults.deadline);
+        defaults.max_staleness = config.max_staleness.or(defaults.max_staleness);
         defaults.failure_threshold = config
             .failure_threshold
             .unwrap_or(defaults.failure_threshold);
@@ -189,7 +204,9 @@ impl HealthCheckerBuilder {
             if slots.iter().any(|slot| slot.spec.name == spec.name) {
                 return Err(ConfigError::DuplicateCheckName(spec.name));
             }
-            slots.push(Arc::new(Slot::new(spec, history, listeners.clone())));
+            let max_staleness = self.defaults.max_staleness_of(&spec);
+            let slot = Slot::new(spec, history, max_staleness, listeners.clone());
+            slots.push(Arc::new(slot));
         }
         // Background checks start now when built on a runtime, else on the first report.
         for slot in &slots {

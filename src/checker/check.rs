@@ -201,6 +201,14 @@ impl CheckSpec {
             .map_or(self.backoff_max, |delay| delay.min(self.backoff_max))
     }
 
+    /// The longest a run can take: every attempt timing out, with the pauses between them.
+    pub(crate) fn longest_run(&self) -> Duration {
+        let attempts = self.timeout.saturating_mul(self.retries.saturating_add(1));
+        (1..=self.retries).fold(attempts, |total, retry| {
+            total.saturating_add(self.backoff(retry))
+        })
+    }
+
     pub(crate) fn critical(&self) -> bool {
         self.failure_status == HealthStatus::Unhealthy
     }

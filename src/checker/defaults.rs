@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::check::CheckSpec;
 use crate::error::ConfigError;
 use crate::validate::{Range, count, duration};
 
@@ -16,6 +17,8 @@ pub(crate) struct Defaults {
     pub(crate) success_threshold: u32,
     pub(crate) cache_ttl: Duration,
     pub(crate) deadline: Duration,
+    /// `None`: worked out per check ([`Defaults::max_staleness_of`]).
+    pub(crate) max_staleness: Option<Duration>,
 }
 
 impl Defaults {
@@ -35,6 +38,13 @@ impl Defaults {
         duration("timeout", self.timeout, Self::TIMEOUT_RANGE)?;
         duration("deadline", self.deadline, Self::DEADLINE_RANGE)?;
         duration("cache TTL", self.cache_ttl, Self::TTL_RANGE)?;
+        if let Some(age) = self.max_staleness {
+            let allowed = (
+                self.cache_ttl.max(Duration::from_millis(1))..=Duration::from_secs(86_400),
+                "at least the cache TTL and 1 ms, at most 24 h",
+            );
+            duration("maximum staleness", age, allowed)?;
+        }
         duration("backoff base", self.backoff_base, Self::BACKOFF_RANGE)?;
         duration("backoff maximum", self.backoff_max, Self::BACKOFF_RANGE)?;
         count("retries", self.retries, Self::RETRIES_RANGE)?;
@@ -63,6 +73,20 @@ impl Default for Defaults {
             success_threshold: 1,
             cache_ttl: Duration::from_secs(1),
             deadline: Duration::from_millis(800),
+            max_staleness: None,
         }
+    }
+}
+
+impl Defaults {
+    /// How old `spec`'s result may be served: the setting, or three freshness windows plus the
+    /// longest run.
+    pub(crate) fn max_staleness_of(&self, spec: &CheckSpec) -> Duration {
+        self.max_staleness.unwrap_or_else(|| {
+            let window = spec
+                .background
+                .map_or(self.cache_ttl, |interval| interval * 2);
+            window.saturating_mul(3).saturating_add(spec.longest_run())
+        })
     }
 }

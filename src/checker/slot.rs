@@ -114,11 +114,19 @@ pub(crate) struct Slot {
     failures: AtomicU64,
     listeners: Arc<[Listener]>,
     background_started: AtomicBool,
+    /// Past this age a result is not served as current: the component is unknown.
+    max_staleness: Duration,
 }
 
 impl Slot {
-    pub(crate) fn new(spec: CheckSpec, history: usize, listeners: Arc<[Listener]>) -> Self {
+    pub(crate) fn new(
+        spec: CheckSpec,
+        history: usize,
+        max_staleness: Duration,
+        listeners: Arc<[Listener]>,
+    ) -> Self {
         Self {
+            max_staleness,
             spec,
             state: Mutex::new(State {
                 last: None,
@@ -198,9 +206,11 @@ impl Slot {
         self.background_started.store(false, Ordering::Release);
     }
 
-    /// The result when a fresh one is cached (or, for a background check, whatever it has);
-    /// otherwise starts a run (or joins the one under way) and returns what to wait on before
-    /// calling [`settle`](Self::settle).
+    /// The result when a fresh one is cached (or, for a background check, whatever it has).
+    /// An expired one within the maximum staleness is served at once while one refresh starts
+    /// (stale-while-revalidate; a run that needs no I/O finishes in that call, and its result
+    /// is served instead). Otherwise starts a run (or joins the one under way) and returns what
+    /// to wait on before calling [`settle`](Self::settle).
     pub(crate) fn begin(self: &Arc<Self>, ttl: Duration, asked: Instant) -> Begin {
         if self.spec.background.is_some() {
             self.ensure_background();
@@ -234,7 +244,25 @@ impl Slot {
             state.running = true;
             self.run(runtime)
         });
-        Begin::Wait(finished, run)
+        let servable = state.last.as_ref().is_some_and(|record| {
+            asked.saturating_duration_since(record.completed) < self.max_staleness
+        });
+        if !servable {
+            return Begin::Wait(finished, run);
+        }
+        drop(state);
+        if let Some(run) = run {
+            run.start();
+        }
+        let record = self.state.lock().last.clone();
+        let fresh = record
+            .as_ref()
+            .is_some_and(|record| record.completed >= asked);
+        Begin::Done(View {
+            record,
+            fresh,
+            missing: Missing::Deadline,
+        })
     }
 
     /// The result after waiting for a run: fresh if it finished after `asked` or is still
@@ -412,6 +440,22 @@ impl Slot {
             history,
         };
         match view.record {
+            Some(record)
+                if now.saturating_duration_since(record.completed) > self.max_staleness =>
+            {
+                let age = now.saturating_duration_since(record.completed);
+                let message = format!(
+                    "no current result: the last one ({}) is {} ms old, past the maximum staleness of {} ms; the check has not finished since",
+                    record.status,
+                    age.as_millis(),
+                    self.max_staleness.as_millis()
+                );
+                component.checked_at = wall.checked_sub(age);
+                component.age_ms = millis(age);
+                component.response_time_ms = millis(record.duration);
+                component.reason = Some(format!("{} unknown: {message}", spec.name));
+                component.message = Some(message);
+            }
             Some(record) => {
                 let age = now.saturating_duration_since(record.completed);
                 let lasted = now.saturating_duration_since(record.since);

@@ -437,7 +437,7 @@ fn write_notes(
         }
         if !component.fresh {
             notes.push(format!(
-                "{}: the check was still running at the deadline; its result is {} ms old",
+                "{}: served from a result {} ms old while a new run is under way",
                 component.name, component.age_ms
             ));
         }
