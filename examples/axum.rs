@@ -5,7 +5,10 @@
 //! `MetricsLayer` timing every request, and `HealthLayer` answering the health endpoints, with
 //! the request figures in the detailed report. Listens on 127.0.0.1:3000 (`ADDR=127.0.0.1:8080`
 //! to change it); `HEALTH_*` environment variables adjust the health settings (`HealthConfig`).
-//! Ctrl-C marks the service not ready, then shuts down gracefully.
+//! SIGTERM or Ctrl-C drains it as Kubernetes expects ([`Drain`]): readiness answers 503 at once,
+//! requests are still served for the propagation delay (`HEALTH_DRAIN_DELAY_MS`, default 5 s),
+//! then graceful shutdown waits for the requests in flight (`HEALTH_DRAIN_BUDGET_MS`, default
+//! 20 s). A second signal stops it at once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,8 +21,8 @@ use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
-    Check, CheckResult, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
-    Selector,
+    Check, CheckResult, Drain, HealthChecker, HealthConfig, HealthLayer, MetricsCollector,
+    MetricsLayer, Selector,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -40,6 +43,7 @@ async fn main() -> std::process::ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let addr: SocketAddr = std::env::var("ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
@@ -71,6 +75,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     let metrics = MetricsCollector::new();
+    let drain = Drain::builder(checker.clone())
+        .metrics(metrics.clone())
+        .config(&config)
+        .build()?;
     // A demo on loopback shows details to everyone; in production prefer
     // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
     let health = HealthLayer::new(checker.clone())
@@ -95,15 +103,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  health           {base}{path}");
     }
     println!("  app routes       {base}/   and   POST {base}/jobs");
-    println!("Ctrl-C marks the service not ready, then stops.");
+    println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            checker.mark_not_ready();
-            println!("draining: readiness now answers 503");
-        })
-        .await?;
+    let server = axum::serve(listener, app).with_graceful_shutdown(drain.shutdown_signal());
+    drain.run(server.into_future()).await??;
+    println!("drained: stopped");
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //!
 //! No framework: a `service_fn` app with two routes, wrapped in `MetricsLayer` and `HealthLayer`
 //! with `tower::ServiceBuilder`, served by hyper-util's auto (HTTP/1 and HTTP/2) connection
-//! builder. Listens on 127.0.0.1:3001 (`ADDR` to change it).
+//! builder. Listens on 127.0.0.1:3001 (`ADDR` to change it). SIGTERM or Ctrl-C drains it with
+//! hyper-util's graceful shutdown ([`Drain`]).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,13 +14,14 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
 use tower_vitals::checks::RuntimeCheck;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
-    Check, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
+    Check, Drain, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
 };
 
 /// The app: `GET /` and `GET /time`; everything else 404.
@@ -61,7 +63,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let metrics = MetricsCollector::new();
     // Details for everyone: a demo on loopback (the default hides them).
-    let health = HealthLayer::new(checker)
+    let health = HealthLayer::new(checker.clone())
         .metrics(metrics.clone())
         .details(DetailPolicy::Always)
         .config(&config)?;
@@ -75,22 +77,39 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let service = ServiceBuilder::new()
         .layer(health)
-        .layer(MetricsLayer::new(metrics))
+        .layer(MetricsLayer::new(metrics.clone()))
         .service(service_fn(app));
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-        };
-        let service = TowerToHyperService::new(service.clone());
-        tokio::spawn(async move {
-            let connection = auto::Builder::new(TokioExecutor::new());
-            if let Err(error) = connection
+    // SIGTERM or Ctrl-C: readiness 503 at once, requests served for the delay, then hyper-util's
+    // graceful shutdown of every connection, bounded by the budget.
+    let drain = Drain::builder(checker)
+        .metrics(metrics)
+        .config(&config)
+        .build()?;
+    let graceful = GracefulShutdown::new();
+    let connections = auto::Builder::new(TokioExecutor::new());
+    let server = async {
+        let shutdown = drain.shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                () = &mut shutdown => break,
+            };
+            let service = TowerToHyperService::new(service.clone());
+            let connection = connections
                 .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                eprintln!("connection error: {error}");
-            }
-        });
-    }
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    eprintln!("connection error: {error}");
+                }
+            });
+        }
+        // Each connection finishes the request it is on, then closes.
+        graceful.shutdown().await;
+        Ok::<(), std::io::Error>(())
+    };
+    drain.run(server).await??;
+    Ok(())
 }

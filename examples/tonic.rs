@@ -12,7 +12,6 @@
 //! `curl 127.0.0.1:50051/health/ready`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -20,8 +19,8 @@ use tonic::transport::Server;
 use tower_vitals::checks::TcpCheck;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
-    Check, GrpcHealth, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer,
-    Selector,
+    Check, Drain, GrpcHealth, HealthChecker, HealthConfig, HealthLayer, MetricsCollector,
+    MetricsLayer, Selector,
 };
 
 #[tokio::main]
@@ -36,7 +35,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .init();
     let addr: SocketAddr = std::env::var("ADDR")
         .unwrap_or_else(|_| "127.0.0.1:50051".into())
         .parse()?;
@@ -78,22 +80,23 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // `/grpc.health.v1.Health/{*rest}`. (Behind `Server::layer` they would be `unmatched`.)
     let routes = Routes::new(health_service)
         .into_axum_router()
-        .layer(MetricsLayer::new(metrics));
-    let drain = checker.clone();
-    Server::builder()
+        .layer(MetricsLayer::new(metrics.clone()));
+    let metrics_for_drain = metrics;
+    // SIGTERM or Ctrl-C: gRPC health NOT_SERVING and readiness 503 at once, requests served for
+    // the delay, then a graceful stop bounded by the budget; a second signal stops at once.
+    let drain = Drain::builder(checker.clone())
+        .metrics(metrics_for_drain)
+        .config(&config)
+        .build()?;
+    let server = Server::builder()
         .accept_http1(true)
         .layer(health)
         .add_routes(routes.into())
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move {
-                let _ = tokio::signal::ctrl_c().await;
-                drain.mark_not_ready();
-                println!("draining: gRPC health NOT_SERVING, readiness 503");
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            },
-        )
-        .await?;
+            drain.shutdown_signal(),
+        );
+    drain.run(server).await??;
     bridge.abort();
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 /// | `HEALTH_CHECK_ENABLED_COMPONENTS` | comma-separated names of the checks to run; the others are left out | registered names |
 /// | `HEALTH_CHECK_CACHE_TTL_MS` | result cache TTL | 0–3600000 |
 /// | `HEALTH_CHECK_DEADLINE_MS` | answer deadline | 1–60000 |
+/// | `HEALTH_DRAIN_DELAY_MS`, `HEALTH_DRAIN_BUDGET_MS` | the [`Drain`](crate::Drain)'s propagation delay and in-flight budget | 0–300000, 0–600000 |
 /// | `HEALTH_CHECK_MAX_STALENESS_MS` | how old a result may be served while a refresh runs | 1–86400000 |
 /// | `HEALTH_CHECK_FAILURE_THRESHOLD`, `HEALTH_CHECK_SUCCESS_THRESHOLD` | runs in a row to fail / recover | 1–100 |
 /// | `HEALTH_PATH_PREFIX`, `HEALTH_LIVE_PATH`, `HEALTH_READY_PATH`, `HEALTH_DETAIL_PATH`, `HEALTH_RELIABILITY_PATH`, `HEALTH_METRICS_PATH`, `HEALTH_STARTUP_PATH` | endpoint paths (empty: off, for the last three) | paths |
@@ -61,6 +62,10 @@ pub struct HealthConfig {
     pub deadline: Option<Duration>,
     /// `HEALTH_CHECK_MAX_STALENESS_MS`.
     pub max_staleness: Option<Duration>,
+    /// `HEALTH_DRAIN_DELAY_MS`.
+    pub drain_delay: Option<Duration>,
+    /// `HEALTH_DRAIN_BUDGET_MS`.
+    pub drain_budget: Option<Duration>,
     /// `HEALTH_CHECK_FAILURE_THRESHOLD`.
     pub failure_threshold: Option<u32>,
     /// `HEALTH_CHECK_SUCCESS_THRESHOLD`.
@@ -103,6 +108,27 @@ pub(crate) mod var {
     /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`.
     pub(crate) fn anomaly_threshold(rule: &str) -> String {
         format!("HEALTH_ANOMALY_{rule}_THRESHOLD")
+    }
+}
+
+fn env_error(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Env {
+        variable: key.to_owned(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+/// `value` as whole milliseconds within `low..=high`.
+fn env_millis(key: &str, value: &str, low: u64, high: u64) -> Result<Duration, ConfigError> {
+    let ms: u64 = value
+        .parse()
+        .map_err(|_| env_error(key, value, "not a whole number of milliseconds"))?;
+    if (low..=high).contains(&ms) {
+        Ok(Duration::from_millis(ms))
+    } else {
+        let reason = format!("out of range ({low} to {high} ms)");
+        Err(env_error(key, value, &reason))
     }
 }
 
@@ -149,21 +175,8 @@ impl HealthConfig {
     }
 
     fn read(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
-        let error = |reason: &str| ConfigError::Env {
-            variable: key.to_owned(),
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let millis = |low: u64, high: u64| -> Result<Duration, ConfigError> {
-            let ms: u64 = value
-                .parse()
-                .map_err(|_| error("not a whole number of milliseconds"))?;
-            if (low..=high).contains(&ms) {
-                Ok(Duration::from_millis(ms))
-            } else {
-                Err(error(&format!("out of range ({low} to {high} ms)")))
-            }
-        };
+        let error = |reason: &str| env_error(key, value, reason);
+        let millis = |low, high| env_millis(key, value, low, high);
         let count = |low: u32, high: u32| -> Result<u32, ConfigError> {
             let n: u32 = value.parse().map_err(|_| error("not a whole number"))?;
             if (low..=high).contains(&n) {
@@ -178,6 +191,8 @@ impl HealthConfig {
             "HEALTH_CHECK_RETRY_COUNT" => self.retries = Some(count(0, 10)?),
             "HEALTH_CHECK_CACHE_TTL_MS" => self.cache_ttl = Some(millis(0, 3_600_000)?),
             "HEALTH_CHECK_DEADLINE_MS" => self.deadline = Some(millis(1, 60_000)?),
+            "HEALTH_DRAIN_DELAY_MS" => self.drain_delay = Some(millis(0, 300_000)?),
+            "HEALTH_DRAIN_BUDGET_MS" => self.drain_budget = Some(millis(0, 600_000)?),
             "HEALTH_CHECK_MAX_STALENESS_MS" => {
                 self.max_staleness = Some(millis(1, 86_400_000)?);
             }
@@ -202,28 +217,36 @@ impl HealthConfig {
             var::RELIABILITY_PATH => self.reliability_path = Some(path()),
             var::METRICS_PATH => self.metrics_path = Some(path()),
             var::STARTUP_PATH => self.startup_path = Some(path()),
-            _ => {
-                if let Some(name) = key
-                    .strip_prefix("HEALTH_CHECK_")
-                    .and_then(|rest| rest.strip_suffix("_TIMEOUT_MS"))
-                    .filter(|name| !name.is_empty())
-                {
-                    self.check_timeouts
-                        .insert(name.to_owned(), millis(1, 60_000)?);
-                } else if let Some(rule) = key
-                    .strip_prefix("HEALTH_ANOMALY_")
-                    .and_then(|rest| rest.strip_suffix("_THRESHOLD"))
-                    .filter(|rule| !rule.is_empty())
-                {
-                    let threshold: f64 = value.parse().map_err(|_| error("not a number"))?;
-                    if !threshold.is_finite() {
-                        return Err(error("not a finite number"));
-                    }
-                    self.anomaly_thresholds.insert(rule.to_owned(), threshold);
-                } else if key.starts_with("HEALTH_CHECK_") || key.starts_with("HEALTH_PATH") {
-                    return Err(error("not a setting this crate reads (a typo?)"));
-                }
+            _ => self.read_per_name(key, value)?,
+        }
+        Ok(())
+    }
+
+    /// The variables that name a check or a rule.
+    fn read_per_name(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let error = |reason: &str| env_error(key, value, reason);
+        if let Some(name) = key
+            .strip_prefix("HEALTH_CHECK_")
+            .and_then(|rest| rest.strip_suffix("_TIMEOUT_MS"))
+            .filter(|name| !name.is_empty())
+        {
+            let timeout = env_millis(key, value, 1, 60_000)?;
+            self.check_timeouts.insert(name.to_owned(), timeout);
+        } else if let Some(rule) = key
+            .strip_prefix("HEALTH_ANOMALY_")
+            .and_then(|rest| rest.strip_suffix("_THRESHOLD"))
+            .filter(|rule| !rule.is_empty())
+        {
+            let threshold: f64 = value.parse().map_err(|_| error("not a number"))?;
+            if !threshold.is_finite() {
+                return Err(error("not a finite number"));
             }
+            self.anomaly_thresholds.insert(rule.to_owned(), threshold);
+        } else if ["HEALTH_CHECK_", "HEALTH_PATH", "HEALTH_DRAIN"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            return Err(error("not a setting this crate reads (a typo?)"));
         }
         Ok(())
     }
@@ -254,6 +277,15 @@ impl HealthConfig {
                 ttl.as_secs()
             )),
             _ => {}
+        }
+        let delay = self.drain_delay.unwrap_or(Duration::from_secs(5));
+        let budget = self.drain_budget.unwrap_or(Duration::from_secs(20));
+        if delay + budget >= Duration::from_secs(30) {
+            self.warnings.push(format!(
+                "drain delay {} ms + budget {} ms reach Kubernetes' default grace period of 30 s: raise terminationGracePeriodSeconds above their sum",
+                delay.as_millis(),
+                budget.as_millis()
+            ));
         }
         let attempts = self.retries.unwrap_or(1) + 1;
         let timeout = self.timeout.unwrap_or(Duration::from_secs(2));

@@ -228,7 +228,10 @@ pub(crate) fn rfc3339<S: Serializer>(time: &SystemTime, serializer: S) -> Result
     serializer.collect_str(&humantime::format_rfc3339_millis(*time))
 }
 
-fn rfc3339_opt<S: Serializer>(time: &Option<SystemTime>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn rfc3339_opt<S: Serializer>(
+    time: &Option<SystemTime>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match time {
         Some(time) => rfc3339(time, serializer),
         None => serializer.serialize_none(),

@@ -59,6 +59,7 @@
 mod checker;
 pub mod checks;
 mod config;
+mod drain;
 mod error;
 #[cfg(feature = "tonic")]
 mod grpc;
@@ -83,9 +84,11 @@ mod webhook;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
-    HealthCheckerBuilder, IntoCheckResult, MAX_NAME_CHARS, Selector, StatusChange,
+    HealthCheckerBuilder, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
+    StatusChange,
 };
 pub use config::{HealthConfig, env_name};
+pub use drain::{Drain, DrainBuilder, Stopped};
 pub use error::ConfigError;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]

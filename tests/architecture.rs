@@ -14,7 +14,7 @@ const FLOORS: &[&[&str]] = &[
     &["vitals"],
     &["reliability"],
     &["render"],
-    &["health", "grpc", "webhook"],
+    &["health", "grpc", "webhook", "drain"],
 ];
 
 fn floor(module: &str) -> usize {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::defaults::Defaults;
+use super::lifecycle::LifecycleState;
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
 use super::{Check, HealthCheck, HealthChecker, Shared};
@@ -218,6 +219,7 @@ impl HealthCheckerBuilder {
                 cache_ttl: self.defaults.cache_ttl,
                 deadline: self.defaults.deadline,
                 accepting_traffic: AtomicBool::new(true),
+                lifecycle: LifecycleState::default(),
                 started: Instant::now(),
                 changes,
             }),

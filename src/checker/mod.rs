@@ -7,6 +7,7 @@ mod check;
 mod defaults;
 mod health_check;
 mod history;
+mod lifecycle;
 mod listen;
 mod run;
 mod select;
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 pub use builder::HealthCheckerBuilder;
 pub use check::{Check, MAX_NAME_CHARS};
 pub use health_check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
+pub use lifecycle::{Lifecycle, Phase};
 pub use listen::StatusChange;
 pub use select::Selector;
 
@@ -64,6 +66,7 @@ struct Shared {
     cache_ttl: Duration,
     deadline: Duration,
     accepting_traffic: AtomicBool,
+    lifecycle: lifecycle::LifecycleState,
     started: Instant,
     /// Woken on every status change and ready switch.
     changes: Arc<tokio::sync::Notify>,
@@ -160,6 +163,41 @@ impl HealthChecker {
             tracing::info!("service marked ready");
             self.shared.changes.notify_waiters();
         }
+    }
+
+    /// Declares the process broken (Spring's `LivenessState.BROKEN`): liveness answers 503 with
+    /// `reason` (redacted) until [`mark_alive`](Self::mark_alive), so Kubernetes restarts the
+    /// container. For a state the process cannot leave by itself — a poisoned pool, a lost
+    /// invariant; a dependency that is down is readiness' business. Liveness still runs no
+    /// checks.
+    pub fn mark_broken(&self, reason: impl AsRef<str>) {
+        if self.shared.lifecycle.break_with(reason.as_ref()) {
+            let reason = self.shared.lifecycle.broken().unwrap_or_default();
+            tracing::error!(%reason, "service marked broken: liveness answers 503");
+        }
+    }
+
+    /// Undoes [`mark_broken`](Self::mark_broken).
+    pub fn mark_alive(&self) {
+        if self.shared.lifecycle.mend() {
+            tracing::info!("service marked alive again");
+        }
+    }
+
+    /// Why the service was marked broken, while it is (redacted).
+    pub fn broken(&self) -> Option<String> {
+        self.shared.lifecycle.broken()
+    }
+
+    /// The service's phase (serving, draining, shutting down) and the drain's timings.
+    pub fn lifecycle(&self) -> Lifecycle {
+        self.shared.lifecycle.snapshot()
+    }
+
+    /// Moves the service to `phase` (for the drain).
+    pub(crate) fn enter(&self, phase: Phase, delay: Duration, budget: Duration) {
+        self.shared.lifecycle.enter(phase, delay, budget);
+        self.shared.changes.notify_waiters();
     }
 
     /// Completes at the next change of any component's shown status or of the ready switch

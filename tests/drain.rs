@@ -1,0 +1,202 @@
+//! The axum example drained as Kubernetes does it: a child process under a bounded load of
+//! real HTTP clients gets SIGTERM (then, in a second run, SIGINT). Readiness must answer 503 at
+//! once, requests must still be served during the delay, every request sent must get a whole
+//! response, and the process must exit 0 within delay + budget.
+#![cfg(all(unix, feature = "axum"))]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The example binary `cargo test` built beside this test's own.
+fn example() -> PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join("axum")
+}
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const DELAY_MS: u64 = 1500;
+const BUDGET_MS: u64 = 4000;
+
+/// Starts the example on an ephemeral port; its base URL from the line it prints.
+fn start() -> (Guard, String) {
+    let binary = example();
+    assert!(binary.exists(), "{} not built", binary.display());
+    let mut child = Command::new(binary)
+        .env("ADDR", "127.0.0.1:0")
+        .env("HEALTH_DRAIN_DELAY_MS", DELAY_MS.to_string())
+        .env("HEALTH_DRAIN_BUDGET_MS", BUDGET_MS.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the example printed its address")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    // Keep reading so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Guard(child), base)
+}
+
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU64,
+    complete: AtomicU64,
+    failed: AtomicU64,
+    served_after_signal: AtomicU64,
+}
+
+async fn drain_under_load(signal: &str) {
+    let (mut guard, base) = start();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    // Up and ready first.
+    let ready = format!("{base}/health/ready");
+    for _ in 0..200 {
+        if let Ok(r) = client.get(&ready).send().await
+            && r.status() == 200
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let tally = Arc::new(Tally::default());
+    let signalled = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let (client, url) = (client.clone(), format!("{base}/"));
+        let (tally, signalled, stop) = (tally.clone(), signalled.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            // A bounded load: at most 10 000 requests per client.
+            for _ in 0..10_000 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let after = signalled.load(Ordering::SeqCst);
+                tally.sent.fetch_add(1, Ordering::SeqCst);
+                match client.get(&url).send().await {
+                    Ok(response) if response.status() == 200 => match response.bytes().await {
+                        Ok(body) if body.as_ref() == b"hello from tower-vitals\n" => {
+                            tally.complete.fetch_add(1, Ordering::SeqCst);
+                            if after {
+                                tally.served_after_signal.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        other => {
+                            eprintln!("incomplete body: {other:?}");
+                            tally.failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    },
+                    other => {
+                        eprintln!("request failed: {other:?}");
+                        tally.failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The signal, and readiness polled as kubelet would, but every 10 ms.
+    let pid = guard.0.id().to_string();
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let signalled_at = Instant::now();
+    signalled.store(true, Ordering::SeqCst);
+    let not_ready_after = loop {
+        let status = client.get(&ready).send().await.map(|r| r.status().as_u16());
+        if status.as_ref().is_ok_and(|s| *s == 503) {
+            break signalled_at.elapsed();
+        }
+        assert!(
+            signalled_at.elapsed() < Duration::from_secs(2),
+            "readiness stayed {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // The load balancer has seen the 503 and stops sending well within the delay.
+    tokio::time::sleep(Duration::from_millis(DELAY_MS / 2)).await;
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.await.unwrap();
+    }
+
+    // The process ends by itself, with status 0, within delay + budget.
+    let limit = Duration::from_millis(DELAY_MS + BUDGET_MS);
+    let status = loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            signalled_at.elapsed() < limit + Duration::from_secs(1),
+            "still running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let exited_after = signalled_at.elapsed();
+
+    let (sent, complete, failed) = (
+        tally.sent.load(Ordering::SeqCst),
+        tally.complete.load(Ordering::SeqCst),
+        tally.failed.load(Ordering::SeqCst),
+    );
+    let served_after = tally.served_after_signal.load(Ordering::SeqCst);
+    eprintln!(
+        "{signal}: readiness 503 after {not_ready_after:?}; {sent} sent, {complete} complete, {failed} failed, \
+         {served_after} served after the signal; exited {status} after {exited_after:?}"
+    );
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(failed, 0, "requests without a whole response");
+    assert_eq!(sent, complete);
+    assert!(served_after > 0, "requests were served during the delay");
+    assert!(
+        not_ready_after < Duration::from_millis(100),
+        "readiness 503 only after {not_ready_after:?}"
+    );
+    assert!(
+        exited_after >= Duration::from_millis(DELAY_MS),
+        "left before the delay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_example() {
+    drain_under_load("TERM").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_the_example() {
+    drain_under_load("INT").await;
+}
