@@ -90,40 +90,7 @@ async fn drain_under_load(signal: &str) {
     let tally = Arc::new(Tally::default());
     let signalled = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut clients = Vec::new();
-    for _ in 0..32 {
-        let (client, url) = (client.clone(), format!("{base}/"));
-        let (tally, signalled, stop) = (tally.clone(), signalled.clone(), stop.clone());
-        clients.push(tokio::spawn(async move {
-            // A bounded load: at most 10 000 requests per client.
-            for _ in 0..10_000 {
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let after = signalled.load(Ordering::SeqCst);
-                tally.sent.fetch_add(1, Ordering::SeqCst);
-                match client.get(&url).send().await {
-                    Ok(response) if response.status() == 200 => match response.bytes().await {
-                        Ok(body) if body.as_ref() == b"hello from tower-vitals\n" => {
-                            tally.complete.fetch_add(1, Ordering::SeqCst);
-                            if after {
-                                tally.served_after_signal.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                        other => {
-                            eprintln!("incomplete body: {other:?}");
-                            tally.failed.fetch_add(1, Ordering::SeqCst);
-                        }
-                    },
-                    other => {
-                        eprintln!("request failed: {other:?}");
-                        tally.failed.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }));
-    }
+    let clients = load(&client, &base, &tally, &signalled, &stop);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // The signal, and readiness polled as kubelet would, but every 10 ms.
@@ -153,18 +120,7 @@ async fn drain_under_load(signal: &str) {
         client.await.unwrap();
     }
 
-    // The process ends by itself, with status 0, within delay + budget.
-    let limit = Duration::from_millis(DELAY_MS + BUDGET_MS);
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            signalled_at.elapsed() < limit + Duration::from_secs(1),
-            "still running"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = wait_for_exit(&mut guard, signalled_at);
     let exited_after = signalled_at.elapsed();
 
     let (sent, complete, failed) = (
@@ -199,4 +155,61 @@ async fn sigterm_drains_the_example() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_drains_the_example() {
     drain_under_load("INT").await;
+}
+
+/// 32 keep-alive clients sending `GET /` until `stop`, tallying whole responses.
+fn load(
+    client: &reqwest::Client,
+    base: &str,
+    tally: &Arc<Tally>,
+    signalled: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let (client, url) = (client.clone(), format!("{base}/"));
+        let (tally, signalled, stop) = (tally.clone(), signalled.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            // A bounded load: at most 10 000 requests per client.
+            for _ in 0..10_000 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let after = signalled.load(Ordering::SeqCst);
+                tally.sent.fetch_add(1, Ordering::SeqCst);
+                match client.get(&url).send().await {
+                    Ok(response) if response.status() == 200 => match response.bytes().await {
+                        Ok(body) if body.as_ref() == b"hello from tower-vitals\n" => {
+                            tally.complete.fetch_add(1, Ordering::SeqCst);
+                            if after {
+                                tally.served_after_signal.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        other => {
+                            eprintln!("incomplete body: {other:?}");
+                            tally.failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                    },
+                    other => {
+                        eprintln!("request failed: {other:?}");
+                        tally.failed.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    clients
+}
+
+/// The child's exit status; it must end by itself within delay + budget (and a second).
+fn wait_for_exit(guard: &mut Guard, signalled_at: Instant) -> std::process::ExitStatus {
+    let limit = Duration::from_millis(DELAY_MS + BUDGET_MS) + Duration::from_secs(1);
+    loop {
+        if let Some(status) = guard.0.try_wait().unwrap() {
+            return status;
+        }
+        assert!(signalled_at.elapsed() < limit, "still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
