@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::collections::BTreeMap;
 
-use crate::checker::CheckCounters;
+use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
 use crate::probe::RuntimeStats;
@@ -50,11 +50,33 @@ struct Detailed<'a> {
     performance: Option<Performance>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<Cache>,
+    /// Only while not simply serving: draining, shutting down, or marked broken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<LifecycleBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct LifecycleBody<'a> {
+    #[serde(flatten)]
+    lifecycle: &'a Lifecycle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broken: Option<&'a str>,
+}
+
+impl<'a> LifecycleBody<'a> {
+    fn of(vitals: &'a Vitals) -> Option<Self> {
+        let unusual = vitals.lifecycle.phase != Phase::Serving || vitals.broken.is_some();
+        unusual.then_some(Self {
+            lifecycle: &vitals.lifecycle,
+            broken: vitals.broken.as_deref(),
+        })
+    }
 }
 
 impl<'a> Detailed<'a> {
     fn new(health: &'a SystemHealthStatus, metrics: Option<&MetricsSnapshot>) -> Self {
         Self {
+            lifecycle: None,
             status: health.status,
             checks_status: None,
             accepting_traffic: health.accepting_traffic,
@@ -69,7 +91,10 @@ impl<'a> Detailed<'a> {
 
 /// The detailed report body.
 pub(crate) fn report(vitals: &Vitals) -> Vec<u8> {
-    let body = Detailed::new(&vitals.health, vitals.requests.ready());
+    let body = Detailed {
+        lifecycle: LifecycleBody::of(vitals),
+        ..Detailed::new(&vitals.health, vitals.requests.ready())
+    };
     serde_json::to_vec(&body).expect("report serialises")
 }
 
@@ -353,6 +378,12 @@ impl From<&CacheStats> for Cache {
 /// `{"status":…}`: the detailed and reliability reports for clients not shown details.
 pub(crate) fn status_only(status: HealthStatus) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "status": status })).expect("status serialises")
+}
+
+/// The liveness body of a process marked broken: `{"status":"unhealthy","reason":…}`.
+pub(crate) fn broken(reason: &str) -> Vec<u8> {
+    let body = serde_json::json!({ "status": HealthStatus::Unhealthy, "reason": reason });
+    serde_json::to_vec(&body).expect("liveness serialises")
 }
 
 /// The startup probe's body once started.

@@ -114,6 +114,11 @@ pub(crate) fn live() -> Rendered {
     Rendered::json(Bytes::from_static(json::LIVE))
 }
 
+/// The liveness body of a process marked broken.
+pub(crate) fn broken(reason: &str) -> Rendered {
+    Rendered::json(json::broken(reason))
+}
+
 /// The readiness body.
 pub(crate) fn readiness(
     status: HealthStatus,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::Rendered;
 use super::text::{Writer, label_body, push_float, valid_prefix};
-use crate::checker::CheckCounters;
+use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::metrics::MetricsSnapshot;
@@ -66,6 +66,7 @@ impl Prometheus {
             counters: &vitals.checks,
             process: vitals.process.ready().map(|figures| &figures.stats),
             uptime: vitals.uptime,
+            lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
         }
         .render()
     }
@@ -90,6 +91,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) counters: &'a [CheckCounters],
     pub(crate) process: Option<&'a ProcessStats>,
     pub(crate) uptime: Duration,
+    /// The phase and timings, and whether the process is alive (not marked broken).
+    pub(crate) lifecycle: Option<(&'a Lifecycle, bool)>,
 }
 
 impl Exposition<'_> {
@@ -102,6 +105,9 @@ impl Exposition<'_> {
             http(&mut out, metrics);
         }
         self.health(&mut out);
+        if let Some((lifecycle, alive)) = self.lifecycle {
+            lifecycle_families(&mut out, lifecycle, alive);
+        }
         out.family("uptime_seconds", "gauge", "Time since the service started.");
         out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());
         if let Some(process) = self.process {
@@ -336,6 +342,51 @@ fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
     for (name, kind, help, value) in simple {
         out.family(name, kind, help);
         out.sample(name, "", &[], value);
+    }
+}
+
+fn lifecycle_families(out: &mut Writer<'_>, lifecycle: &Lifecycle, alive: bool) {
+    out.family(
+        "lifecycle_phase",
+        "gauge",
+        "The service's phase (serving, draining, shutting_down): 1 for the current one, 0 for the others.",
+    );
+    for phase in Phase::ALL {
+        let value = f64::from(u8::from(lifecycle.phase == phase));
+        out.sample("lifecycle_phase", "", &[("phase", phase.as_str())], value);
+    }
+    out.family(
+        "health_alive",
+        "gauge",
+        "0 while the application has marked the process broken (liveness answers 503), else 1.",
+    );
+    out.sample("health_alive", "", &[], f64::from(u8::from(alive)));
+    if let Some(since) = lifecycle.draining_since {
+        let seconds = since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        out.family(
+            "drain_started_timestamp_seconds",
+            "gauge",
+            "When the drain began (the shutdown signal), in seconds since the Unix epoch.",
+        );
+        out.sample("drain_started_timestamp_seconds", "", &[], seconds);
+        let timings = [
+            (
+                "drain_delay_seconds",
+                "The drain's propagation delay.",
+                lifecycle.delay_ms,
+            ),
+            (
+                "drain_budget_seconds",
+                "The drain's budget for requests in flight.",
+                lifecycle.budget_ms,
+            ),
+        ];
+        for (name, help, millis) in timings {
+            out.family(name, "gauge", help);
+            out.sample(name, "", &[], millis.unwrap_or(0) as f64 / 1e3);
+        }
     }
 }
 

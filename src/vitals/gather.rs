@@ -232,6 +232,8 @@ impl VitalsGatherer {
             runtime,
             sources,
             uptime: inner.checker.uptime(),
+            lifecycle: inner.checker.lifecycle(),
+            broken: inner.checker.broken(),
             notes,
             generation_time: started.elapsed(),
         }

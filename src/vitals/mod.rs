@@ -31,7 +31,7 @@ pub(crate) mod source;
 
 use std::time::Duration;
 
-use crate::checker::CheckCounters;
+use crate::checker::{CheckCounters, Lifecycle};
 use crate::health_report::SystemHealthStatus;
 use crate::metrics::MetricsSnapshot;
 use crate::probe::{ProcessStats, RuntimeStats};
@@ -89,6 +89,10 @@ pub struct Vitals {
     pub sources: Vec<(String, Source<serde_json::Value>)>,
     /// Time since the checker was built.
     pub uptime: Duration,
+    /// The service's phase (serving, draining, shutting down) and the drain's timings.
+    pub lifecycle: Lifecycle,
+    /// Why the application marked the process broken (liveness fails), while it is.
+    pub broken: Option<String>,
     /// What could not be gathered, one sentence each (e.g. the checks timed out).
     pub notes: Vec<String>,
     /// How long gathering took.

@@ -1,4 +1,5 @@
-//! Liveness: the process answering is the answer. Runs no checks.
+//! Liveness: the process answering is the answer, unless the application marked it broken
+//! (`HealthChecker::mark_broken`): then 503 with the reason. Runs no checks.
 
 use http::StatusCode;
 
@@ -15,5 +16,11 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 };
 
 fn answer(ask: &Ask<'_>) -> Answer {
-    Answer::Now(ask.frame(StatusCode::OK, render::live()))
+    match ask.checker.broken() {
+        None => Answer::Now(ask.frame(StatusCode::OK, render::live())),
+        Some(reason) => {
+            let body = render::broken(&reason);
+            Answer::Now(ask.frame(StatusCode::SERVICE_UNAVAILABLE, body))
+        }
+    }
 }

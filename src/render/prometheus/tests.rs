@@ -124,6 +124,7 @@ fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
         counters: &[],
         process: None,
         uptime: Duration::from_secs(3),
+        lifecycle: None,
     }
     .render()
 }
