@@ -16,8 +16,11 @@ trap cleanup EXIT
 app=127.0.0.1:3917
 prom=127.0.0.1:9917
 
+# /metrics behind a bearer token, as it would be where the port is reachable from outside.
+token="scrape-$RANDOM-$RANDOM"
+printf '%s' "$token" >"$work/token"
 cargo build --quiet --example axum
-ADDR=$app RUST_LOG=warn target/debug/examples/axum >"$work/example.log" 2>&1 &
+METRICS_TOKEN_FILE="$work/token" ADDR=$app RUST_LOG=warn target/debug/examples/axum >"$work/example.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do
   curl -fsS "http://$app/health/live" >/dev/null 2>&1 && break
@@ -30,7 +33,10 @@ for _ in $(seq 20); do curl -fsS "http://$app/" >/dev/null; done
 curl -fsS -X POST "http://$app/jobs" >/dev/null
 curl -fsS "http://$app/health/ready" >/dev/null
 
-curl -fsS "http://$app/metrics" >"$work/metrics.txt"
+refused=$(curl -s -o /dev/null -w '%{http_code}' "http://$app/metrics")
+[ "$refused" = "401" ] || { echo "/metrics without the token answered $refused, not 401"; exit 1; }
+echo "/metrics without the token: 401"
+curl -fsS -H "Authorization: Bearer $token" "http://$app/metrics" >"$work/metrics.txt"
 echo "promtool check metrics on $(wc -l <"$work/metrics.txt") lines of /metrics:"
 if ! promtool check metrics <"$work/metrics.txt" >"$work/promtool.txt" 2>&1; then
   cat "$work/promtool.txt"; echo "promtool rejected the exposition"; exit 1
@@ -46,6 +52,9 @@ global:
   evaluation_interval: 1s
 scrape_configs:
   - job_name: tower-vitals-example
+    authorization:
+      type: Bearer
+      credentials_file: $work/token
     static_configs:
       - targets: ["$app"]
 YAML
@@ -66,7 +75,7 @@ for _ in $(seq 40); do
   [ "$up" = "1" ] && [ "$health" = "1" ] && break
   sleep 0.5
 done
-echo "Prometheus: up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health"
+echo "Prometheus (scraping with the token): up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health"
 if [ "$up" != "1" ] || [ "$health" != "1" ]; then
   tail -20 "$work/prometheus.log"; echo "Prometheus did not scrape the example"; exit 1
 fi

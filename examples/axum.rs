@@ -8,7 +8,8 @@
 //! SIGTERM or Ctrl-C drains it as Kubernetes expects ([`Drain`]): readiness answers 503 at once,
 //! requests are still served for the propagation delay (`HEALTH_DRAIN_DELAY_MS`, default 5 s),
 //! then graceful shutdown waits for the requests in flight (`HEALTH_DRAIN_BUDGET_MS`, default
-//! 20 s). A second signal stops it at once.
+//! 20 s). A second signal stops it at once. `METRICS_TOKEN_FILE` names a file holding a bearer
+//! token that `/metrics` then requires.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,11 +82,19 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     // A demo on loopback shows details to everyone; in production prefer
     // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
-    let health = HealthLayer::new(checker.clone())
+    let mut health = HealthLayer::new(checker.clone())
         .details(DetailPolicy::Always)
         .readiness(Selector::tagged("ready"))
         .metrics(metrics.clone())
         .config(&config)?;
+    // /metrics behind a bearer token read from a file (a mounted Secret), if one is named.
+    if let Ok(path) = std::env::var("METRICS_TOKEN_FILE") {
+        let token = std::fs::read_to_string(&path)
+            .map_err(|e| format!("METRICS_TOKEN_FILE={path}: {e}"))?;
+        let policy = DetailPolicy::bearer_token(token.trim())
+            .map_err(|e| format!("METRICS_TOKEN_FILE={path}: {e}"))?;
+        health = health.metrics_access(policy);
+    }
     let paths: Vec<String> = health.paths().map(str::to_owned).collect();
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))

@@ -66,6 +66,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A credential that cannot be used (an empty bearer token).
+    InvalidToken(&'static str),
     /// A report source's name is not 1 to 64 of `[a-z0-9_-]`, or is a built-in section's.
     InvalidSourceName(String),
     /// Two report sources were given the same name.
@@ -115,6 +117,7 @@ impl fmt::Display for ConfigError {
                 value,
                 reason,
             } => write!(f, "{variable}={value:?}: {reason}"),
+            Self::InvalidToken(reason) => write!(f, "invalid token: {reason}"),
             Self::InvalidSourceName(name) => write!(
                 f,
                 "invalid report source name {name:?}: use 1 to 64 of a-z, 0-9, '_' and '-', \

@@ -438,7 +438,8 @@ async fn details_are_hidden_by_default_and_shown_per_the_policy() {
     }
 
     let guarded =
-        serve(HealthLayer::new(checker).details(DetailPolicy::bearer_token("t0ken"))).await;
+        serve(HealthLayer::new(checker).details(DetailPolicy::bearer_token("t0ken").unwrap()))
+            .await;
     let send = |token: &'static str| {
         let request = guarded
             .client

@@ -49,6 +49,10 @@ pub(crate) struct Settings {
     codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
     pub(crate) details: DetailPolicy,
+    /// Who sees components' names and statuses without their details.
+    pub(crate) components: DetailPolicy,
+    /// Who may read `/metrics`.
+    pub(crate) metrics_access: DetailPolicy,
     pub(crate) prometheus: Prometheus,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
@@ -87,6 +91,8 @@ impl Default for Settings {
             ],
             metrics: None,
             details: DetailPolicy::Never,
+            components: DetailPolicy::Never,
+            metrics_access: DetailPolicy::Always,
             prometheus: Prometheus::default(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
@@ -238,6 +244,36 @@ impl HealthLayer {
     /// [`DetailPolicy::Never`]: everyone else gets the bare status).
     pub fn details(mut self, policy: DetailPolicy) -> Self {
         Arc::make_mut(&mut self.settings).details = policy;
+        self
+    }
+
+    /// Who is shown components' names and statuses — but no messages, metadata or figures —
+    /// in `/health` and `/health/ready?verbose` (Spring's `show-components`; default
+    /// [`DetailPolicy::Never`]). Clients the [detail policy](Self::details) allows see
+    /// everything anyway.
+    pub fn components(mut self, policy: DetailPolicy) -> Self {
+        Arc::make_mut(&mut self.settings).components = policy;
+        self
+    }
+
+    /// Who may read `/metrics`; others get 401 with `WWW-Authenticate: Bearer`. The default is
+    /// [`DetailPolicy::Always`], as for every Prometheus exporter: the exposition shows
+    /// components' names and states and request figures, never messages or metadata. Where the
+    /// port is reachable from outside the cluster, require a token — Prometheus sends it with
+    /// `authorization: { credentials_file: … }` in the scrape config:
+    ///
+    /// ```
+    /// use tower_vitals::health::DetailPolicy;
+    /// use tower_vitals::{HealthChecker, HealthLayer};
+    ///
+    /// let checker = HealthChecker::builder().build()?;
+    /// let layer = HealthLayer::new(checker)
+    ///     .metrics_access(DetailPolicy::bearer_token("scrape-token-from-a-secret")?);
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn metrics_access(mut self, policy: DetailPolicy) -> Self {
+        Arc::make_mut(&mut self.settings).metrics_access = policy;
         self
     }
 

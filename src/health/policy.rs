@@ -6,6 +6,8 @@ use std::sync::Arc;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 
+use crate::error::ConfigError;
+
 type Predicate = dyn Fn(&Parts) -> bool + Send + Sync;
 
 /// Who is shown component details (`/health`, `/health/ready?verbose`) and the reliability
@@ -40,16 +42,32 @@ impl DetailPolicy {
         Self::When(Arc::new(predicate))
     }
 
-    /// Requests with `Authorization: Bearer <token>` (compared in constant time).
-    pub fn bearer_token(token: impl Into<String>) -> Self {
+    /// Requests with `Authorization: Bearer <token>` (the scheme in any case, as HTTP has it;
+    /// the token compared in constant time). An empty token is an error: an unset variable must
+    /// not become an open door.
+    ///
+    /// ```
+    /// use tower_vitals::health::DetailPolicy;
+    ///
+    /// let policy = DetailPolicy::bearer_token("s3cr3t-from-config")?;
+    /// assert!(DetailPolicy::bearer_token("").is_err());
+    /// # drop(policy);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn bearer_token(token: impl Into<String>) -> Result<Self, ConfigError> {
         let token = token.into();
-        Self::when(move |request| {
+        if token.trim().is_empty() || token.bytes().any(|b| b.is_ascii_whitespace()) {
+            return Err(ConfigError::InvalidToken(
+                "a bearer token must be non-empty, without spaces",
+            ));
+        }
+        Ok(Self::when(move |request| {
             request
                 .headers
                 .get(AUTHORIZATION)
-                .and_then(|value| value.as_bytes().strip_prefix(b"Bearer "))
+                .and_then(|value| bearer(value.as_bytes()))
                 .is_some_and(|given| same(given, token.as_bytes()))
-        })
+        }))
     }
 
     pub(crate) fn allows(&self, request: &Parts) -> bool {
@@ -59,6 +77,17 @@ impl DetailPolicy {
             Self::When(predicate) => predicate(request),
         }
     }
+}
+
+/// The credential of `Bearer <credential>`, the scheme matched in any case.
+fn bearer(value: &[u8]) -> Option<&[u8]> {
+    let scheme = value.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return None;
+    }
+    let rest = value[6..].strip_prefix(b" ")?;
+    let credential = rest.trim_ascii();
+    (!credential.is_empty()).then_some(credential)
 }
 
 /// Equality that takes as long whatever the first differing byte.
@@ -90,17 +119,29 @@ mod tests {
 
     #[test]
     fn bearer_tokens_must_match_exactly() {
-        let policy = DetailPolicy::bearer_token("abc");
-        assert!(policy.allows(&parts(Some("Bearer abc"))));
+        let policy = DetailPolicy::bearer_token("abc").unwrap();
+        for scheme in ["Bearer abc", "bearer abc", "BEARER  abc", "Bearer abc "] {
+            assert!(policy.allows(&parts(Some(scheme))), "{scheme}");
+        }
         for other in [
             None,
             Some("Bearer abcd"),
             Some("Bearer ab"),
-            Some("bearer abc"),
+            Some("Bearer "),
+            Some("Bearerabc"),
             Some("Basic abc"),
+            Some(""),
         ] {
             assert!(!policy.allows(&parts(other)), "{other:?}");
         }
+        for empty in ["", " ", "a b"] {
+            assert!(DetailPolicy::bearer_token(empty).is_err(), "{empty:?}");
+        }
+        let empty = DetailPolicy::bearer_token("").unwrap_err();
+        assert_eq!(
+            empty.to_string(),
+            "invalid token: a bearer token must be non-empty, without spaces"
+        );
         assert!(!DetailPolicy::default().allows(&parts(Some("Bearer abc"))));
         assert!(DetailPolicy::Always.allows(&parts(None)));
     }

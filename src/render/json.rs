@@ -395,6 +395,36 @@ pub(crate) fn starting(status: HealthStatus) -> Vec<u8> {
         .expect("startup serialises")
 }
 
+/// The body of a 401 answer.
+pub(crate) const UNAUTHORIZED: &[u8] =
+    br#"{"error":"not allowed: send Authorization: Bearer <token>"}"#;
+
+/// The report with components' names and statuses only: no messages, metadata or figures.
+pub(crate) fn components_only(report: &SystemHealthStatus) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Component<'a> {
+        name: &'a str,
+        status: HealthStatus,
+    }
+    #[derive(Serialize)]
+    struct Body<'a> {
+        status: HealthStatus,
+        components: Vec<Component<'a>>,
+    }
+    let body = Body {
+        status: report.status,
+        components: report
+            .components
+            .iter()
+            .map(|c| Component {
+                name: &c.name,
+                status: c.status,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).expect("components serialise")
+}
+
 /// The body of a 405 answer.
 pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
     br#"{"error":"method not allowed","allow":["GET","HEAD"]}"#;
@@ -405,7 +435,7 @@ mod tests {
 
     #[test]
     fn constant_bodies_are_valid_json() {
-        for body in [LIVE, METHOD_NOT_ALLOWED, STARTED] {
+        for body in [LIVE, METHOD_NOT_ALLOWED, STARTED, UNAUTHORIZED] {
             serde_json::from_slice::<serde_json::Value>(body).unwrap();
         }
     }

@@ -114,6 +114,17 @@ pub(crate) fn live() -> Rendered {
     Rendered::json(Bytes::from_static(json::LIVE))
 }
 
+/// The body of a 401 answer.
+pub(crate) fn unauthorized() -> Rendered {
+    Rendered::json(Bytes::from_static(json::UNAUTHORIZED))
+}
+
+/// `{"status":…,"components":[{"name":…,"status":…}]}`: what clients shown components but not
+/// details get.
+pub(crate) fn components_only(report: &crate::health_report::SystemHealthStatus) -> Rendered {
+    Rendered::json(json::components_only(report))
+}
+
 /// The liveness body of a process marked broken.
 pub(crate) fn broken(reason: &str) -> Rendered {
     Rendered::json(json::broken(reason))

@@ -1,5 +1,6 @@
-//! The detailed report: in full for clients the detail policy allows, the bare status for the
-//! others; 200 or 503 by the overall status.
+//! The detailed report: in full for clients the detail policy allows, components' names and
+//! statuses for clients the components policy allows, the bare status for the others; 200 or
+//! 503 by the overall status.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use http::Response;
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
 use crate::checker::Selector;
 use crate::health::layer::Settings;
-use crate::health_report::HealthStatus;
+use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::render;
 use crate::vitals::{Vitals, Want};
 
@@ -26,6 +27,17 @@ fn answer(ask: &Ask<'_>) -> Answer {
     static ALL: Selector = Selector::ALL;
     let selector = ask.query.select(&ALL);
     let (settings, head) = (ask.settings, ask.head);
+    if !ask.details && ask.components {
+        if let Some(report) = ask.checker.cached_report(&selector) {
+            return Answer::Now(components(&report, settings, head));
+        }
+        let (checker, settings) = (ask.checker.clone(), settings.clone());
+        let selector = selector.into_owned();
+        return Answer::Later(Box::pin(async move {
+            let report = checker.report_for(&selector).await;
+            components(&report, &settings, head)
+        }));
+    }
     if !ask.details {
         if let Some(status) = ask.checker.cached_status(&selector) {
             return Answer::Now(bare(status, settings, head));
@@ -59,6 +71,12 @@ fn answer(ask: &Ask<'_>) -> Answer {
 fn report(vitals: &Vitals, settings: &Arc<Settings>, head: bool) -> Response<Bytes> {
     let code = settings.code(vitals.health.status);
     frame(code, render::health(vitals), head)
+}
+
+/// Components' names and statuses, no messages or metadata.
+fn components(report: &SystemHealthStatus, settings: &Settings, head: bool) -> Response<Bytes> {
+    let code = settings.code(report.status);
+    frame(code, render::components_only(report), head)
 }
 
 /// `{"status":…}` with the status's HTTP code: what clients without details see.

@@ -10,7 +10,7 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
     name: "metrics",
     default_path: Some("/metrics"),
     methods: GET_HEAD,
-    access: Access::Public,
+    access: Access::Guarded,
     runs_checks: true,
     answer,
 };

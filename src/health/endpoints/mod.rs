@@ -30,9 +30,11 @@ use crate::render::{self, Rendered};
 pub(crate) enum Access {
     /// Everybody, in full.
     Public,
-    /// Everybody; the full answer only for clients the detail policy allows, the bare status
-    /// for others.
+    /// Everybody; the full answer only for clients the detail policy allows, components'
+    /// names and statuses for clients the components policy allows, the bare status for others.
     Details,
+    /// Only clients the endpoint's own policy allows (`/metrics`); others get 401.
+    Guarded,
 }
 
 /// One endpoint.
@@ -70,6 +72,8 @@ pub(crate) struct Ask<'a> {
     pub(crate) query: Query,
     /// Whether the client is shown details (always `false` for a public endpoint).
     pub(crate) details: bool,
+    /// Whether the client is shown components' names and statuses (true with details).
+    pub(crate) components: bool,
     pub(crate) checker: &'a HealthChecker,
     pub(crate) settings: &'a Arc<Settings>,
 }
@@ -101,14 +105,31 @@ pub(crate) fn answer(
         true => Query::parse(request.uri.query()),
         false => Query::default(),
     };
+    let head = request.method == Method::HEAD;
+    if endpoint.access == Access::Guarded && !settings.metrics_access.allows(request) {
+        return Answer::Now(unauthorized(head));
+    }
+    let details = endpoint.access == Access::Details && settings.details.allows(request);
+    let components =
+        details || (endpoint.access == Access::Details && settings.components.allows(request));
     let ask = Ask {
-        head: request.method == Method::HEAD,
+        head,
         query,
-        details: endpoint.access == Access::Details && settings.details.allows(request),
+        details,
+        components,
         checker,
         settings,
     };
     (endpoint.answer)(&ask)
+}
+
+/// 401 with `WWW-Authenticate: Bearer`, for a guarded endpoint the client may not see.
+fn unauthorized(head: bool) -> Response<Bytes> {
+    let mut response = frame(StatusCode::UNAUTHORIZED, render::unauthorized(), head);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 fn method_not_allowed(methods: &[Method]) -> Response<Bytes> {
