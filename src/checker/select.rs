@@ -16,6 +16,8 @@ use super::check::CheckSpec;
 pub struct Selector {
     tag: Option<String>,
     exclude: Vec<String>,
+    /// Only the check of this name (one component's report).
+    only: Option<String>,
 }
 
 impl Selector {
@@ -23,6 +25,7 @@ impl Selector {
     pub const ALL: Selector = Selector {
         tag: None,
         exclude: Vec::new(),
+        only: None,
     };
 
     /// Every check.
@@ -35,6 +38,7 @@ impl Selector {
         Self {
             tag: Some(tag.into()),
             exclude: Vec::new(),
+            only: None,
         }
     }
 
@@ -44,8 +48,15 @@ impl Selector {
         self
     }
 
+    /// Keeps only the check named `name`.
+    pub fn only(mut self, name: impl Into<String>) -> Self {
+        self.only = Some(name.into());
+        self
+    }
+
     pub(crate) fn matches(&self, spec: &CheckSpec) -> bool {
         self.tag.as_ref().is_none_or(|tag| spec.tags.contains(tag))
             && !self.exclude.contains(&spec.name)
+            && self.only.as_ref().is_none_or(|name| *name == spec.name)
     }
 }

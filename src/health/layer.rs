@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 use http::StatusCode;
 use tower_layer::Layer;
 
+use super::endpoints::{Descriptor, Target, component, group};
+use super::group::{Group, HealthGroup};
 use super::paths::Paths;
 use super::policy::DetailPolicy;
 use super::service::Health;
@@ -14,6 +16,7 @@ use crate::config::{HealthConfig, var};
 use crate::error::ConfigError;
 use crate::health_report::HealthStatus;
 use crate::metrics::MetricsCollector;
+use crate::path::{PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
 use crate::render::Prometheus;
 
@@ -53,6 +56,8 @@ pub(crate) struct Settings {
     pub(crate) components: DetailPolicy,
     /// Who may read `/metrics`.
     pub(crate) metrics_access: DetailPolicy,
+    /// Health groups, with their full paths.
+    pub(crate) groups: Vec<(Group, String)>,
     pub(crate) prometheus: Prometheus,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
@@ -63,6 +68,49 @@ impl Settings {
     /// The HTTP status for a health status (readiness and the detailed report).
     pub(crate) fn code(&self, status: HealthStatus) -> StatusCode {
         self.codes[status as usize]
+    }
+
+    /// The endpoint a request path is for: a table entry, a group, or one component.
+    pub(crate) fn route(&self, path: &str) -> Option<(&'static Descriptor, Target)> {
+        if let Some(endpoint) = self.paths.route(path) {
+            return Some((endpoint, Target::None));
+        }
+        let trimmed = without_trailing_slash(path);
+        if let Some(index) = self.groups.iter().position(|(_, full)| full == trimmed) {
+            return Some((&group::ENDPOINT, Target::Group(index)));
+        }
+        let name = self.paths.component(path)?;
+        Some((&component::ENDPOINT, Target::Component(name)))
+    }
+
+    /// Every path served, groups included.
+    pub(crate) fn all_paths(&self) -> impl Iterator<Item = &str> {
+        let groups = self.groups.iter().map(|(_, full)| full.as_str());
+        self.paths.all().chain(groups)
+    }
+
+    /// What request metrics leave out: the endpoints', the groups' and the components' paths.
+    pub(crate) fn path_set(&self) -> PathSet {
+        let mut set = self.paths.path_set();
+        set.exact
+            .extend(self.groups.iter().map(|(_, full)| full.clone()));
+        set
+    }
+
+    fn refresh_group_paths(&mut self) -> Result<(), ConfigError> {
+        let mut groups = std::mem::take(&mut self.groups);
+        for (group, full) in &mut groups {
+            *full = self.paths.full(&group.relative);
+        }
+        for (i, (_, full)) in groups.iter().enumerate() {
+            let taken = self.paths.all().any(|p| p == full)
+                || groups[..i].iter().any(|(_, other)| other == full);
+            if taken {
+                return Err(ConfigError::DuplicatePath(full.clone()));
+            }
+        }
+        self.groups = groups;
+        Ok(())
     }
 
     pub(crate) fn reporter(&self, checker: &HealthChecker) -> &Arc<Reporter> {
@@ -93,6 +141,7 @@ impl Default for Settings {
             details: DetailPolicy::Never,
             components: DetailPolicy::Never,
             metrics_access: DetailPolicy::Always,
+            groups: Vec::new(),
             prometheus: Prometheus::default(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
@@ -112,7 +161,41 @@ impl HealthLayer {
 
     /// Puts every endpoint under `prefix` (`/internal` makes `/internal/health/live`, …).
     pub fn prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.settings).paths.set_prefix(prefix)?;
+        let mut settings = (*self.settings).clone();
+        settings.paths.set_prefix(prefix)?;
+        settings.refresh_group_paths()?;
+        self.settings = Arc::new(settings);
+        Ok(self)
+    }
+
+    /// Serves a [health group](HealthGroup) at its own path, with its own detail policy and
+    /// status codes. Its name must be usable as a path segment; its path must be free.
+    pub fn group(mut self, group: HealthGroup) -> Result<Self, ConfigError> {
+        let mut settings = (*self.settings).clone();
+        let relative = match &group.path {
+            Some(path) => normalise(path, false)?,
+            None => {
+                let base = settings.paths.relative("detail").unwrap_or("/health");
+                let base = if base == "/" { "" } else { base };
+                normalise(&format!("{base}/{}", group.name), false)?
+            }
+        };
+        if group.name.is_empty() || group.name.contains('/') {
+            return Err(ConfigError::InvalidPath {
+                path: group.name,
+                reason: "a group name must be one path segment",
+            });
+        }
+        let stored = Group {
+            name: group.name,
+            selector: group.selector,
+            relative,
+            details: group.details,
+            codes: group.codes,
+        };
+        settings.groups.push((stored, String::new()));
+        settings.refresh_group_paths()?;
+        self.settings = Arc::new(settings);
         Ok(self)
     }
 
@@ -170,7 +253,7 @@ impl HealthLayer {
     /// The paths the layer answers, with the prefix: for
     /// [`MetricsLayer::exclude_path`](crate::MetricsLayer::exclude_path).
     pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.settings.paths.all()
+        self.settings.all_paths()
     }
 
     /// Serves a startup probe at `path` (off by default; Kubernetes' `startupProbe`): 503 until
@@ -305,9 +388,10 @@ impl HealthLayer {
     }
 
     fn path(mut self, endpoint: &str, path: Option<&str>) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.settings)
-            .paths
-            .set(endpoint, path)?;
+        let mut settings = (*self.settings).clone();
+        settings.paths.set(endpoint, path)?;
+        settings.refresh_group_paths()?;
+        self.settings = Arc::new(settings);
         Ok(self)
     }
 }
@@ -319,7 +403,7 @@ impl<S> Layer<S> for HealthLayer {
         if let Some(metrics) = &self.settings.metrics {
             // The MetricsLayer on the same collector leaves these paths out.
             if metrics.health_paths().is_none() {
-                metrics.set_health_paths(self.settings.paths.path_set());
+                metrics.set_health_paths(self.settings.path_set());
             }
         }
         Health::new(inner, self.checker.clone(), self.settings.clone())

@@ -72,13 +72,38 @@ impl Paths {
         self.update(self.prefix.clone(), relative)
     }
 
+    /// `relative` with the prefix applied.
+    pub(crate) fn full(&self, relative: &str) -> String {
+        join(&self.prefix, relative)
+    }
+
+    /// The relative path of the endpoint named `name`, if it is on.
+    pub(crate) fn relative(&self, name: &str) -> Option<&str> {
+        let index = TABLE.iter().position(|endpoint| endpoint.name == name)?;
+        self.relative[index].as_deref()
+    }
+
+    /// The component a path names: one segment (percent-decoded) below the detailed report's
+    /// path, unless that path is `/`.
+    pub(crate) fn component(&self, path: &str) -> Option<String> {
+        let detail = TABLE.iter().position(|e| e.name == "detail")?;
+        let base = self.full[detail].as_deref().filter(|base| *base != "/")?;
+        let segment = without_trailing_slash(path)
+            .strip_prefix(base)?
+            .strip_prefix('/')?;
+        if segment.is_empty() || segment.contains('/') {
+            return None;
+        }
+        let name = percent_encoding::percent_decode_str(segment)
+            .decode_utf8()
+            .ok()?;
+        Some(name.into_owned())
+    }
+
     fn update(&mut self, prefix: String, relative: [Option<String>; N]) -> Result<(), ConfigError> {
-        let full = relative.clone().map(|path| {
-            path.map(|path| match path.as_str() {
-                "/" if !prefix.is_empty() => prefix.clone(),
-                _ => format!("{prefix}{path}"),
-            })
-        });
+        let full = relative
+            .clone()
+            .map(|path| path.map(|path| join(&prefix, &path)));
         for (i, path) in full.iter().enumerate() {
             if let Some(path) = path
                 && full[..i].contains(&Some(path.clone()))
@@ -92,6 +117,14 @@ impl Paths {
             full,
         };
         Ok(())
+    }
+}
+
+/// `path` under `prefix` (`/` under `/internal` is `/internal`).
+fn join(prefix: &str, path: &str) -> String {
+    match path {
+        "/" if !prefix.is_empty() => prefix.to_owned(),
+        _ => format!("{prefix}{path}"),
     }
 }
 
@@ -151,6 +184,27 @@ mod tests {
         paths.set_prefix("").unwrap();
         paths.set("detail", Some("/")).unwrap();
         assert!(!paths.path_set().matches("/orders"), "no subtree of /");
+    }
+
+    #[test]
+    fn one_segment_below_the_detailed_report_names_a_component() {
+        let mut paths = Paths::default();
+        assert_eq!(paths.component("/health/db"), Some("db".into()));
+        assert_eq!(
+            paths.component("/health/cache%20%22a%22/"),
+            Some("cache \"a\"".into())
+        );
+        for none in [
+            "/health",
+            "/health/",
+            "/health/a/b",
+            "/healthz/db",
+            "/health/%FF",
+        ] {
+            assert_eq!(paths.component(none), None, "{none}");
+        }
+        paths.set("detail", Some("/")).unwrap();
+        assert_eq!(paths.component("/db"), None, "never the whole app");
     }
 
     #[test]

@@ -54,7 +54,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(endpoint) = self.settings.paths.route(request.uri().path()) else {
+        let Some(endpoint) = self.settings.route(request.uri().path()) else {
             return ResponseFuture::inner(self.inner.call(request));
         };
         // The body of a health request is not read: dropping it here lets the connection go on.

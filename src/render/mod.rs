@@ -114,6 +114,32 @@ pub(crate) fn live() -> Rendered {
     Rendered::json(Bytes::from_static(json::LIVE))
 }
 
+/// A health group's full answer: its name and the checks' report over its checks.
+pub(crate) fn group(name: &str, report: &crate::health_report::SystemHealthStatus) -> Rendered {
+    #[derive(serde::Serialize)]
+    struct Group<'a> {
+        group: &'a str,
+        #[serde(flatten)]
+        report: &'a crate::health_report::SystemHealthStatus,
+    }
+    let body = Group {
+        group: name,
+        report,
+    };
+    Rendered::json(serde_json::to_vec(&body).expect("group serialises"))
+}
+
+/// One component in full.
+pub(crate) fn component(component: &crate::health_report::ComponentStatus) -> Rendered {
+    Rendered::json(serde_json::to_vec(component).expect("component serialises"))
+}
+
+/// The 404 body for a component name no check has.
+pub(crate) fn no_component(name: &str) -> Rendered {
+    let body = serde_json::json!({ "error": "no component of this name", "component": name });
+    Rendered::json(serde_json::to_vec(&body).expect("error serialises"))
+}
+
 /// The body of a 401 answer.
 pub(crate) fn unauthorized() -> Rendered {
     Rendered::json(Bytes::from_static(json::UNAUTHORIZED))

@@ -5,7 +5,9 @@
 //! Adding an endpoint: a new file with a `Descriptor` and its answer function, one line in
 //! [`TABLE`], and a builder method on `HealthLayer` if it has a path of its own to set.
 
+pub(crate) mod component;
 mod detail;
+pub(crate) mod group;
 mod live;
 mod metrics;
 mod ready;
@@ -65,8 +67,20 @@ pub(crate) const TABLE: [&Descriptor; 6] = [
     &startup::ENDPOINT,
 ];
 
+/// What a routed path names beyond its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    None,
+    /// A health group, by index in the layer's settings.
+    Group(usize),
+    /// A component, by (decoded) name.
+    Component(String),
+}
+
 /// What an answer function is given.
 pub(crate) struct Ask<'a> {
+    pub(crate) request: &'a Parts,
+    pub(crate) target: Target,
     /// HEAD: the same headers, no body.
     pub(crate) head: bool,
     pub(crate) query: Query,
@@ -93,7 +107,7 @@ pub(crate) enum Answer {
 
 /// What one request to `endpoint` gets.
 pub(crate) fn answer(
-    endpoint: &Descriptor,
+    (endpoint, target): (&Descriptor, Target),
     request: &Parts,
     checker: &HealthChecker,
     settings: &Arc<Settings>,
@@ -113,6 +127,8 @@ pub(crate) fn answer(
     let components =
         details || (endpoint.access == Access::Details && settings.components.allows(request));
     let ask = Ask {
+        request,
+        target,
         head,
         query,
         details,
