@@ -1,24 +1,4 @@
-//! [`Drain`]: a pod's shutdown done for the application. On SIGTERM or SIGINT (Ctrl-C where
-//! there are no Unix signals): mark not ready → keep serving for a propagation delay, so load
-//! balancers and endpoint controllers stop sending → begin graceful shutdown → wait until the
-//! requests in flight are done or a budget runs out → return. A second signal ends at once.
-//!
-//! One [`shutdown_signal`](Drain::shutdown_signal) future serves axum's
-//! `with_graceful_shutdown`, tonic's `serve_with_shutdown` and hyper-util's
-//! `GracefulShutdown`; [`run`](Drain::run) bounds the whole by the budget.
-//!
-//! ```no_run
-//! use tower_vitals::{Drain, HealthChecker, HealthLayer};
-//!
-//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let checker = HealthChecker::builder().check("db", || async {}).build()?;
-//! let drain = Drain::builder(checker.clone()).build()?; // 5 s delay, 20 s budget
-//! let app = axum::Router::new().layer(HealthLayer::new(checker));
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! let server = axum::serve(listener, app).with_graceful_shutdown(drain.shutdown_signal());
-//! drain.run(server.into_future()).await??;
-//! # Ok(()) }
-//! ```
+//! [`Drain`]: a pod's shutdown done for the application.
 
 use std::fmt;
 use std::future::Future;
@@ -41,8 +21,29 @@ const DRAINING: u8 = 1;
 const SHUTTING_DOWN: u8 = 2;
 const FORCED: u8 = 3;
 
-/// Drains the service on SIGTERM/SIGINT; a cheap `Clone` handle. See the [module
-/// docs](self).
+/// A pod's shutdown done for the application. On SIGTERM or SIGINT (Ctrl-C where
+/// there are no Unix signals): mark not ready → keep serving for a propagation delay, so load
+/// balancers and endpoint controllers stop sending → begin graceful shutdown → wait until the
+/// requests in flight are done or a budget runs out → return. A second signal ends at once.
+///
+/// One [`shutdown_signal`](Drain::shutdown_signal) future serves axum's
+/// `with_graceful_shutdown`, tonic's `serve_with_shutdown` and hyper-util's
+/// `GracefulShutdown`; [`run`](Drain::run) bounds the whole by the budget.
+///
+/// ```no_run
+/// use tower_vitals::{Drain, HealthChecker, HealthLayer};
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let checker = HealthChecker::builder().check("db", || async {}).build()?;
+/// let drain = Drain::builder(checker.clone()).build()?; // 5 s delay, 20 s budget
+/// let app = axum::Router::new().layer(HealthLayer::new(checker));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let server = axum::serve(listener, app).with_graceful_shutdown(drain.shutdown_signal());
+/// drain.run(server.into_future()).await??;
+/// # Ok(()) }
+/// ```
+///
+/// A cheap `Clone` handle.
 #[derive(Debug, Clone)]
 pub struct Drain {
     inner: Arc<Inner>,
