@@ -86,6 +86,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .details(DetailPolicy::Always)
         .readiness(Selector::tagged("ready"))
         .metrics(metrics.clone())
+        .info(tower_vitals::app_info!().config(&config))?
         .config(&config)?;
     // /metrics behind a bearer token read from a file (a mounted Secret), if one is named.
     if let Ok(path) = std::env::var("METRICS_TOKEN_FILE") {

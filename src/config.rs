@@ -17,6 +17,7 @@ use crate::error::ConfigError;
 /// | `HEALTH_CHECK_ENABLED_COMPONENTS` | comma-separated names of the checks to run; the others are left out | registered names |
 /// | `HEALTH_CHECK_CACHE_TTL_MS` | result cache TTL | 0–3600000 |
 /// | `HEALTH_CHECK_DEADLINE_MS` | answer deadline | 1–60000 |
+/// | `HEALTH_GIT_COMMIT`, `HEALTH_BUILD_TIME`, `HEALTH_ENVIRONMENT` | [`AppInfo`](crate::AppInfo)'s commit and build time (when the build did not record them) and environment | text |
 /// | `HEALTH_DRAIN_DELAY_MS`, `HEALTH_DRAIN_BUDGET_MS` | the [`Drain`](crate::Drain)'s propagation delay and in-flight budget | 0–300000, 0–600000 |
 /// | `HEALTH_CHECK_MAX_STALENESS_MS` | how old a result may be served while a refresh runs | 1–86400000 |
 /// | `HEALTH_CHECK_FAILURE_THRESHOLD`, `HEALTH_CHECK_SUCCESS_THRESHOLD` | runs in a row to fail / recover | 1–100 |
@@ -62,6 +63,12 @@ pub struct HealthConfig {
     pub deadline: Option<Duration>,
     /// `HEALTH_CHECK_MAX_STALENESS_MS`.
     pub max_staleness: Option<Duration>,
+    /// `HEALTH_GIT_COMMIT`: the commit, when the build did not record it.
+    pub git_commit: Option<String>,
+    /// `HEALTH_BUILD_TIME`: the build time, when the build did not record it.
+    pub build_time: Option<String>,
+    /// `HEALTH_ENVIRONMENT`: the environment's name (`production`, `staging`…).
+    pub environment: Option<String>,
     /// `HEALTH_DRAIN_DELAY_MS`.
     pub drain_delay: Option<Duration>,
     /// `HEALTH_DRAIN_BUDGET_MS`.
@@ -191,6 +198,9 @@ impl HealthConfig {
             "HEALTH_CHECK_RETRY_COUNT" => self.retries = Some(count(0, 10)?),
             "HEALTH_CHECK_CACHE_TTL_MS" => self.cache_ttl = Some(millis(0, 3_600_000)?),
             "HEALTH_CHECK_DEADLINE_MS" => self.deadline = Some(millis(1, 60_000)?),
+            "HEALTH_GIT_COMMIT" => self.git_commit = path(),
+            "HEALTH_BUILD_TIME" => self.build_time = path(),
+            "HEALTH_ENVIRONMENT" => self.environment = path(),
             "HEALTH_DRAIN_DELAY_MS" => self.drain_delay = Some(millis(0, 300_000)?),
             "HEALTH_DRAIN_BUDGET_MS" => self.drain_budget = Some(millis(0, 600_000)?),
             "HEALTH_CHECK_MAX_STALENESS_MS" => {

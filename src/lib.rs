@@ -65,6 +65,7 @@ mod error;
 mod grpc;
 pub mod health;
 mod health_report;
+mod info;
 pub mod metrics;
 mod path;
 mod probe;
@@ -97,6 +98,7 @@ pub use health::HealthLayer;
 pub use health_report::{
     CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus,
 };
+pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use probe::ProcessStats;
 pub use redact::MAX_MESSAGE_CHARS;

@@ -15,6 +15,7 @@ use crate::checker::{HealthChecker, Selector};
 use crate::config::{HealthConfig, var};
 use crate::error::ConfigError;
 use crate::health_report::HealthStatus;
+use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
 use crate::path::{PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
@@ -56,6 +57,8 @@ pub(crate) struct Settings {
     pub(crate) components: DetailPolicy,
     /// Who may read `/metrics`.
     pub(crate) metrics_access: DetailPolicy,
+    /// The application's build and runtime information.
+    pub(crate) info: Option<Arc<AppInfo>>,
     /// Health groups, with their full paths.
     pub(crate) groups: Vec<(Group, String)>,
     pub(crate) prometheus: Prometheus,
@@ -119,6 +122,7 @@ impl Settings {
                 self.reliability.clone(),
                 checker.clone(),
                 self.metrics.clone(),
+                self.info.clone(),
             ))
         })
     }
@@ -142,6 +146,7 @@ impl Default for Settings {
             components: DetailPolicy::Never,
             metrics_access: DetailPolicy::Always,
             groups: Vec::new(),
+            info: None,
             prometheus: Prometheus::default(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
@@ -166,6 +171,30 @@ impl HealthLayer {
         settings.refresh_group_paths()?;
         self.settings = Arc::new(settings);
         Ok(self)
+    }
+
+    /// Serves the application's build and runtime information at `/health/info` (unless that
+    /// path was set already), in the detailed report and as `vitals_build_info` in `/metrics`.
+    ///
+    /// ```
+    /// use tower_vitals::{HealthChecker, HealthLayer, app_info};
+    ///
+    /// let checker = HealthChecker::builder().build()?;
+    /// let layer = HealthLayer::new(checker).info(app_info!().environment("production"))?;
+    /// assert!(layer.paths().any(|path| path == "/health/info"));
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn info(mut self, info: AppInfo) -> Result<Self, ConfigError> {
+        if self.settings.paths.relative("info").is_none() {
+            self = self.path("info", Some("/health/info"))?;
+        }
+        Arc::make_mut(&mut self.settings).info = Some(Arc::new(info));
+        Ok(self)
+    }
+
+    /// The info path (default `/health/info` once [`info`](Self::info) is given).
+    pub fn info_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path("info", Some(path))
     }
 
     /// Serves a [health group](HealthGroup) at its own path, with its own detail policy and

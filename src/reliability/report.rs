@@ -16,6 +16,7 @@ use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Seve
 use crate::checker::{CheckCounters, HealthChecker};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
+use crate::info::AppInfo;
 use crate::metrics::{MetricsCollector, MetricsSnapshot};
 use crate::probe::RuntimeStats;
 use crate::validate;
@@ -245,6 +246,7 @@ impl Reporter {
         config: ReliabilityConfig,
         checker: HealthChecker,
         metrics: Option<MetricsCollector>,
+        info: Option<Arc<AppInfo>>,
     ) -> Self {
         let mut gatherer = VitalsGatherer::builder(checker)
             .source_timeout(config.source_timeout)
@@ -252,6 +254,9 @@ impl Reporter {
             .named_sources(config.sources);
         if let Some(metrics) = metrics {
             gatherer = gatherer.metrics(metrics);
+        }
+        if let Some(info) = info {
+            gatherer = gatherer.shared_info(info);
         }
         Self {
             ttl: config.ttl,
@@ -524,7 +529,7 @@ mod tests {
             .cache_ttl(Duration::ZERO)
             .build()
             .unwrap();
-        let reporter = Arc::new(Reporter::new(ReliabilityConfig::new(), checker, None));
+        let reporter = Arc::new(Reporter::new(ReliabilityConfig::new(), checker, None, None));
         let reports = futures_util::future::join_all((0..20).map(|_| reporter.report())).await;
         assert!(
             reports.iter().all(|r| Arc::ptr_eq(r, &reports[0])),
@@ -548,7 +553,7 @@ mod tests {
         let config = ReliabilityConfig::new()
             .source_timeout(Duration::from_millis(50))
             .unwrap();
-        let reporter = Arc::new(Reporter::new(config, checker, None));
+        let reporter = Arc::new(Reporter::new(config, checker, None, None));
         let report = reporter.report().await;
         assert_eq!(report.status, HealthStatus::Degraded);
         assert!(

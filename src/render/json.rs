@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::info::AppInfo;
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
 use crate::probe::RuntimeStats;
 use crate::reliability::{Anomaly, ReliabilityReport};
@@ -53,6 +54,9 @@ struct Detailed<'a> {
     /// Only while not simply serving: draining, shutting down, or marked broken.
     #[serde(skip_serializing_if = "Option::is_none")]
     lifecycle: Option<LifecycleBody<'a>>,
+    /// The application's information, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    info: Option<&'a AppInfo>,
 }
 
 #[derive(Serialize)]
@@ -77,6 +81,7 @@ impl<'a> Detailed<'a> {
     fn new(health: &'a SystemHealthStatus, metrics: Option<&MetricsSnapshot>) -> Self {
         Self {
             lifecycle: None,
+            info: None,
             status: health.status,
             checks_status: None,
             accepting_traffic: health.accepting_traffic,
@@ -93,6 +98,7 @@ impl<'a> Detailed<'a> {
 pub(crate) fn report(vitals: &Vitals) -> Vec<u8> {
     let body = Detailed {
         lifecycle: LifecycleBody::of(vitals),
+        info: vitals.info.as_deref(),
         ..Detailed::new(&vitals.health, vitals.requests.ready())
     };
     serde_json::to_vec(&body).expect("report serialises")

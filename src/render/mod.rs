@@ -134,6 +134,28 @@ pub(crate) fn component(component: &crate::health_report::ComponentStatus) -> Re
     Rendered::json(serde_json::to_vec(component).expect("component serialises"))
 }
 
+/// `/health/info`: everything for clients shown details, name and version for the others.
+pub(crate) fn info(info: &crate::info::AppInfo, details: bool) -> Rendered {
+    let body = if details {
+        serde_json::to_value(info).expect("info serialises")
+    } else {
+        serde_json::json!({ "name": info.name(), "version": info.version() })
+    };
+    let mut body = body;
+    if details {
+        body["uptime_seconds"] =
+            serde_json::json!(crate::round::round3(info.uptime().as_secs_f64()));
+    }
+    Rendered::json(serde_json::to_vec(&body).expect("info serialises"))
+}
+
+/// The 404 body when no `AppInfo` was given.
+pub(crate) fn no_info() -> Rendered {
+    Rendered::json(Bytes::from_static(
+        br#"{"error":"no application information: give the layer an AppInfo (HealthLayer::info)"}"#,
+    ))
+}
+
 /// The 404 body for a component name no check has.
 pub(crate) fn no_component(name: &str) -> Rendered {
     let body = serde_json::json!({ "error": "no component of this name", "component": name });

@@ -9,6 +9,7 @@ use super::text::{Writer, label_body, push_float, valid_prefix};
 use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
+use crate::info::AppInfo;
 use crate::metrics::MetricsSnapshot;
 use crate::probe::ProcessStats;
 use crate::vitals::Vitals;
@@ -67,6 +68,7 @@ impl Prometheus {
             process: vitals.process.ready().map(|figures| &figures.stats),
             uptime: vitals.uptime,
             lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
+            info: vitals.info.as_deref(),
         }
         .render()
     }
@@ -93,6 +95,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) uptime: Duration,
     /// The phase and timings, and whether the process is alive (not marked broken).
     pub(crate) lifecycle: Option<(&'a Lifecycle, bool)>,
+    /// The application's information, as a `build_info` gauge.
+    pub(crate) info: Option<&'a AppInfo>,
 }
 
 impl Exposition<'_> {
@@ -105,6 +109,9 @@ impl Exposition<'_> {
             http(&mut out, metrics);
         }
         self.health(&mut out);
+        if let Some(info) = self.info {
+            build_info(&mut out, info);
+        }
         if let Some((lifecycle, alive)) = self.lifecycle {
             lifecycle_families(&mut out, lifecycle, alive);
         }
@@ -343,6 +350,22 @@ fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         out.family(name, kind, help);
         out.sample(name, "", &[], value);
     }
+}
+
+fn build_info(out: &mut Writer<'_>, info: &AppInfo) {
+    out.family(
+        "build_info",
+        "gauge",
+        "The application's name, version, commit, environment and compiler; always 1.",
+    );
+    let labels = [
+        ("name", info.name()),
+        ("version", info.version()),
+        ("commit", info.commit().unwrap_or("")),
+        ("environment", info.environment_name().unwrap_or("")),
+        ("rust_version", info.rust_version()),
+    ];
+    out.sample("build_info", "", &labels, 1.0);
 }
 
 fn lifecycle_families(out: &mut Writer<'_>, lifecycle: &Lifecycle, alive: bool) {

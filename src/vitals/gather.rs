@@ -13,6 +13,7 @@ use super::{ProcessFigures, Source, Vitals};
 use crate::checker::{HealthChecker, Selector};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
+use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
 use crate::redact::redact;
@@ -31,6 +32,7 @@ struct Inner {
     timeout: Duration,
     flap_window: Duration,
     sources: Vec<NamedSource>,
+    info: Option<Arc<AppInfo>>,
     cpu: CpuSampler,
     probe: RuntimeProbe,
 }
@@ -44,6 +46,7 @@ pub struct VitalsGathererBuilder {
     timeout: Duration,
     flap_window: Duration,
     sources: Vec<NamedSource>,
+    info: Option<Arc<AppInfo>>,
 }
 
 /// What one gathering needs: endpoints ask only for what they show.
@@ -104,6 +107,7 @@ impl VitalsGatherer {
             timeout: Duration::from_secs(2),
             flap_window: Duration::from_secs(600),
             sources: Vec::new(),
+            info: None,
         }
     }
 
@@ -233,6 +237,7 @@ impl VitalsGatherer {
             sources,
             uptime: inner.checker.uptime(),
             lifecycle: inner.checker.lifecycle(),
+            info: inner.info.clone(),
             broken: inner.checker.broken(),
             notes,
             generation_time: started.elapsed(),
@@ -299,6 +304,16 @@ impl VitalsGathererBuilder {
         self
     }
 
+    /// Adds the application's build and runtime information ([`crate::app_info!`]).
+    pub fn info(self, info: AppInfo) -> Self {
+        self.shared_info(Arc::new(info))
+    }
+
+    pub(crate) fn shared_info(mut self, info: Arc<AppInfo>) -> Self {
+        self.info = Some(info);
+        self
+    }
+
     pub(crate) fn named_sources(mut self, sources: Vec<NamedSource>) -> Self {
         self.sources.extend(sources);
         self
@@ -321,6 +336,7 @@ impl VitalsGathererBuilder {
                 timeout: self.timeout,
                 flap_window: self.flap_window,
                 sources: self.sources,
+                info: self.info,
                 cpu: CpuSampler::new(),
                 probe: RuntimeProbe::new(Duration::from_millis(100)),
             }),

@@ -31,8 +31,11 @@ pub(crate) mod source;
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use crate::checker::{CheckCounters, Lifecycle};
 use crate::health_report::SystemHealthStatus;
+use crate::info::AppInfo;
 use crate::metrics::MetricsSnapshot;
 use crate::probe::{ProcessStats, RuntimeStats};
 
@@ -91,6 +94,8 @@ pub struct Vitals {
     pub uptime: Duration,
     /// The service's phase (serving, draining, shutting down) and the drain's timings.
     pub lifecycle: Lifecycle,
+    /// The application's build and runtime information, when given.
+    pub info: Option<Arc<AppInfo>>,
     /// Why the application marked the process broken (liveness fails), while it is.
     pub broken: Option<String>,
     /// What could not be gathered, one sentence each (e.g. the checks timed out).

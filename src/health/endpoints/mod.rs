@@ -8,6 +8,7 @@
 pub(crate) mod component;
 mod detail;
 pub(crate) mod group;
+mod info;
 mod live;
 mod metrics;
 mod ready;
@@ -58,13 +59,14 @@ pub(crate) struct Descriptor {
 pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
 
 /// Every endpoint, in the order paths are matched.
-pub(crate) const TABLE: [&Descriptor; 6] = [
+pub(crate) const TABLE: [&Descriptor; 7] = [
     &live::ENDPOINT,
     &ready::ENDPOINT,
     &detail::ENDPOINT,
     &reliability::ENDPOINT,
     &metrics::ENDPOINT,
     &startup::ENDPOINT,
+    &info::ENDPOINT,
 ];
 
 /// What a routed path names beyond its endpoint.

@@ -125,6 +125,7 @@ fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
         process: None,
         uptime: Duration::from_secs(3),
         lifecycle: None,
+        info: None,
     }
     .render()
 }
