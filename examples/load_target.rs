@@ -15,12 +15,20 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
+use tokio::task::JoinSet;
+use tower_vitals::{Check, Drain, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
-async fn serve(name: &str, app: Router) -> std::io::Result<()> {
+/// Serves `app` on an ephemeral port until `drain` shuts it down gracefully.
+async fn serve(
+    servers: &mut JoinSet<std::io::Result<()>>,
+    drain: &Drain,
+    name: &str,
+    app: Router,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     println!("{name}={}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = axum::serve(listener, app).with_graceful_shutdown(drain.shutdown_signal());
+    servers.spawn(server.into_future());
     Ok(())
 }
 
@@ -30,8 +38,17 @@ fn plain() -> Router {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    serve("bare", plain()).await?;
+    // No propagation delay: nothing balances load onto these servers.
+    let lifecycle = HealthChecker::builder().build()?;
+    let drain = Drain::builder(lifecycle)
+        .delay(Duration::ZERO)
+        .budget(Duration::from_secs(5))
+        .build()?;
+    let mut servers = JoinSet::new();
+    serve(&mut servers, &drain, "bare", plain()).await?;
     serve(
+        &mut servers,
+        &drain,
         "metrics",
         plain().layer(MetricsLayer::new(MetricsCollector::new())),
     )
@@ -47,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let health = plain()
         .layer(HealthLayer::new(checker).metrics(metrics.clone()))
         .layer(MetricsLayer::new(metrics));
-    serve("health", health).await?;
+    serve(&mut servers, &drain, "health", health).await?;
 
     // The same check twice: served stale while refreshing (the default), and — the baseline —
     // with the maximum staleness at the TTL, so every probe after an expiry waits for the run
@@ -68,9 +85,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(age) = max_staleness {
             slow = slow.max_staleness(age);
         }
-        serve(name, plain().layer(HealthLayer::new(slow.build()?))).await?;
+        let app = plain().layer(HealthLayer::new(slow.build()?));
+        serve(&mut servers, &drain, name, app).await?;
     }
     println!("ready");
-    tokio::signal::ctrl_c().await?;
+    // SIGTERM (load.sh stops it by PID) or Ctrl-C: every server stops gracefully at once.
+    drain
+        .run(async {
+            while let Some(server) = servers.join_next().await {
+                server??;
+            }
+            Ok::<(), Box<dyn std::error::Error>>(())
+        })
+        .await??;
     Ok(())
 }
