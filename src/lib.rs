@@ -101,7 +101,7 @@ pub use health_report::{
 pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use probe::ProcessStats;
-pub use redact::MAX_MESSAGE_CHARS;
+pub use redact::{MAX_MESSAGE_CHARS, redact};
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use webhook::{WebhookBuilder, WebhookNotifier, WebhookStats};

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 
 use crate::checker::StatusChange;
 use crate::error::ConfigError;
+use crate::redact::redact;
 use crate::uri::http_uri;
 use crate::validate;
 
@@ -317,5 +318,8 @@ async fn send(
         }
     }
     stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-    tracing::warn!(uri = %settings.uri, events = batch.len(), error = %last_error, "webhook delivery failed");
+    // The host only: a webhook URL's path often is its secret (Slack, Teams).
+    let host = settings.uri.host().unwrap_or("?");
+    let error = redact(&last_error);
+    tracing::warn!(host, events = batch.len(), %error, "webhook delivery failed");
 }

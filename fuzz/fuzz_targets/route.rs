@@ -1,5 +1,6 @@
 //! Routing: any method, target and header bytes through HealthLayer and MetricsLayer. Every
-//! request gets a response with a known status, and health answers are what the path asks for.
+//! request gets a response with a known status, and health answers are what the path asks for
+//! (one segment below `/health` is a component: 404 unless a check has that name).
 #![no_main]
 
 use std::convert::Infallible;
@@ -64,12 +65,21 @@ fuzz_target!(|data: &[u8]| {
         "/metrics",
     ]
     .contains(&trimmed);
+    // One segment below /health names a component: the layer answers (404 for a name no
+    // check has), when the segment decodes to UTF-8.
+    let component = trimmed
+        .strip_prefix("/health/")
+        .filter(|segment| !health && !segment.is_empty() && !segment.contains('/'))
+        .and_then(|segment| percent_encoding::percent_decode_str(segment).decode_utf8().ok());
     let status = response.status();
-    if !health {
+    if !health && component.is_none() {
         assert_eq!(status, StatusCode::OK, "{path}: the app answers");
         return;
     }
     match method.as_str() {
+        "GET" | "HEAD" if component.as_deref().is_some_and(|name| name != "db") => {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: no such component");
+        }
         "GET" | "HEAD" => assert!(
             status == StatusCode::OK || status == StatusCode::SERVICE_UNAVAILABLE,
             "{path}: {status}"

@@ -20,7 +20,7 @@ use super::history::{Entry, History};
 use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use crate::health_report::{ComponentStatus, HealthStatus};
-use crate::redact::redact;
+use crate::redact::{redact, redact_metadata};
 use crate::round::millis;
 
 /// What [`Slot::begin`] found.
@@ -306,8 +306,9 @@ impl Slot {
         let spec = &self.spec;
         let (raw, message, metadata) = match outcome.result {
             Ok(result) => {
-                let (status, message, metadata) = result.into_parts();
+                let (status, message, mut metadata) = result.into_parts();
                 let message = message.as_deref().map(redact);
+                redact_metadata(&mut metadata);
                 (status.min(spec.failure_status), message, metadata)
             }
             Err(failure) => (spec.failure_status, Some(failure.to_string()), Map::new()),
