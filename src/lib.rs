@@ -83,6 +83,11 @@ pub mod vitals;
 #[cfg(feature = "http-client")]
 mod webhook;
 
+/// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;
+
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
     HealthCheckerBuilder, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
