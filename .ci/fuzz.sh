@@ -12,5 +12,13 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install --quiet --locked cargo-fu
 for target in route render redact; do
   echo "fuzzing $target for ${seconds} s"
   # Inputs up to 8 KiB, each within 2 s: a redaction that is not linear in time fails here.
-  cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -max_len=8192 -timeout=2 2>&1 | tail -1
+  log=$(mktemp)
+  if ! cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -max_len=8192 -timeout=2 >"$log" 2>&1; then
+    grep -E "panicked|assert|ERROR|SUMMARY|Test unit" "$log" | head -20
+    tail -5 "$log"
+    echo "fuzz target $target failed (the input is under fuzz/artifacts/$target)"
+    exit 1
+  fi
+  tail -1 "$log"
+  rm -f "$log"
 done
