@@ -66,6 +66,13 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A header that cannot be sent.
+    InvalidHeader {
+        /// The header's name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A credential that cannot be used (an empty bearer token).
     InvalidToken(&'static str),
     /// A report source's name is not 1 to 64 of `[a-z0-9_-]`, or is a built-in section's.
@@ -118,6 +125,7 @@ impl fmt::Display for ConfigError {
                 reason,
             } => write!(f, "{variable}={value:?}: {reason}"),
             Self::InvalidToken(reason) => write!(f, "invalid token: {reason}"),
+            Self::InvalidHeader { name, reason } => write!(f, "invalid header {name:?}: {reason}"),
             Self::InvalidSourceName(name) => write!(
                 f,
                 "invalid report source name {name:?}: use 1 to 64 of a-z, 0-9, '_' and '-', \

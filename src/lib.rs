@@ -109,4 +109,4 @@ pub use probe::ProcessStats;
 pub use redact::{MAX_MESSAGE_CHARS, redact};
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
-pub use webhook::{WebhookBuilder, WebhookNotifier, WebhookStats};
+pub use webhook::{WebhookBuilder, WebhookFormat, WebhookNotifier, WebhookStats};

@@ -1,23 +1,33 @@
-//! [`WebhookNotifier`]: status changes POSTed as JSON to a URL, batched, with retries.
+//! [`WebhookNotifier`]: status changes POSTed to a URL — the crate's JSON, or a Slack or Teams
+//! message — batched, signed, with retries and a minimum interval per component.
+
+mod format;
+mod sign;
+
+pub use format::WebhookFormat;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use std::collections::HashMap;
+
+use http::header::{HeaderName, HeaderValue};
 use http::{Request, Uri, header};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
-use serde::Serialize;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use self::format::Event;
 use crate::checker::StatusChange;
 use crate::error::ConfigError;
+use crate::health_report::HealthStatus;
 use crate::redact::redact;
 use crate::uri::http_uri;
 use crate::validate;
@@ -60,7 +70,7 @@ struct Shared {
     stats: Arc<Counters>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Settings {
     uri: Uri,
     timeout: Duration,
@@ -68,6 +78,26 @@ struct Settings {
     backoff: Duration,
     max_batch: usize,
     max_wait: Duration,
+    format: WebhookFormat,
+    /// Sent with every request; values marked sensitive (never in `Debug` or logs).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    signing_secret: Option<Arc<[u8]>>,
+    min_interval: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("host", &self.uri.host())
+            .field("format", &self.format)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("signed", &self.signing_secret.is_some())
+            .field("min_interval", &self.min_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -96,7 +126,7 @@ pub struct WebhookStats {
 }
 
 /// Settings of a [`WebhookNotifier`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct WebhookBuilder {
     uri: String,
@@ -106,6 +136,23 @@ pub struct WebhookBuilder {
     max_batch: usize,
     max_wait: Duration,
     queue: usize,
+    format: WebhookFormat,
+    headers: Vec<(String, String)>,
+    signing_secret: Option<String>,
+    min_interval: Duration,
+}
+
+impl std::fmt::Debug for WebhookBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookBuilder")
+            .field("format", &self.format)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .field("signed", &self.signing_secret.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WebhookNotifier {
@@ -121,6 +168,10 @@ impl WebhookNotifier {
             max_batch: 50,
             max_wait: Duration::from_secs(1),
             queue: 1024,
+            format: WebhookFormat::Json,
+            headers: Vec::new(),
+            signing_secret: None,
+            min_interval: Duration::ZERO,
         }
     }
 
@@ -174,6 +225,35 @@ impl WebhookBuilder {
         self
     }
 
+    /// The payload's shape (default [`WebhookFormat::Json`]; `Slack` and `Teams` post a message
+    /// their incoming webhooks accept).
+    pub fn format(mut self, format: WebhookFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// A header sent with every request, e.g. `Authorization` for a receiver that wants one.
+    /// Its value never appears in logs or `Debug` output.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Signs every request: `X-Vitals-Timestamp` (Unix seconds) and `X-Vitals-Signature:
+    /// sha256=<hex>`, the HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`. The receiver
+    /// recomputes it, compares in constant time and rejects old timestamps.
+    pub fn signing_secret(mut self, secret: impl Into<String>) -> Self {
+        self.signing_secret = Some(secret.into());
+        self
+    }
+
+    /// At most one post per component in this interval (default 0; up to 1 h): a flapping
+    /// check's changes in between are held and the latest is sent when the interval has passed.
+    pub fn min_interval(mut self, interval: Duration) -> Self {
+        self.min_interval = interval;
+        self
+    }
+
     /// Checks the settings and makes the notifier; its delivery task starts with the first
     /// change, on that change's runtime.
     ///
@@ -201,8 +281,31 @@ impl WebhookBuilder {
                 (1..=10_000, "1 to 10000"),
             )?,
             max_wait: validate::duration("webhook batch wait", self.max_wait, up_to_a_minute)?,
+            format: WebhookFormat::Json,
+            headers: Vec::new(),
+            signing_secret: None,
+            min_interval: Duration::ZERO,
         };
         let queue = validate::count("webhook queue", self.queue, (1..=1_000_000, "1 to 1000000"))?;
+        let min_interval = (Duration::ZERO..=Duration::from_secs(3600), "0 to 1 h");
+        let settings = Settings {
+            format: self.format,
+            headers: headers(&self.headers)?,
+            signing_secret: match self.signing_secret {
+                Some(secret) if secret.is_empty() => {
+                    return Err(ConfigError::InvalidToken(
+                        "a signing secret must not be empty",
+                    ));
+                }
+                secret => secret.map(|s| Arc::from(s.into_bytes())),
+            },
+            min_interval: validate::duration(
+                "webhook min interval",
+                self.min_interval,
+                min_interval,
+            )?,
+            ..settings
+        };
         Ok(Self::start(settings, queue))
     }
 
@@ -243,6 +346,48 @@ impl Shared {
     }
 }
 
+/// One POST of `body`, with the settings' headers and, when signing, the signature headers.
+fn request(settings: &Settings, body: &Bytes) -> Request<Full<Bytes>> {
+    let mut request = Request::post(settings.uri.clone())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body.clone()))
+        .expect("a valid request");
+    let headers = request.headers_mut();
+    for (name, value) in &settings.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    if let Some(secret) = &settings.signing_secret {
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let signature = sign::signature(secret, timestamp, body);
+        headers.insert("x-vitals-timestamp", HeaderValue::from(timestamp));
+        if let Ok(value) = HeaderValue::try_from(signature) {
+            headers.insert("x-vitals-signature", value);
+        }
+    }
+    request
+}
+
+/// The builder's headers, parsed; values marked sensitive.
+fn headers(given: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
+    given
+        .iter()
+        .map(|(name, value)| {
+            let invalid = |reason| ConfigError::InvalidHeader {
+                name: name.clone(),
+                reason,
+            };
+            let name = HeaderName::try_from(name.as_str())
+                .map_err(|_| invalid("not a valid header name"))?;
+            let mut value = HeaderValue::try_from(value.as_str())
+                .map_err(|_| invalid("its value has characters a header cannot carry"))?;
+            value.set_sensitive(true);
+            Ok((name, value))
+        })
+        .collect()
+}
+
 /// Gathers changes into batches and sends them until every sender is gone.
 async fn deliver(
     mut receiver: mpsc::Receiver<StatusChange>,
@@ -251,7 +396,29 @@ async fn deliver(
 ) {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
-    while let Some(first) = receiver.recv().await {
+    let mut pace = Pace::new(settings.min_interval);
+    loop {
+        // The first change, or a held one falling due.
+        let first = match pace.next_due() {
+            Some(due) => match tokio::time::timeout_at(due, receiver.recv()).await {
+                Ok(Some(change)) => Some(change),
+                Ok(None) => None,
+                Err(_) => {
+                    let batch = pace.release(Instant::now());
+                    send(&client, &settings, &stats, &batch, &mut pace).await;
+                    continue;
+                }
+            },
+            None => receiver.recv().await,
+        };
+        let Some(first) = first else {
+            // Every sender is gone: what is held goes out now.
+            let batch = pace.release_all();
+            if !batch.is_empty() {
+                send(&client, &settings, &stats, &batch, &mut pace).await;
+            }
+            return;
+        };
         let mut batch = vec![first];
         let until = Instant::now() + settings.max_wait;
         while batch.len() < settings.max_batch {
@@ -260,14 +427,95 @@ async fn deliver(
                 _ => break,
             }
         }
-        send(&client, &settings, &stats, &batch).await;
+        let now = Instant::now();
+        let mut batch = pace.admit(batch, now);
+        batch.extend(pace.release(now));
+        if !batch.is_empty() {
+            send(&client, &settings, &stats, &batch, &mut pace).await;
+        }
     }
 }
 
-#[derive(Serialize)]
-struct Payload<'a> {
-    source: &'static str,
-    events: &'a [StatusChange],
+/// The minimum interval per component, and when each component's incident began.
+struct Pace {
+    interval: Duration,
+    last_sent: HashMap<String, Instant>,
+    /// The latest change of a component still inside its interval, and when it falls due.
+    held: HashMap<String, (StatusChange, Instant)>,
+    /// When each failing component stopped being healthy.
+    incidents: HashMap<String, std::time::SystemTime>,
+}
+
+impl Pace {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last_sent: HashMap::new(),
+            held: HashMap::new(),
+            incidents: HashMap::new(),
+        }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.held.values().map(|(_, due)| *due).min()
+    }
+
+    /// The changes that may go now; the others are held (the latest per component wins).
+    fn admit(&mut self, batch: Vec<StatusChange>, now: Instant) -> Vec<StatusChange> {
+        let mut ready: Vec<StatusChange> = Vec::new();
+        for change in batch {
+            let due = self
+                .last_sent
+                .get(&change.check)
+                .map(|sent| *sent + self.interval)
+                .filter(|due| *due > now);
+            let in_batch = ready.iter().any(|c| c.check == change.check);
+            match due {
+                Some(due) => {
+                    self.held.insert(change.check.clone(), (change, due));
+                }
+                None if in_batch && !self.interval.is_zero() => {
+                    self.held
+                        .insert(change.check.clone(), (change, now + self.interval));
+                }
+                None => ready.push(change),
+            }
+        }
+        ready
+    }
+
+    /// The held changes that fell due.
+    fn release(&mut self, now: Instant) -> Vec<StatusChange> {
+        let due: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, (_, due))| *due <= now)
+            .map(|(check, _)| check.clone())
+            .collect();
+        due.into_iter()
+            .filter_map(|check| self.held.remove(&check).map(|(change, _)| change))
+            .collect()
+    }
+
+    fn release_all(&mut self) -> Vec<StatusChange> {
+        self.held.drain().map(|(_, (change, _))| change).collect()
+    }
+
+    /// Records a sent change: its time, and the incident it starts or ends (the duration).
+    fn sent(&mut self, change: &StatusChange, now: Instant) -> Option<u64> {
+        if !self.interval.is_zero() {
+            self.last_sent.insert(change.check.clone(), now);
+        }
+        if change.to == HealthStatus::Healthy {
+            let began = self.incidents.remove(&change.check)?;
+            let lasted = change.at.duration_since(began).unwrap_or_default();
+            return Some(u64::try_from(lasted.as_millis()).unwrap_or(u64::MAX));
+        }
+        self.incidents
+            .entry(change.check.clone())
+            .or_insert(change.at);
+        None
+    }
 }
 
 async fn send(
@@ -275,14 +523,17 @@ async fn send(
     settings: &Settings,
     stats: &Counters,
     batch: &[StatusChange],
+    pace: &mut Pace,
 ) {
-    let body = Bytes::from(
-        serde_json::to_vec(&Payload {
-            source: "tower-vitals",
-            events: batch,
+    let now = Instant::now();
+    let events: Vec<Event<'_>> = batch
+        .iter()
+        .map(|change| Event {
+            change,
+            restored_after_ms: pace.sent(change, now),
         })
-        .expect("status changes serialise"),
-    );
+        .collect();
+    let body = Bytes::from(format::body(settings.format, &events));
     let mut last_error = String::new();
     for attempt in 0..=settings.retries {
         if attempt > 0 {
@@ -294,10 +545,7 @@ async fn send(
             tokio::time::sleep(pause).await;
         }
         stats.attempts.fetch_add(1, Ordering::Relaxed);
-        let request = Request::post(settings.uri.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(body.clone()))
-            .expect("a valid request");
+        let request = request(settings, &body);
         match tokio::time::timeout(settings.timeout, client.request(request)).await {
             Ok(Ok(response)) if response.status().is_success() => {
                 stats.delivered_batches.fetch_add(1, Ordering::Relaxed);
