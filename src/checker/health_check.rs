@@ -149,6 +149,35 @@ impl IntoCheckResult for bool {
     }
 }
 
+/// A text answer — Redis' `PONG`, a version string — means the dependency answered: healthy,
+/// with the answer (redacted, capped) as the `answer` metadata. Compare it yourself
+/// (`pong == "PONG"`, a `bool`) when its content decides.
+///
+/// ```
+/// use tower_vitals::{HealthChecker, HealthStatus};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// async fn redis_ping() -> Result<String, std::io::Error> {
+///     Ok("PONG".to_owned())
+/// }
+/// let checker = HealthChecker::builder().check("redis", redis_ping).build().unwrap();
+/// let report = checker.report().await;
+/// assert_eq!(report.components[0].status, HealthStatus::Healthy);
+/// assert_eq!(report.components[0].metadata["answer"], "PONG");
+/// # }
+/// ```
+impl IntoCheckResult for String {
+    fn into_check_result(self) -> Result<CheckResult, CheckError> {
+        Ok(CheckResult::healthy().with_metadata("answer", self))
+    }
+}
+
+impl IntoCheckResult for &'static str {
+    fn into_check_result(self) -> Result<CheckResult, CheckError> {
+        self.to_owned().into_check_result()
+    }
+}
+
 impl<T: IntoCheckResult, E: fmt::Display> IntoCheckResult for Result<T, E> {
     fn into_check_result(self) -> Result<CheckResult, CheckError> {
         match self {
