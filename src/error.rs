@@ -66,6 +66,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A CA certificate that cannot be used.
+    InvalidCertificate(&'static str),
     /// A header that cannot be sent.
     InvalidHeader {
         /// The header's name as given.
@@ -125,6 +127,7 @@ impl fmt::Display for ConfigError {
                 reason,
             } => write!(f, "{variable}={value:?}: {reason}"),
             Self::InvalidToken(reason) => write!(f, "invalid token: {reason}"),
+            Self::InvalidCertificate(reason) => write!(f, "invalid certificate: {reason}"),
             Self::InvalidHeader { name, reason } => write!(f, "invalid header {name:?}: {reason}"),
             Self::InvalidSourceName(name) => write!(
                 f,
@@ -152,3 +155,20 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// An error and its sources, `outer: inner: root` (hyper-util's "client error (Connect)" alone
+/// hides the refused connection or the TLS failure).
+#[cfg_attr(not(feature = "http-client"), allow(dead_code))]
+pub(crate) fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let shown = cause.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -27,6 +27,8 @@
 //! | `process` | yes | process figures from `/proc`, `ProcessCheck`, `DiskSpaceCheck` (Linux) |
 //! | `http-client` | yes | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
 //! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service |
+//! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck` |
+//! | `tls-native-roots` | no | the operating system's roots as well |
 //!
 //! # Quick start (Axum)
 //!
@@ -76,6 +78,8 @@ pub mod render;
 #[doc(hidden)]
 pub use reliability as report;
 mod round;
+#[cfg(feature = "http-client")]
+mod tls;
 #[cfg(feature = "http-client")]
 mod uri;
 mod validate;

@@ -1,4 +1,5 @@
-//! The URI rule shared by the HTTP check and the webhook: an absolute `http://` URI.
+//! The URI rule shared by the HTTP check and the webhook: an absolute `http://` URI, or
+//! `https://` with the `tls` feature.
 
 use http::Uri;
 
@@ -11,10 +12,13 @@ pub(crate) fn http_uri(uri: &str) -> Result<Uri, ConfigError> {
         reason,
     };
     let parsed: Uri = uri.parse().map_err(|_| invalid("it is not a URI"))?;
-    if parsed.scheme_str() != Some("http") || parsed.host().is_none() {
-        return Err(invalid(
-            "it must be an absolute http:// URI (https is not supported)",
-        ));
+    if parsed.host().is_none() {
+        return Err(invalid("it must be an absolute http:// or https:// URI"));
     }
-    Ok(parsed)
+    match parsed.scheme_str() {
+        Some("http") => Ok(parsed),
+        Some("https") if cfg!(feature = "tls") => Ok(parsed),
+        Some("https") => Err(invalid("https:// needs the `tls` feature")),
+        _ => Err(invalid("it must be an absolute http:// or https:// URI")),
+    }
 }

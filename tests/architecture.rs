@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// Floors, bottom first; a module may use `crate::m` only for `m` on its floor or below.
 const FLOORS: &[&[&str]] = &[
-    &["round", "path", "uri", "redact", "error", "validate"],
+    &["round", "path", "uri", "tls", "redact", "error", "validate"],
     &["health_report", "config", "probe", "info"],
     &["checker"],
     &["metrics"],

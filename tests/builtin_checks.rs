@@ -92,7 +92,12 @@ async fn http_checks_the_status_and_the_response_time() {
             .ends_with("no response within 100 ms")
     );
 
-    assert!(HttpCheck::new("https://example.com/").is_err(), "no TLS");
+    // https:// needs the `tls` feature; other schemes are never checked.
+    assert_eq!(
+        HttpCheck::new("https://example.com/").is_ok(),
+        cfg!(feature = "tls")
+    );
+    assert!(HttpCheck::new("ftp://example.com/").is_err());
     assert!(HttpCheck::new("not a uri").is_err());
 }
 

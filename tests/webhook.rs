@@ -165,8 +165,11 @@ async fn a_full_queue_drops_and_counts() {
     assert_eq!(webhook.stats().dropped_events, 8);
     wait_for(|| webhook.stats().delivered_events == 2).await;
     assert_eq!(webhook.stats().delivered_events, 2);
+    // https:// needs the `tls` feature; other schemes are never posted to.
+    let https = WebhookNotifier::builder("https://example.com").build();
+    assert_eq!(https.is_ok(), cfg!(feature = "tls"));
     assert!(
-        WebhookNotifier::builder("https://example.com")
+        WebhookNotifier::builder("ftp://example.com")
             .build()
             .is_err()
     );

@@ -7,18 +7,20 @@ use bytes::Bytes;
 use http::{Request, Uri};
 use http_body_util::Empty;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, causes};
 use crate::health_report::CheckResult;
 use crate::round::millis;
+use crate::tls::{Connector, ExtraRoots};
 use crate::uri::http_uri;
 
 /// Healthy when `GET uri` answers with a status in the expected range (default 200–399) within
-/// the request timeout (default 1 s). Plain `http://` (hyper-util's client); the body is not
-/// read. Metadata: the status and the time to the response head.
+/// the request timeout (default 1 s); hyper-util's client, `https://` with the `tls` feature
+/// (rustls; the webpki roots plus any CA given with
+/// [`root_certificate_pem`](Self::root_certificate_pem)). The body is not read. Metadata: the
+/// status and the time to the response head; a failure says why, TLS errors included.
 ///
 /// ```
 /// use std::time::Duration;
@@ -35,21 +37,29 @@ pub struct HttpCheck {
     uri: Uri,
     expected: RangeInclusive<u16>,
     timeout: Duration,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    roots: ExtraRoots,
+    client: Client<Connector, Empty<Bytes>>,
 }
 
 impl HttpCheck {
-    /// A check of `uri`, which must be an absolute `http://` URI.
+    /// A check of `uri`, an absolute `http://` URI (or `https://` with the `tls` feature).
     pub fn new(uri: &str) -> Result<Self, ConfigError> {
         let parsed = http_uri(uri)?;
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        let roots = ExtraRoots::default();
         Ok(Self {
             uri: parsed,
             expected: 200..=399,
             timeout: Duration::from_secs(1),
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: Client::builder(TokioExecutor::new()).build(roots.connector()),
+            roots,
         })
+    }
+
+    /// Also trusts the CA certificates in `pem` (feature `tls`), e.g. a cluster's own CA.
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        self.roots.add_pem(pem)?;
+        self.client = Client::builder(TokioExecutor::new()).build(self.roots.connector());
+        Ok(self)
     }
 
     /// The statuses that count as healthy.
@@ -87,7 +97,7 @@ impl HealthCheck for HttpCheck {
                         self.timeout.as_millis()
                     ))
                 })?
-                .map_err(|e| CheckError::new(format!("GET {}: {e}", self.uri)))?;
+                .map_err(|e| CheckError::new(format!("GET {}: {}", self.uri, causes(&e))))?;
             let status = response.status().as_u16();
             if !self.expected.contains(&status) {
                 return Err(CheckError::new(format!(

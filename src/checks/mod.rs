@@ -27,6 +27,8 @@ mod limit;
 mod process;
 mod runtime;
 mod tcp;
+#[cfg(feature = "tls")]
+mod tls_cert;
 mod traffic;
 
 pub use dns::DnsCheck;
@@ -39,4 +41,7 @@ pub use limit::Limit;
 pub use process::{DiskSpaceCheck, ProcessCheck};
 pub use runtime::RuntimeCheck;
 pub use tcp::TcpCheck;
+#[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+pub use tls_cert::TlsCertCheck;
 pub use traffic::TrafficCheck;

@@ -17,7 +17,6 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Request, Uri, header};
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
@@ -26,9 +25,10 @@ use tokio::time::Instant;
 
 use self::format::Event;
 use crate::checker::StatusChange;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, causes};
 use crate::health_report::HealthStatus;
 use crate::redact::redact;
+use crate::tls::{Connector, ExtraRoots};
 use crate::uri::http_uri;
 use crate::validate;
 
@@ -83,6 +83,7 @@ struct Settings {
     headers: Vec<(HeaderName, HeaderValue)>,
     signing_secret: Option<Arc<[u8]>>,
     min_interval: Duration,
+    roots: ExtraRoots,
 }
 
 impl std::fmt::Debug for Settings {
@@ -140,6 +141,7 @@ pub struct WebhookBuilder {
     headers: Vec<(String, String)>,
     signing_secret: Option<String>,
     min_interval: Duration,
+    ca_pem: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for WebhookBuilder {
@@ -156,7 +158,8 @@ impl std::fmt::Debug for WebhookBuilder {
 }
 
 impl WebhookNotifier {
-    /// Settings for a notifier posting to `uri`, an absolute `http://` URI (checked by
+    /// Settings for a notifier posting to `uri`, an absolute `http://` URI, or `https://` with
+    /// the `tls` feature (checked by
     /// [`build`](WebhookBuilder::build)). Defaults: 2 s per request, 3 retries from 200 ms
     /// doubling, batches of up to 50 events gathered for up to 1 s, a queue of 1024 changes.
     pub fn builder(uri: &str) -> WebhookBuilder {
@@ -172,6 +175,7 @@ impl WebhookNotifier {
             headers: Vec::new(),
             signing_secret: None,
             min_interval: Duration::ZERO,
+            ca_pem: Vec::new(),
         }
     }
 
@@ -247,6 +251,13 @@ impl WebhookBuilder {
         self
     }
 
+    /// Also trusts the CA certificates in `pem` for an `https://` receiver (feature `tls`;
+    /// checked by [`build`](Self::build)).
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Self {
+        self.ca_pem.push(pem.to_vec());
+        self
+    }
+
     /// At most one post per component in this interval (default 0; up to 1 h): a flapping
     /// check's changes in between are held and the latest is sent when the interval has passed.
     pub fn min_interval(mut self, interval: Duration) -> Self {
@@ -266,7 +277,7 @@ impl WebhookBuilder {
     ///     .build()
     ///     .unwrap_err();
     /// assert_eq!(error.to_string(), "webhook timeout of 0 ms is out of range (1 ms to 60 s)");
-    /// assert!(WebhookNotifier::builder("https://example.com").build().is_err());
+    /// assert!(WebhookNotifier::builder("ftp://example.com").build().is_err());
     /// ```
     pub fn build(self) -> Result<WebhookNotifier, ConfigError> {
         let up_to_a_minute = (Duration::ZERO..=Duration::from_secs(60), "0 to 60 s");
@@ -285,6 +296,7 @@ impl WebhookBuilder {
             headers: Vec::new(),
             signing_secret: None,
             min_interval: Duration::ZERO,
+            roots: ExtraRoots::default(),
         };
         let queue = validate::count("webhook queue", self.queue, (1..=1_000_000, "1 to 1000000"))?;
         let min_interval = (Duration::ZERO..=Duration::from_secs(3600), "0 to 1 h");
@@ -304,6 +316,13 @@ impl WebhookBuilder {
                 self.min_interval,
                 min_interval,
             )?,
+            roots: {
+                let mut roots = ExtraRoots::default();
+                for pem in &self.ca_pem {
+                    roots.add_pem(pem)?;
+                }
+                roots
+            },
             ..settings
         };
         Ok(Self::start(settings, queue))
@@ -394,8 +413,8 @@ async fn deliver(
     settings: Settings,
     stats: Arc<Counters>,
 ) {
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<Connector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build(settings.roots.connector());
     let mut pace = Pace::new(settings.min_interval);
     loop {
         // The first change, or a held one falling due.
@@ -519,7 +538,7 @@ impl Pace {
 }
 
 async fn send(
-    client: &Client<HttpConnector, Full<Bytes>>,
+    client: &Client<Connector, Full<Bytes>>,
     settings: &Settings,
     stats: &Counters,
     batch: &[StatusChange],
@@ -561,7 +580,7 @@ async fn send(
                     break; // the receiver refuses this payload: retrying will not help
                 }
             }
-            Ok(Err(error)) => last_error = error.to_string(),
+            Ok(Err(error)) => last_error = causes(&error),
             Err(_) => last_error = format!("no answer within {} ms", settings.timeout.as_millis()),
         }
     }
