@@ -25,6 +25,8 @@ mod http;
 mod limit;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process;
+#[cfg(feature = "redis")]
+mod redis;
 mod runtime;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -39,6 +41,9 @@ pub use limit::Limit;
 #[cfg(all(feature = "process", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "process", target_os = "linux"))))]
 pub use process::{DiskSpaceCheck, ProcessCheck};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisCheck;
 pub use runtime::RuntimeCheck;
 pub use tcp::TcpCheck;
 #[cfg(feature = "tls")]
