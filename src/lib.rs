@@ -29,6 +29,7 @@
 //! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service |
 //! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck` |
 //! | `tls-native-roots` | no | the operating system's roots as well |
+//! | `postgres` | no | `PostgresCheck`: a query through tokio-postgres, bounded on the server by `statement_timeout` |
 //! | `redis` | no | `RedisCheck`: `PING` through redis' `ConnectionManager` (reconnects after a restart) |
 //!
 //! # Quick start (Axum)

@@ -23,6 +23,8 @@ mod dns;
 #[cfg(feature = "http-client")]
 mod http;
 mod limit;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process;
 #[cfg(feature = "redis")]
@@ -38,6 +40,9 @@ pub use dns::DnsCheck;
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use http::HttpCheck;
 pub use limit::Limit;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use postgres::PostgresCheck;
 #[cfg(all(feature = "process", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "process", target_os = "linux"))))]
 pub use process::{DiskSpaceCheck, ProcessCheck};
