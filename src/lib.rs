@@ -97,7 +97,7 @@ struct ReadmeSnippets;
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
     HealthCheckerBuilder, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
-    StatusChange,
+    StatusChange, check_time_left,
 };
 pub use config::{HealthConfig, env_name};
 pub use drain::{Drain, DrainBuilder, Stopped};

@@ -12,6 +12,7 @@ mod listen;
 mod run;
 mod select;
 mod slot;
+mod time_left;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ pub use health_check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
 pub use lifecycle::{Lifecycle, Phase};
 pub use listen::StatusChange;
 pub use select::Selector;
+pub use time_left::check_time_left;
 
 use self::slot::{Begin, Slot, View};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};

@@ -66,7 +66,9 @@ async fn attempt(spec: &CheckSpec) -> Result<CheckResult, Failure> {
     // Building the future may panic too, not only polling it.
     let future = std::panic::catch_unwind(AssertUnwindSafe(|| spec.check.check()))
         .map_err(|panic| Failure::Panic(redact(&panic_message(&*panic))))?;
-    match tokio::time::timeout(spec.timeout, AssertUnwindSafe(future).catch_unwind()).await {
+    let deadline = Instant::now() + spec.timeout;
+    let future = super::time_left::until(deadline, AssertUnwindSafe(future).catch_unwind());
+    match tokio::time::timeout_at(deadline, future).await {
         Ok(Ok(Ok(result))) => Ok(result),
         Ok(Ok(Err(error))) => Err(Failure::Error(redact(&error.to_string()))),
         Ok(Err(panic)) => Err(Failure::Panic(redact(&panic_message(&*panic)))),
