@@ -1,248 +1,178 @@
-//! `PostgresCheck` against a real PostgreSQL (Debian's, a throw-away cluster made here on a free
-//! loopback port and stopped by its PID file): healthy; a `pg_sleep(5)` with a 500 ms timeout
-//! leaves nothing running on the server (`pg_stat_activity`), where the same check without a
-//! statement timeout does; the server stopped → PostgreSQL's own error; started again →
-//! healthy, by itself. `.ci/run` sets REQUIRE_POSTGRES=1, so there it must run.
+//! The PostgreSQL checks against a real PostgreSQL (Debian's, a throw-away cluster per test on
+//! a free loopback port, stopped by pg_ctl): `PostgresCheck` (its own connection),
+//! `DeadpoolPostgresCheck` and `SqlxCheck` (the app's pool). For each: healthy with its
+//! figures; a `pg_sleep(5)` under a 500 ms check timeout leaves nothing running on the server
+//! (`pg_stat_activity`), where the same query with a long limit does; the server stopped →
+//! PostgreSQL's own error (`Connection refused`, not "timed out"); started again → healthy by
+//! itself. For the pools, a pool with every connection taken says so. `.ci/run` sets
+//! REQUIRE_POSTGRES=1, so there these must run.
 #![cfg(feature = "postgres")]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[path = "support/dependency.rs"]
+mod dependency;
+#[path = "support/pg_cluster.rs"]
+mod pg_cluster;
 
+use std::time::Duration;
+
+use dependency::{TTL, checker, says_the_pool_is_full};
+use pg_cluster::Cluster;
 use tower_vitals::checks::PostgresCheck;
-use tower_vitals::{Check, ComponentStatus, HealthChecker, HealthStatus};
+use tower_vitals::{ComponentStatus, HealthCheck, HealthChecker, HealthStatus};
 
-/// A PostgreSQL server binary: Debian's versioned directory, else the PATH.
-fn binary(name: &str) -> Option<PathBuf> {
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|version| version.path().join("bin").join(name))
-        .find(|path| path.exists());
-    debian.or_else(|| {
-        Command::new(name)
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|_| PathBuf::from(name))
-    })
-}
-
-/// A throw-away cluster; as root, its commands run as the `postgres` user.
-struct Cluster {
-    dir: PathBuf,
-    port: u16,
-    as_postgres: bool,
-    pg_ctl: PathBuf,
-}
-
-impl Cluster {
-    fn command(&self, program: &Path) -> Command {
-        if self.as_postgres {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(program);
-            command
-        } else {
-            Command::new(program)
-        }
-    }
-
-    fn new() -> Option<Self> {
-        let (Some(initdb), Some(pg_ctl)) = (binary("initdb"), binary("pg_ctl")) else {
-            assert!(
-                std::env::var_os("REQUIRE_POSTGRES").is_none(),
-                "PostgreSQL's server binaries are required here"
-            );
-            return None;
-        };
-        let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("tower-vitals-pg-{}-{port}", std::process::id()));
-        let cluster = Self {
-            dir,
-            port,
-            as_postgres: root,
-            pg_ctl,
-        };
-        let made = cluster
-            .command(Path::new("mkdir"))
-            .arg("-p")
-            .arg(&cluster.dir)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let init = cluster
-            .command(&initdb)
-            .arg("-D")
-            .arg(&cluster.dir)
-            .args(["-A", "trust", "-U", "app", "--no-sync"])
-            .output()
-            .unwrap();
-        assert!(
-            init.status.success(),
-            "{}",
-            String::from_utf8_lossy(&init.stderr)
-        );
-        cluster.start();
-        Some(cluster)
-    }
-
-    fn start(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-            self.port,
-            self.dir.display()
-        );
-        let started = self
-            .command(&self.pg_ctl)
-            .arg("-D")
-            .arg(&self.dir)
-            .args(["-o", &options, "-l"])
-            .arg(self.dir.join("log"))
-            .args(["-w", "start"])
-            .output()
-            .unwrap();
-        assert!(
-            started.status.success(),
-            "{}",
-            String::from_utf8_lossy(&started.stderr)
-        );
-    }
-
-    fn stop(&self) {
-        let _ = self
-            .command(&self.pg_ctl)
-            .arg("-D")
-            .arg(&self.dir)
-            .args(["-m", "immediate", "-w", "stop"])
-            .output();
-    }
-
-    fn connection(&self) -> String {
-        format!("host=127.0.0.1 port={} user=app dbname=postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn checker(check: PostgresCheck, timeout: Duration) -> HealthChecker {
-    HealthChecker::builder()
-        .register(Check::new("postgres", check).timeout(timeout).retries(0))
-        .cache_ttl(Duration::from_millis(200))
-        .build()
-        .unwrap()
-}
-
-async fn until(
-    checker: &HealthChecker,
-    status: HealthStatus,
-    limit: Duration,
-) -> (ComponentStatus, Duration) {
-    let started = Instant::now();
-    loop {
-        let component = checker.report().await.components.remove(0);
-        if component.status == status || started.elapsed() > limit {
-            return (component, started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// `pg_sleep` queries still running on the server, seen from another connection.
-async fn sleeping(cluster: &Cluster) -> i64 {
-    let (client, connection) =
-        tokio_postgres::connect(&cluster.connection(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
-    tokio::spawn(connection);
-    let row = client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .unwrap();
-    row.get(0)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_is_checked_bounded_on_the_server_and_recovered_from() {
-    let Some(cluster) = Cluster::new() else {
+fn cluster() -> Option<Cluster> {
+    let cluster = Cluster::new();
+    if cluster.is_none() {
         eprintln!("PostgreSQL not installed: skipping");
-        return;
-    };
-    let timeout = Duration::from_millis(500);
+    }
+    cluster
+}
 
-    let plain = checker(
-        PostgresCheck::new(&cluster.connection())
-            .unwrap()
-            .statement_timeout(timeout),
-        timeout,
-    );
-    let (up, _) = until(&plain, HealthStatus::Healthy, Duration::from_secs(5)).await;
-    assert_eq!(up.status, HealthStatus::Healthy, "{up:?}");
-    assert!(up.metadata["server_version"].as_str().is_some());
-
-    // A slow query, with the statement timeout equal to the check's: nothing is left running.
-    let bounded = PostgresCheck::new(&cluster.connection())
-        .unwrap()
-        .query("SELECT pg_sleep(5)")
-        .statement_timeout(timeout);
-    let component = checker(bounded, timeout)
-        .report()
-        .await
-        .components
-        .remove(0);
+/// A slow query under the check's timeout is ended by the server; the same query with a limit
+/// far beyond it (the control) runs on. `slow(limit)` makes the check.
+async fn slow_queries_end_on_the_server<C: HealthCheck>(
+    cluster: &Cluster,
+    slow: impl Fn(Option<Duration>) -> C,
+) {
+    let component = checker(slow(None)).report().await.components.remove(0);
     assert_eq!(component.status, HealthStatus::Unhealthy);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        sleeping(&cluster).await,
+        cluster.running("pg_sleep(5)").await,
         0,
         "the server ended the abandoned query"
     );
 
-    // The same without a statement timeout worth the name: the server keeps running it.
-    let unbounded = PostgresCheck::new(&cluster.connection())
-        .unwrap()
-        .query("SELECT pg_sleep(5)")
-        .statement_timeout(Duration::from_secs(60));
-    let _ = checker(unbounded, timeout).report().await;
+    let _ = checker(slow(Some(Duration::from_secs(60)))).report().await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        sleeping(&cluster).await,
+        cluster.running("pg_sleep(5)").await,
         1,
-        "control: an unbounded query runs on"
+        "control: a query with a long limit runs on"
     );
+}
 
-    cluster.stop();
-    let (down, waited) = until(&plain, HealthStatus::Unhealthy, Duration::from_secs(5)).await;
-    assert_eq!(down.status, HealthStatus::Unhealthy, "{down:?}");
-    let message = down.message.unwrap();
-    assert!(
-        !message.contains("no answer") && !message.contains("timed out"),
-        "the real error: {message}"
-    );
-    eprintln!("stopped: unhealthy after {waited:?}: {message}");
+/// The stop-and-restart scenario on `cluster`.
+async fn stops_and_recovers(cluster: &Cluster, checker: &HealthChecker) -> ComponentStatus {
+    dependency::stops_and_recovers(checker, || cluster.stop(), || cluster.start()).await
+}
 
-    cluster.start();
-    let (back, waited) = until(&plain, HealthStatus::Healthy, Duration::from_secs(10)).await;
-    assert_eq!(
-        back.status,
-        HealthStatus::Healthy,
-        "never recovered: {back:?}"
-    );
-    eprintln!("restarted: healthy again after {waited:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_check_is_bounded_on_the_server_and_recovers() {
+    let Some(cluster) = cluster() else { return };
+    slow_queries_end_on_the_server(&cluster, |limit| {
+        let check = PostgresCheck::new(&cluster.url())
+            .unwrap()
+            .query("SELECT pg_sleep(5)");
+        match limit {
+            Some(limit) => check.statement_timeout(limit),
+            None => check,
+        }
+    })
+    .await;
+    let checker = checker(PostgresCheck::new(&cluster.url()).unwrap());
+    let up = stops_and_recovers(&cluster, &checker).await;
+    assert!(up.metadata["server_version"].as_str().is_some());
+}
+
+/// The pool figures of a healthy pool check, with `max` connections, run again after a run
+/// left its connection idle in the pool.
+async fn assert_pool_figures(checker: &HealthChecker, max: u64) {
+    // Past the TTL the report serves the last result and runs the check again behind it.
+    tokio::time::sleep(TTL).await;
+    let stale = checker.report().await.components.remove(0);
+    assert!(!stale.fresh);
+    let component = loop {
+        let component = checker.report().await.components.remove(0);
+        if component.fresh {
+            break component;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(component.status, HealthStatus::Healthy, "{component:?}");
+    for key in ["acquire_ms", "query_ms"] {
+        assert!(
+            component.metadata[key].as_f64().is_some(),
+            "{key}: {component:?}"
+        );
+    }
+    assert_eq!(component.metadata["pool_max"], max);
+    assert!(component.metadata["pool_size"].as_u64().unwrap() >= 1);
+    assert!(component.metadata["pool_idle"].as_u64().unwrap() >= 1);
+    if let Some(waiting) = component.metadata.get("pool_waiting") {
+        assert_eq!(waiting, 0);
+    }
+}
+
+#[cfg(feature = "deadpool-postgres")]
+fn deadpool(cluster: &Cluster, max: usize) -> deadpool_postgres::Pool {
+    let mut config = deadpool_postgres::Config::new();
+    config.url = Some(cluster.url());
+    config.pool = Some(deadpool_postgres::PoolConfig::new(max));
+    config
+        .create_pool(
+            Some(deadpool_postgres::Runtime::Tokio1),
+            tokio_postgres::NoTls,
+        )
+        .unwrap()
+}
+
+#[cfg(feature = "deadpool-postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deadpool_check_uses_the_apps_pool_bounded_on_the_server() {
+    use tower_vitals::checks::DeadpoolPostgresCheck;
+    let Some(cluster) = cluster() else { return };
+    let pool = deadpool(&cluster, 2);
+    slow_queries_end_on_the_server(&cluster, |limit| {
+        let check = DeadpoolPostgresCheck::new(pool.clone()).query("SELECT pg_sleep(5)");
+        match limit {
+            Some(limit) => check.timeout(limit),
+            None => check,
+        }
+    })
+    .await;
+
+    let pool = deadpool(&cluster, 2);
+    let checker = checker(DeadpoolPostgresCheck::new(pool.clone()));
+    stops_and_recovers(&cluster, &checker).await;
+    assert_pool_figures(&checker, 2).await;
+
+    // Every connection taken by the app: the check says the pool is full, not "timed out".
+    let held = [pool.get().await.unwrap(), pool.get().await.unwrap()];
+    says_the_pool_is_full(&checker, 2).await;
+    drop(held);
+}
+
+#[cfg(feature = "sqlx-postgres")]
+fn sqlx_pool(cluster: &Cluster, max: u32) -> sqlx::PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max)
+        .connect_lazy(&cluster.url())
+        .unwrap()
+}
+
+#[cfg(feature = "sqlx-postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_check_uses_the_apps_pool_and_shows_the_real_error() {
+    use tower_vitals::checks::SqlxCheck;
+    let Some(cluster) = cluster() else { return };
+    let pool = sqlx_pool(&cluster, 2);
+    slow_queries_end_on_the_server(&cluster, |limit| {
+        let check = SqlxCheck::new(pool.clone()).query("SELECT pg_sleep(5)");
+        match limit {
+            Some(limit) => check.timeout(limit),
+            None => check,
+        }
+    })
+    .await;
+
+    let pool = sqlx_pool(&cluster, 2);
+    let checker = checker(SqlxCheck::new(pool.clone()));
+    // sqlx's own pool says only "pool timed out" while the server is down; the check does not.
+    stops_and_recovers(&cluster, &checker).await;
+    assert_pool_figures(&checker, 2).await;
+
+    let held = [pool.acquire().await.unwrap(), pool.acquire().await.unwrap()];
+    says_the_pool_is_full(&checker, 2).await;
+    drop(held);
 }

@@ -6,10 +6,14 @@
 #![cfg(feature = "redis")]
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+#[path = "support/dependency.rs"]
+mod dependency;
+
+use dependency::until;
 use tower_vitals::checks::RedisCheck;
-use tower_vitals::{Check, ComponentStatus, HealthChecker, HealthStatus};
+use tower_vitals::{Check, HealthChecker, HealthStatus};
 
 struct Server(Child);
 
@@ -56,22 +60,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Reports until the component is `status`, at most `limit`; the component and the wait.
-async fn until(
-    checker: &HealthChecker,
-    status: HealthStatus,
-    limit: Duration,
-) -> (ComponentStatus, Duration) {
-    let started = Instant::now();
-    loop {
-        let component = checker.report().await.components.remove(0);
-        if component.status == status || started.elapsed() > limit {
-            return (component, started.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

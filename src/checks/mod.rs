@@ -16,9 +16,15 @@
 //! # drop(checker);
 //! ```
 //!
-//! For a database pool or Redis, write the check as a closure over your client (see the
-//! README): a round trip such as `SELECT 1` or `PING`, mapped to `Ok(())` or an error.
+//! Dependencies behind features: `SqlxCheck` (PostgreSQL, MySQL, SQLite through the app's
+//! sqlx pool), `DeadpoolPostgresCheck`, `PostgresCheck`, `RedisCheck`. Each stops its work on the server when the checker
+//! gives up (see [`check_time_left`](crate::check_time_left)) and shows the server's own error.
+//! For any other client, write the check as a closure: a round trip such as `SELECT 1` or
+//! `PING`, mapped to `Ok(())` or an error.
 
+mod budget;
+#[cfg(feature = "deadpool-postgres")]
+mod deadpool_postgres;
 mod dns;
 #[cfg(feature = "http-client")]
 mod http;
@@ -30,11 +36,27 @@ mod process;
 #[cfg(feature = "redis")]
 mod redis;
 mod runtime;
+#[cfg(any(
+    feature = "postgres",
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+mod sql;
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+mod sqlx;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls_cert;
 mod traffic;
 
+#[cfg(feature = "deadpool-postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
+pub use deadpool_postgres::DeadpoolPostgresCheck;
 pub use dns::DnsCheck;
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
@@ -50,6 +72,20 @@ pub use process::{DiskSpaceCheck, ProcessCheck};
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCheck;
 pub use runtime::RuntimeCheck;
+#[cfg(any(
+    feature = "sqlx-postgres",
+    feature = "sqlx-mysql",
+    feature = "sqlx-sqlite"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql",
+        feature = "sqlx-sqlite"
+    )))
+)]
+pub use sqlx::{SqlxCheck, SqlxDatabase};
 pub use tcp::TcpCheck;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]

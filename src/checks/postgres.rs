@@ -12,23 +12,29 @@ use crate::error::{ConfigError, causes};
 use crate::health_report::CheckResult;
 use crate::round::millis;
 
+use super::budget::budget;
+use super::sql::postgres_bounded;
+
 /// Healthy when PostgreSQL answers a query (default `SELECT 1`) on the check's own connection
 /// (tokio-postgres, plain TCP or a Unix socket), made on the first run and again after any
-/// failure. The connection carries `statement_timeout` (default 2 s: set it to the check's
-/// timeout), so the server itself ends a query the check gave up on — an abandoned query
-/// never keeps running and holding a connection. A failure shows PostgreSQL's own error.
-/// Metadata: `query_ms`, `server_version`.
+/// failure — a connection of its own, so a check never waits behind the app's pool. Each
+/// query carries a `statement_timeout` of the time the checker's timeout leaves it (see
+/// [`check_time_left`](crate::check_time_left)), set with `SET LOCAL` so it ends with the query:
+/// the server itself ends a query the check gave up on, which never keeps running and holding
+/// a connection. A failure shows PostgreSQL's own error. Metadata: `query_ms`,
+/// `server_version`.
+///
+/// For a check on the app's pool, see [`DeadpoolPostgresCheck`](crate::checks::DeadpoolPostgresCheck)
+/// and [`SqlxCheck`](crate::checks::SqlxCheck).
 ///
 /// ```
 /// use std::time::Duration;
 /// use tower_vitals::checks::PostgresCheck;
 /// use tower_vitals::{Check, HealthChecker};
 ///
-/// let timeout = Duration::from_millis(500);
-/// let check = PostgresCheck::new("host=127.0.0.1 port=5432 user=app dbname=app")?
-///     .statement_timeout(timeout);
+/// let check = PostgresCheck::new("host=127.0.0.1 port=5432 user=app dbname=app")?;
 /// let checker = HealthChecker::builder()
-///     .register(Check::new("postgres", check).timeout(timeout).retries(0))
+///     .register(Check::new("postgres", check).timeout(Duration::from_millis(500)))
 ///     .build()?;
 /// # drop(checker);
 /// # Ok::<(), tower_vitals::ConfigError>(())
@@ -37,8 +43,14 @@ use crate::round::millis;
 pub struct PostgresCheck {
     config: Config,
     query: String,
-    statement_timeout: Duration,
-    client: Arc<Mutex<Option<Client>>>,
+    statement_timeout: Option<Duration>,
+    connection: Arc<Mutex<Option<Connected>>>,
+}
+
+/// The check's connection, and the server's version read when it was made.
+struct Connected {
+    client: Client,
+    version: Option<String>,
 }
 
 impl std::fmt::Debug for PostgresCheck {
@@ -61,8 +73,8 @@ impl PostgresCheck {
         Ok(Self {
             config,
             query: "SELECT 1".to_owned(),
-            statement_timeout: Duration::from_secs(2),
-            client: Arc::default(),
+            statement_timeout: None,
+            connection: Arc::default(),
         })
     }
 
@@ -73,15 +85,15 @@ impl PostgresCheck {
         self
     }
 
-    /// The connection's `statement_timeout` (default 2 s): the server ends a query running
-    /// longer. Set it to the check's timeout.
+    /// A fixed `statement_timeout` for the query, instead of the time the checker's timeout
+    /// leaves (or 2 s when the check is called directly).
     #[must_use]
     pub fn statement_timeout(mut self, timeout: Duration) -> Self {
-        self.statement_timeout = timeout;
+        self.statement_timeout = Some(timeout);
         self
     }
 
-    async fn connect(&self) -> Result<Client, CheckError> {
+    async fn connect(&self) -> Result<Connected, CheckError> {
         let (client, connection) = self
             .config
             .connect(NoTls)
@@ -91,51 +103,50 @@ impl PostgresCheck {
             // Ends when the client is dropped or the server goes away.
             let _ = connection.await;
         });
-        let millis = self.statement_timeout.as_millis().max(1);
-        client
-            .batch_execute(&format!("SET statement_timeout = {millis}"))
+        let version = client
+            .simple_query("SHOW server_version")
             .await
-            .map_err(|e| CheckError::new(format!("SET statement_timeout: {}", causes(&e))))?;
-        Ok(client)
+            .ok()
+            .and_then(|messages| {
+                messages.into_iter().find_map(|message| match message {
+                    tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+                    _ => None,
+                })
+            });
+        Ok(Connected { client, version })
     }
 }
 
 impl HealthCheck for PostgresCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
+            let limit = budget(self.statement_timeout);
             // One run at a time uses the connection (the checker runs a check once anyway).
-            let mut slot = self.client.lock().await;
-            if slot.as_ref().is_none_or(Client::is_closed) {
+            let mut slot = self.connection.lock().await;
+            if slot.as_ref().is_none_or(|c| c.client.is_closed()) {
                 *slot = Some(self.connect().await?);
             }
-            let client = slot.as_ref().expect("connected");
+            let connected = slot.as_ref().expect("connected");
             let started = Instant::now();
-            let result = client.simple_query(&self.query).await;
+            let result = connected
+                .client
+                .simple_query(&postgres_bounded(&self.query, limit))
+                .await;
             let query_ms = millis(started.elapsed());
             if let Err(error) = result {
-                // A failed connection is made anew on the next run.
-                *slot = None;
+                if connected.client.is_closed() {
+                    // Made anew on the next run.
+                    *slot = None;
+                }
                 return Err(CheckError::new(format!(
                     "{}: {}",
                     self.query,
                     causes(&error)
                 )));
             }
-            let version = client
-                .simple_query("SHOW server_version")
-                .await
-                .ok()
-                .and_then(|rows| {
-                    rows.into_iter().find_map(|message| match message {
-                        tokio_postgres::SimpleQueryMessage::Row(row) => {
-                            row.get(0).map(str::to_owned)
-                        }
-                        _ => None,
-                    })
-                });
             let mut result = CheckResult::healthy().with_metadata("query_ms", query_ms);
-            if let Some(version) = version {
-                result = result.with_metadata("server_version", version);
+            if let Some(version) = &connected.version {
+                result = result.with_metadata("server_version", version.clone());
             }
             Ok(result)
         })

@@ -1,0 +1,42 @@
+//! How long a run of a check that bounds its own work (a query, a call) may take.
+
+use std::time::Duration;
+
+use crate::checker::check_time_left;
+
+/// A run's limit when neither the check nor the checker gives one.
+const FALLBACK: Duration = Duration::from_secs(2);
+
+/// The limit set on the check, else what the checker's timeout leaves of this attempt, else
+/// 2 s; at least 1 ms.
+#[cfg_attr(
+    not(any(
+        feature = "postgres",
+        feature = "sqlx-postgres",
+        feature = "sqlx-mysql",
+        feature = "sqlx-sqlite",
+        feature = "tonic"
+    )),
+    allow(dead_code)
+)]
+pub(super) fn budget(configured: Option<Duration>) -> Duration {
+    configured
+        .or_else(check_time_left)
+        .unwrap_or(FALLBACK)
+        .max(Duration::from_millis(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_setting_then_the_checker_then_two_seconds() {
+        assert_eq!(
+            budget(Some(Duration::from_millis(300))),
+            Duration::from_millis(300)
+        );
+        assert_eq!(budget(None), FALLBACK);
+        assert_eq!(budget(Some(Duration::ZERO)), Duration::from_millis(1));
+    }
+}
