@@ -17,7 +17,8 @@
 //! ```
 //!
 //! Dependencies behind features: `SqlxCheck` (PostgreSQL, MySQL, SQLite through the app's
-//! sqlx pool), `DeadpoolPostgresCheck`, `PostgresCheck`, `RedisCheck`. Each stops its work on the server when the checker
+//! sqlx pool), `DeadpoolPostgresCheck`, `PostgresCheck`, `RedisCheck` and `GrpcCheck`
+//! (`grpc.health.v1` of another service). Each stops its work on the server when the checker
 //! gives up (see [`check_time_left`](crate::check_time_left)) and shows the server's own error.
 //! For any other client, write the check as a closure: a round trip such as `SELECT 1` or
 //! `PING`, mapped to `Ok(())` or an error.
@@ -26,6 +27,8 @@ mod budget;
 #[cfg(feature = "deadpool-postgres")]
 mod deadpool_postgres;
 mod dns;
+#[cfg(feature = "tonic")]
+mod grpc;
 #[cfg(feature = "http-client")]
 mod http;
 mod limit;
@@ -58,6 +61,9 @@ mod traffic;
 #[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
 pub use deadpool_postgres::DeadpoolPostgresCheck;
 pub use dns::DnsCheck;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub use grpc::GrpcCheck;
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use http::HttpCheck;
