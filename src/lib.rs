@@ -26,10 +26,12 @@
 //! | `axum` | yes | route labels from Axum's `MatchedPath` |
 //! | `process` | yes | process figures from `/proc`, `ProcessCheck`, `DiskSpaceCheck` (Linux) |
 //! | `http-client` | yes | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
-//! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service |
+//! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service; `GrpcCheck`, asking a dependency's |
 //! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck` |
 //! | `tls-native-roots` | no | the operating system's roots as well |
-//! | `postgres` | no | `PostgresCheck`: a query through tokio-postgres, bounded on the server by `statement_timeout` |
+//! | `postgres` | no | `PostgresCheck`: a query through tokio-postgres on a connection of its own, bounded on the server by `statement_timeout` |
+//! | `deadpool-postgres` | no | `DeadpoolPostgresCheck`: the same on a connection of the app's deadpool-postgres pool, with the pool's figures |
+//! | `sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite` | no | `SqlxCheck` on the app's sqlx 0.9 pool (Rust 1.94+): the query stopped on the server, the real connect error, the pool's figures |
 //! | `redis` | no | `RedisCheck`: `PING` through redis' `ConnectionManager` (reconnects after a restart) |
 //!
 //! # Quick start (Axum)
@@ -89,8 +91,15 @@ pub mod vitals;
 #[cfg(feature = "http-client")]
 mod webhook;
 
-/// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doc tests.
-#[cfg(doctest)]
+/// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doc tests, with
+/// the features they use (as `cargo test --all-features` has them).
+#[cfg(all(
+    doctest,
+    feature = "sqlx-postgres",
+    feature = "redis",
+    feature = "tonic",
+    feature = "tls"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;
 
