@@ -101,8 +101,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
         .with_state(backlog)
-        .layer(health)
-        .layer(MetricsLayer::new(metrics));
+        .layer(MetricsLayer::new(metrics)); // per route: it labels requests with the route
+    // Once around the whole router: `Router::layer` would wrap every route with it.
+    let app = health.around(app);
 
     let listener = TcpListener::bind(addr)
         .await
@@ -115,7 +116,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("  app routes       {base}/   and   POST {base}/jobs");
     println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
-    let server = axum::serve(listener, app).with_graceful_shutdown(drain.shutdown_signal());
+    let server = axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(drain.shutdown_signal());
     drain.run(server.into_future()).await??;
     println!("drained: stopped");
     Ok(())

@@ -54,13 +54,46 @@ pub(crate) fn under(path: &str, prefix: &str) -> bool {
 /// Exact paths (a trailing slash aside) and whole subtrees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct PathSet {
-    pub(crate) exact: Vec<String>,
-    pub(crate) subtrees: Vec<String>,
+    exact: Vec<String>,
+    subtrees: Vec<String>,
+    gate: Gate,
 }
 
 impl PathSet {
-    /// Whether `path` is one of the exact paths or under one of the subtrees.
+    pub(crate) fn new(exact: Vec<String>, subtrees: Vec<String>) -> Self {
+        let gate = Gate::new(exact.iter().chain(&subtrees).map(String::as_str));
+        Self {
+            exact,
+            subtrees,
+            gate,
+        }
+    }
+
+    /// Adds an exact path.
+    pub(crate) fn add_exact(&mut self, path: String) {
+        self.gate.add(&path);
+        self.exact.push(path);
+    }
+
+    /// Adds a subtree.
+    pub(crate) fn add_subtree(&mut self, path: String) {
+        self.gate.add(&path);
+        self.subtrees.push(path);
+    }
+
+    /// The first test of [`matches`](Self::matches), alone.
+    pub(crate) fn gate(&self) -> Gate {
+        self.gate
+    }
+
+    /// Whether `path` is one of the exact paths or under one of the subtrees. Most paths of an
+    /// application are told apart by their second byte alone, without a string compare.
+    #[inline]
     pub(crate) fn matches(&self, path: &str) -> bool {
+        self.gate.may_match(path) && self.matches_slowly(path)
+    }
+
+    fn matches_slowly(&self, path: &str) -> bool {
         let trimmed = without_trailing_slash(path);
         self.exact.iter().any(|exact| exact == trimmed)
             || self.subtrees.iter().any(|subtree| under(path, subtree))
@@ -71,9 +104,78 @@ impl PathSet {
     }
 }
 
+/// A first test of a request path against a set of paths, on the byte after the leading `/`:
+/// a path whose byte no member has cannot match (a trailing slash and `/` itself included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Gate {
+    /// One bit per value of the second byte.
+    bytes: [u64; 4],
+    /// A member is `/` (or empty), which requests of one byte may match.
+    short: bool,
+}
+
+impl Gate {
+    pub(crate) fn new<'a>(paths: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut gate = Self::default();
+        for path in paths {
+            gate.add(path);
+        }
+        gate
+    }
+
+    fn add(&mut self, path: &str) {
+        // `/` also matches a request for `//` (one trailing slash dropped).
+        let byte = path.as_bytes().get(1).copied().unwrap_or(b'/');
+        self.short |= path.len() < 2;
+        self.bytes[usize::from(byte >> 6)] |= 1 << (byte & 63);
+    }
+
+    /// False when `path` matches no member; true when it may.
+    #[inline]
+    pub(crate) fn may_match(&self, path: &str) -> bool {
+        match path.as_bytes().get(1) {
+            Some(&byte) => self.bytes[usize::from(byte >> 6)] >> (byte & 63) & 1 == 1,
+            None => self.short,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gate_lets_through_every_path_that_may_match() {
+        let set = PathSet::new(
+            vec!["/metrics".into(), "/".into(), "/healthz".into()],
+            vec!["/internal".into()],
+        );
+        for path in [
+            "/metrics",
+            "/metrics/",
+            "/",
+            "//",
+            "/healthz/",
+            "/internal/x",
+            "/internal",
+        ] {
+            assert!(set.matches(path), "{path}");
+        }
+        for path in ["/api/users", "/home", "/metricsx", "/internals", "", "/a"] {
+            assert!(!set.matches(path), "{path}");
+        }
+        let gate = Gate::new(["/health"]);
+        assert!(
+            gate.may_match("/home"),
+            "a shared second byte goes on to the full compare"
+        );
+        assert!(!gate.may_match("/api") && !gate.may_match("/") && !gate.may_match(""));
+        assert!(!Gate::default().may_match("/health"));
+        // Every byte value, including non-ASCII ones.
+        let all: Vec<String> = (0..=255u8).map(|b| format!("/{}", char::from(b))).collect();
+        let gate = Gate::new(all.iter().map(String::as_str));
+        assert!(all.iter().all(|p| gate.may_match(p)));
+    }
 
     #[test]
     fn trailing_slash_and_segments() {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::serve;
+use common::{serve, serve_around};
 use reqwest::Method;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{Check, CheckResult, HealthChecker, HealthLayer, HealthStatus, Selector};
@@ -456,4 +456,30 @@ async fn details_are_hidden_by_default_and_shown_per_the_policy() {
         send("guess").await,
         serde_json::json!({"status": "unhealthy"})
     );
+}
+
+/// `HealthLayer::around` a whole router, served by `axum::serve`: the endpoints answer as
+/// through `Router::layer`, and the app's responses come back untouched (status, headers,
+/// body, `content-length`, its own 404 and 405).
+#[tokio::test]
+async fn around_the_router_answers_health_and_passes_the_app_through() {
+    let server = serve_around(HealthLayer::new(checker(|b| b))).await;
+    let live = server.get("/health/live").await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.json()["status"], "healthy");
+    assert_eq!(server.get("/health/ready/").await.status, 200);
+    let refused = server.send(Method::POST, "/health").await;
+    assert_eq!(
+        (refused.status, refused.header("allow")),
+        (405, "GET, HEAD")
+    );
+
+    let orders = server.get("/orders").await;
+    assert_eq!(orders.status, 200);
+    assert_eq!(orders.body, b"[1,2,3]");
+    assert_eq!(orders.header("x-app"), "orders");
+    assert_eq!(orders.header("content-length"), "7");
+    assert_eq!(server.send(Method::POST, "/orders").await.body, b"created");
+    assert_eq!(server.get("/nowhere").await.status, 404);
+    assert_eq!(server.send(Method::DELETE, "/orders").await.status, 405);
 }

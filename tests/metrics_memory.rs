@@ -54,6 +54,34 @@ fn memory_is_fixed_and_recording_allocates_nothing() {
     collector_memory_is_fixed();
     the_layer_adds_no_allocation_per_request();
     a_flood_of_odd_requests_grows_nothing();
+    layering_allocates_nothing();
+}
+
+/// Axum calls `layer()` for every route, and per request on a router without state: after the
+/// first call (which tells the collector the health paths), neither layer allocates.
+fn layering_allocates_nothing() {
+    let collector = MetricsCollector::new();
+    let metrics = MetricsLayer::new(collector.clone())
+        .exclude_path("/internal/ping")
+        .exclude_prefix("/admin");
+    let checker = tower_vitals::HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let health = tower_vitals::HealthLayer::new(checker).metrics(collector);
+    let app = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    });
+    drop(health.layer(metrics.layer(app)));
+    let warm = dhat::HeapStats::get();
+    for _ in 0..1_000 {
+        drop(health.layer(metrics.layer(app)));
+    }
+    let after = dhat::HeapStats::get();
+    assert_eq!(
+        after.total_blocks, warm.total_blocks,
+        "allocations in layer()"
+    );
 }
 
 fn collector_memory_is_fixed() {

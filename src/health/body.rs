@@ -40,6 +40,14 @@ impl<B> ResponseBody<B> {
             kind: Kind::Inner { body },
         }
     }
+
+    /// The wrapped service's body, or this (a health answer) when it is not one.
+    pub fn into_inner(self) -> Result<B, Self> {
+        match self.kind {
+            Kind::Inner { body } => Ok(body),
+            kind @ Kind::Answer { .. } => Err(Self { kind }),
+        }
+    }
 }
 
 impl<B> Body for ResponseBody<B>

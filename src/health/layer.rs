@@ -17,7 +17,7 @@ use crate::error::ConfigError;
 use crate::health_report::HealthStatus;
 use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
-use crate::path::{PathSet, normalise, without_trailing_slash};
+use crate::path::{Gate, PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
 use crate::render::Prometheus;
 
@@ -61,6 +61,8 @@ pub(crate) struct Settings {
     pub(crate) info: Option<Arc<AppInfo>>,
     /// Health groups, with their full paths.
     pub(crate) groups: Vec<(Group, String)>,
+    /// Every path served: most requests for the app are passed on after one test of it.
+    gate: Gate,
     pub(crate) prometheus: Prometheus,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
@@ -75,6 +77,9 @@ impl Settings {
 
     /// The endpoint a request path is for: a table entry, a group, or one component.
     pub(crate) fn route(&self, path: &str) -> Option<(&'static Descriptor, Target)> {
+        if !self.gate.may_match(path) {
+            return None;
+        }
         if let Some(endpoint) = self.paths.route(path) {
             return Some((endpoint, Target::None));
         }
@@ -95,8 +100,9 @@ impl Settings {
     /// What request metrics leave out: the endpoints', the groups' and the components' paths.
     pub(crate) fn path_set(&self) -> PathSet {
         let mut set = self.paths.path_set();
-        set.exact
-            .extend(self.groups.iter().map(|(_, full)| full.clone()));
+        for (_, full) in &self.groups {
+            set.add_exact(full.clone());
+        }
         set
     }
 
@@ -113,6 +119,7 @@ impl Settings {
             }
         }
         self.groups = groups;
+        self.gate = self.path_set().gate();
         Ok(())
     }
 
@@ -146,6 +153,7 @@ impl Default for Settings {
             components: DetailPolicy::Never,
             metrics_access: DetailPolicy::Always,
             groups: Vec::new(),
+            gate: Paths::default().path_set().gate(),
             info: None,
             prometheus: Prometheus::default(),
             reliability: ReliabilityConfig::default(),

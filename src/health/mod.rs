@@ -68,6 +68,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+mod around;
 mod body;
 mod endpoints;
 mod future;
@@ -79,6 +81,9 @@ mod query;
 mod service;
 
 pub use crate::render::{HEALTH_VERSION, RELIABILITY_VERSION};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use around::AroundRouter;
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use group::HealthGroup;

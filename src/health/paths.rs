@@ -50,10 +50,7 @@ impl Paths {
             .filter(|path| path != "/")
             .into_iter()
             .collect();
-        PathSet {
-            exact: self.all().map(str::to_owned).collect(),
-            subtrees,
-        }
+        PathSet::new(self.all().map(str::to_owned).collect(), subtrees)
     }
 
     pub(crate) fn set_prefix(&mut self, prefix: &str) -> Result<(), ConfigError> {

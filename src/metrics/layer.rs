@@ -30,9 +30,16 @@ use crate::path::{PathSet, without_trailing_slash};
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct MetricsLayer<M = HttpOrGrpc> {
-    collector: MetricsCollector,
-    excluded: Arc<Excluded>,
-    make_classifier: M,
+    /// Shared with every service the layer makes: `layer()` allocates nothing.
+    shared: Arc<Shared<M>>,
+}
+
+/// What a [`MetricsLayer`] and its services share.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared<M> {
+    pub(crate) collector: MetricsCollector,
+    pub(crate) excluded: Excluded,
+    pub(crate) make_classifier: M,
 }
 
 /// Paths not counted: the health endpoints' (unless turned off) and the application's own.
@@ -54,10 +61,7 @@ impl Default for Excluded {
 /// The health endpoints' paths when no `HealthLayer` shared its own: the defaults.
 fn default_health_paths() -> &'static PathSet {
     static DEFAULT: std::sync::OnceLock<PathSet> = std::sync::OnceLock::new();
-    DEFAULT.get_or_init(|| PathSet {
-        exact: vec!["/metrics".into()],
-        subtrees: vec!["/health".into()],
-    })
+    DEFAULT.get_or_init(|| PathSet::new(vec!["/metrics".into()], vec!["/health".into()]))
 }
 
 impl Excluded {
@@ -82,46 +86,50 @@ impl MetricsLayer {
     /// Records into `collector`, classifying with [`HttpOrGrpc`].
     pub fn new(collector: MetricsCollector) -> Self {
         Self {
-            collector,
-            excluded: Arc::new(Excluded::default()),
-            make_classifier: HttpOrGrpc::new(),
+            shared: Arc::new(Shared {
+                collector,
+                excluded: Excluded::default(),
+                make_classifier: HttpOrGrpc::new(),
+            }),
         }
     }
 }
 
-impl<M> MetricsLayer<M> {
+impl<M: Clone> MetricsLayer<M> {
     /// Classifies responses with another tower-http classifier, e.g.
     /// `StatusInRangeAsFailures::new(400..=599).into_make_classifier()`.
     pub fn classifier<M2: MakeClassifier>(self, make_classifier: M2) -> MetricsLayer<M2> {
         MetricsLayer {
-            collector: self.collector,
-            excluded: self.excluded,
-            make_classifier,
+            shared: Arc::new(Shared {
+                collector: self.shared.collector.clone(),
+                excluded: self.shared.excluded.clone(),
+                make_classifier,
+            }),
         }
     }
 
     /// Leaves out requests to exactly `path` (with or without a trailing slash).
     pub fn exclude_path(mut self, path: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.excluded)
+        Arc::make_mut(&mut self.shared)
+            .excluded
             .own
-            .exact
-            .push(normalise(path.into()));
+            .add_exact(normalise(path.into()));
         self
     }
 
     /// Leaves out requests to `prefix` and everything below it (`/internal` covers
     /// `/internal/x`, not `/internals`).
     pub fn exclude_prefix(mut self, prefix: impl Into<String>) -> Self {
-        Arc::make_mut(&mut self.excluded)
+        Arc::make_mut(&mut self.shared)
+            .excluded
             .own
-            .subtrees
-            .push(normalise(prefix.into()));
+            .add_subtree(normalise(prefix.into()));
         self
     }
 
     /// Counts every path, the health endpoints and `/metrics` included.
     pub fn include_all_paths(mut self) -> Self {
-        *Arc::make_mut(&mut self.excluded) = Excluded {
+        Arc::make_mut(&mut self.shared).excluded = Excluded {
             health: false,
             own: PathSet::default(),
         };
@@ -130,7 +138,7 @@ impl<M> MetricsLayer<M> {
 
     /// The collector it records into.
     pub fn collector(&self) -> &MetricsCollector {
-        &self.collector
+        &self.shared.collector
     }
 }
 
@@ -138,12 +146,7 @@ impl<S, M: Clone> Layer<S> for MetricsLayer<M> {
     type Service = Metrics<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Metrics::new(
-            inner,
-            self.collector.clone(),
-            (*self.excluded).clone(),
-            self.make_classifier.clone(),
-        )
+        Metrics::new(inner, self.shared.clone())
     }
 }
 
@@ -173,10 +176,10 @@ mod tests {
     #[test]
     fn a_health_layers_paths_replace_the_defaults() {
         let collector = MetricsCollector::new();
-        collector.set_health_paths(PathSet {
-            exact: vec!["/internal/metrics".into()],
-            subtrees: vec!["/internal/health".into()],
-        });
+        collector.set_health_paths(PathSet::new(
+            vec!["/internal/metrics".into()],
+            vec!["/internal/health".into()],
+        ));
         let excluded = Excluded::default();
         assert!(excluded.matches(&collector, "/internal/health/ready"));
         assert!(excluded.matches(&collector, "/internal/metrics/"));

@@ -8,10 +8,10 @@ use tower_http::classify::MakeClassifier;
 use tower_service::Service;
 
 use super::body::ResponseBody;
-use super::collector::{MetricsCollector, Tracker};
+use super::collector::Tracker;
 use super::future::ResponseFuture;
 use super::labels::method_index;
-use super::layer::Excluded;
+use super::layer::Shared;
 
 /// Measures each request from `call()` to the end of its response body. Made by
 /// [`MetricsLayer`](super::MetricsLayer).
@@ -20,13 +20,6 @@ pub struct Metrics<S, M> {
     inner: S,
     /// One reference count to bump per clone (services are cloned per request).
     shared: Arc<Shared<M>>,
-}
-
-#[derive(Debug)]
-struct Shared<M> {
-    collector: MetricsCollector,
-    excluded: Excluded,
-    make_classifier: M,
 }
 
 impl<S: Clone, M> Clone for Metrics<S, M> {
@@ -39,20 +32,8 @@ impl<S: Clone, M> Clone for Metrics<S, M> {
 }
 
 impl<S, M> Metrics<S, M> {
-    pub(crate) fn new(
-        inner: S,
-        collector: MetricsCollector,
-        excluded: Excluded,
-        make_classifier: M,
-    ) -> Self {
-        Self {
-            inner,
-            shared: Arc::new(Shared {
-                collector,
-                excluded,
-                make_classifier,
-            }),
-        }
+    pub(crate) fn new(inner: S, shared: Arc<Shared<M>>) -> Self {
+        Self { inner, shared }
     }
 
     /// The wrapped service.

@@ -20,6 +20,27 @@ pub async fn serve(layer: HealthLayer) -> Server {
     serve_router(app).await
 }
 
+/// The same app with `layer` once around the whole router (`HealthLayer::around`).
+pub async fn serve_around(layer: HealthLayer) -> Server {
+    let router = Router::new().route("/", get(|| async { "home" })).route(
+        "/orders",
+        get(|| async { ([("x-app", "orders")], "[1,2,3]") }).post(|| async { "created" }),
+    );
+    let app = layer.around(router);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .await
+            .unwrap()
+    });
+    Server {
+        addr,
+        client: reqwest::Client::new(),
+        task,
+    }
+}
+
 pub async fn serve_router(app: Router) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
