@@ -10,19 +10,23 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use divan::Bencher;
 use futures_util::FutureExt;
 use http::{Request, Response, Uri};
-use http_body::{Body, Frame};
+use http_body::Body;
 use http_body_util::{BodyExt, Full};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_vitals::metrics::{MetricsCollector, MetricsLayer};
+
+#[path = "support/timed.rs"]
+mod timed;
+
+use timed::{Floor, TimedLayer};
 
 fn main() {
     metrics::set_global_recorder(PrometheusBuilder::new().build_recorder())
@@ -67,7 +71,7 @@ fn per_request(bencher: Bencher<'_, '_>, variant: &str) {
             bencher.bench_local(|| request(&service, &uri));
         }
         "floor" => {
-            let service = FloorLayer::default().layer(app());
+            let service = TimedLayer(Floor::default()).layer(app());
             bencher.bench_local(|| request(&service, &uri));
         }
         "tower-vitals" => {
@@ -161,115 +165,5 @@ impl<F: Future<Output = Result<Response<B>, E>>, B, E> Future for PeerFuture<F> 
         metrics::gauge!("http_requests_pending", "endpoint" => this.endpoint.clone(), "method" => this.method.clone())
             .decrement(1.0);
         Poll::Ready(result)
-    }
-}
-
-/// The least a layer can do to measure a request to the end of its body, with time to headers.
-#[derive(Clone, Default)]
-struct FloorLayer(Arc<Ring>);
-
-#[derive(Default)]
-struct Ring {
-    clock: quanta::Clock,
-    /// Next index, and the entries.
-    entries: parking_lot::Mutex<(usize, [Entry; 32])>,
-}
-
-/// Duration, time to headers (nanoseconds), status.
-type Entry = (u64, u64, u16);
-
-impl<S> Layer<S> for FloorLayer {
-    type Service = Floor<S>;
-    fn layer(&self, inner: S) -> Floor<S> {
-        Floor(inner, self.0.clone())
-    }
-}
-
-#[derive(Clone)]
-struct Floor<S>(S, Arc<Ring>);
-
-impl<S, B> Service<Request<()>> for Floor<S>
-where
-    S: Service<Request<()>, Response = Response<B>>,
-{
-    type Response = Response<FloorBody<B>>;
-    type Error = S::Error;
-    type Future = FloorFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.0.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<()>) -> Self::Future {
-        let start = self.1.clock.raw();
-        FloorFuture {
-            inner: self.0.call(request),
-            state: Some((self.1.clone(), start)),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    struct FloorFuture<F> {
-        #[pin]
-        inner: F,
-        state: Option<(Arc<Ring>, u64)>,
-    }
-}
-
-impl<F: Future<Output = Result<Response<B>, E>>, B, E> Future for FloorFuture<F> {
-    type Output = Result<Response<FloorBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = ready!(this.inner.poll(cx));
-        let (ring, start) = this.state.take().expect("polled after completion");
-        let head = ring.clock.raw();
-        Poll::Ready(result.map(|response| {
-            let status = response.status().as_u16();
-            response.map(|inner| FloorBody {
-                inner,
-                state: Some((ring, start, head, status)),
-            })
-        }))
-    }
-}
-
-pin_project_lite::pin_project! {
-    struct FloorBody<B> {
-        #[pin]
-        inner: B,
-        state: Option<(Arc<Ring>, u64, u64, u16)>,
-    }
-}
-
-impl<B: Body> Body for FloorBody<B> {
-    type Data = B::Data;
-    type Error = B::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        if (frame.is_none() || this.inner.is_end_stream())
-            && let Some((ring, start, head, status)) = this.state.take()
-        {
-            let end = ring.clock.raw();
-            let mut entries = ring.entries.lock();
-            let index = entries.0;
-            entries.0 = (index + 1) % entries.1.len();
-            entries.1[index] = (
-                ring.clock.delta_as_nanos(start, end),
-                ring.clock.delta_as_nanos(start, head),
-                status,
-            );
-        }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
     }
 }

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Instructions per request for MetricsLayer, HealthLayer, the floor and the peers, counted by
+# callgrind (deterministic: the same binary and inputs give the same counts), all in one run.
+#
+# Each variant runs twice under callgrind, counting only inside the request loop, with SHORT and
+# LONG requests after the same warm-up; (LONG run - SHORT run) / (LONG - SHORT) is what one request costs. "added" is
+# that minus the bare router's. Usage: bash benches/callgrind.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+short=2000 long=12000
+[ "${1:-}" = "--quick" ] && short=500 long=3000
+
+command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: apt-get install valgrind)" >&2; exit 1; }
+
+bin=$(cargo bench --bench peers --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "peers" and m.get("executable"):
+        print(m["executable"])')
+
+instructions() { # variant requests -> total instructions of the run
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='peers::drive*' \
+    "$bin" "$1" "$2" 2>&1 \
+    | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+
+variants=(bare floor tower-vitals health health-around tikv prometheus-client axum-prometheus)
+declare -A per
+for v in "${variants[@]}"; do
+  a=$(instructions "$v" "$short")
+  b=$(instructions "$v" "$long")
+  per[$v]=$(( (b - a) / (long - short) ))
+done
+
+bare=${per[bare]}
+added() { echo $(( per[$1] - bare )); }
+ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+
+echo "callgrind, instructions per request ($((long - short)) requests: a $long-request run minus a $short-request run)"
+echo "Axum router, 20 /api/rN/users/{id} routes with state, round-robin, body read to the end"
+echo
+printf '%-20s %12s %10s\n' variant "per request" added
+for v in "${variants[@]}"; do
+  printf '%-20s %12d %10s\n' "$v" "${per[$v]}" "$([ "$v" = bare ] && echo - || added "$v")"
+done
+ours=$(added tower-vitals)
+echo
+echo "MetricsLayer added ÷ floor added:              $(ratio "$ours" "$(added floor)")"
+echo "MetricsLayer added ÷ tikv prometheus added:    $(ratio "$ours" "$(added tikv)")"
+echo "MetricsLayer added ÷ prometheus-client added:  $(ratio "$ours" "$(added prometheus-client)")"
+echo "MetricsLayer added ÷ axum-prometheus added:    $(ratio "$ours" "$(added axum-prometheus)")"
+echo "HealthLayer (Router::layer) added, ordinary request: $(added health)"
+echo "HealthLayer::around(router) added, ordinary request: $(added health-around)"

@@ -1,0 +1,225 @@
+//! `bash benches/callgrind.sh` runs this under callgrind: one variant per process, a fixed
+//! number of requests through an Axum router of 20 `/users/{id}`-style routes with state, each
+//! request's body read to the end, round-robin over the routes. The script subtracts two runs
+//! of different lengths, so what is left is instructions per request.
+//!
+//! Variants: `bare` (the router alone); `floor` (the least a layer timing to the end of the
+//! body does: `support/timed.rs`); `tower-vitals` (`MetricsLayer`); `health` (`HealthLayer`
+//! through `Router::layer`, on an ordinary request) and `health-around`
+//! (`HealthLayer::around`: the same layer once around the whole router); `tikv` and `prometheus-client` (hand-written
+//! layers, a histogram by method, route and status, timed to the end of the body as ours);
+//! `axum-prometheus` (its `PrometheusMetricLayer`).
+//!
+//! `cargo bench --bench peers -- <variant> <requests>`.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Path, State};
+use axum::routing::get;
+use futures_util::FutureExt;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use tower::ServiceExt;
+use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
+
+#[path = "support/timed.rs"]
+mod timed;
+
+use timed::{Floor, Recorder, TimedLayer};
+
+const ROUTES: usize = 20;
+const WARM_UP: usize = 2_000;
+
+#[derive(Clone)]
+struct AppState {
+    greeting: &'static str,
+}
+
+async fn user(State(state): State<AppState>, Path(id): Path<u32>) -> String {
+    let _ = id;
+    state.greeting.to_owned()
+}
+
+fn router() -> Router {
+    let mut router = Router::new();
+    for route in 0..ROUTES {
+        router = router.route(&format!("/api/r{route}/users/{{id}}"), get(user));
+    }
+    router.with_state(AppState { greeting: "ok" })
+}
+
+fn checker() -> HealthChecker {
+    HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap()
+}
+
+/// One request to `uri`, its body read to the end.
+fn request<S, B>(service: &S, uri: &str)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone,
+    B: http_body::Body<Error: std::fmt::Debug>,
+{
+    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let response = service
+        .clone()
+        .oneshot(request)
+        .now_or_never()
+        .expect("ready")
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response
+        .into_body()
+        .collect()
+        .now_or_never()
+        .expect("ready")
+        .unwrap();
+    std::hint::black_box(body);
+}
+
+/// The measured part: callgrind counts only inside this function (`--toggle-collect`), so
+/// set-up — quanta's clock calibration, whose length varies — is left out.
+#[inline(never)]
+fn drive<S, B>(service: &S, requests: usize)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone,
+    B: http_body::Body<Error: std::fmt::Debug>,
+{
+    let uris: Vec<String> = (0..ROUTES)
+        .map(|r| format!("/api/r{r}/users/{}", 1000 + r))
+        .collect();
+    for i in 0..WARM_UP + requests {
+        request(service, &uris[i % ROUTES]);
+    }
+}
+
+/// A histogram by method, route and status in the tikv `prometheus` crate, as written by hand.
+#[derive(Clone)]
+struct Tikv(prometheus::HistogramVec);
+
+impl Recorder for Tikv {
+    type Started = (Instant, Method, Option<MatchedPath>);
+
+    fn start<B>(&self, request: &Request<B>) -> Self::Started {
+        (
+            Instant::now(),
+            request.method().clone(),
+            request.extensions().get::<MatchedPath>().cloned(),
+        )
+    }
+
+    fn finish(&self, (start, method, route): Self::Started, status: StatusCode) {
+        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        self.0
+            .with_label_values(&[method.as_str(), route, status.as_str()])
+            .observe(start.elapsed().as_secs_f64());
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Labels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// The same in `prometheus-client`: a `Family` of histograms keyed by a label struct.
+#[derive(Clone)]
+struct PrometheusClient(Family<Labels, Histogram, fn() -> Histogram>);
+
+impl Recorder for PrometheusClient {
+    type Started = (Instant, Method, Option<MatchedPath>);
+
+    fn start<B>(&self, request: &Request<B>) -> Self::Started {
+        (
+            Instant::now(),
+            request.method().clone(),
+            request.extensions().get::<MatchedPath>().cloned(),
+        )
+    }
+
+    fn finish(&self, (start, method, route): Self::Started, status: StatusCode) {
+        let labels = Labels {
+            method: method.as_str().to_owned(),
+            route: route
+                .as_ref()
+                .map_or("unmatched", MatchedPath::as_str)
+                .to_owned(),
+            status: status.as_u16(),
+        };
+        self.0
+            .get_or_create(&labels)
+            .observe(start.elapsed().as_secs_f64());
+    }
+}
+
+fn tikv() -> Tikv {
+    let options =
+        prometheus::HistogramOpts::new("http_request_duration_seconds", "Request latency");
+    let histogram = prometheus::HistogramVec::new(options, &["method", "route", "status"]).unwrap();
+    prometheus::Registry::new()
+        .register(Box::new(histogram.clone()))
+        .unwrap();
+    Tikv(histogram)
+}
+
+fn prometheus_client() -> PrometheusClient {
+    fn histogram() -> Histogram {
+        Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+            0.005, 2.0, 12,
+        ))
+    }
+    let family: Family<Labels, Histogram, fn() -> Histogram> =
+        Family::new_with_constructor(histogram);
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register(
+        "http_request_duration_seconds",
+        "Request latency",
+        family.clone(),
+    );
+    PrometheusClient(family)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let variant = args.next().unwrap_or_else(|| "bare".to_owned());
+    let requests: usize = args
+        .next()
+        .map_or(10_000, |n| n.parse().expect("a number of requests"));
+    match variant.as_str() {
+        "bare" => drive(&router(), requests),
+        "floor" => drive(&router().layer(TimedLayer(Floor::default())), requests),
+        "tower-vitals" => drive(
+            &router().layer(MetricsLayer::new(MetricsCollector::new())),
+            requests,
+        ),
+        "health" => drive(&router().layer(HealthLayer::new(checker())), requests),
+        "health-around" => drive(&HealthLayer::new(checker()).around(router()), requests),
+        "tikv" => drive(&router().layer(TimedLayer(tikv())), requests),
+        "prometheus-client" => drive(&router().layer(TimedLayer(prometheus_client())), requests),
+        "axum-prometheus" => {
+            // Its handle spawns an upkeep task: a runtime to spawn it on (never driven here).
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let _entered = runtime.enter();
+            let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
+            drive(&router().layer(layer), requests);
+        }
+        other => panic!("unknown variant {other}"),
+    }
+}
