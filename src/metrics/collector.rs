@@ -8,6 +8,7 @@ use parking_lot::{Mutex, MutexGuard};
 use quanta::Clock;
 use tokio::runtime::Handle;
 
+use super::buckets::BucketIndex;
 use super::labels::{
     CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index, status_class,
 };
@@ -63,7 +64,8 @@ struct Inner {
     mask: usize,
     routes: Routes,
     series: Series,
-    bounds_nanos: Box<[u64]>,
+    /// The bucket of a duration, by table.
+    buckets: BucketIndex,
     bounds: Box<[Duration]>,
     slot_len: Duration,
     aggregate: Mutex<Aggregate>,
@@ -258,7 +260,7 @@ impl Inner {
     ) {
         let sample = Sample {
             series: self.series.id(key),
-            bucket: self.bounds_nanos.partition_point(|&bound| bound < nanos) as u8,
+            bucket: self.buckets.of(nanos),
             nanos,
             headers_nanos,
             failed,
@@ -545,11 +547,12 @@ impl MetricsCollectorBuilder {
                 .map(|_| CachePadded::new(Shard::new(self.max_series, width)))
                 .collect(),
             mask: shards - 1,
-            bounds_nanos: self
-                .bounds
-                .iter()
-                .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
-                .collect(),
+            buckets: BucketIndex::new(
+                self.bounds
+                    .iter()
+                    .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
+                    .collect(),
+            ),
             bounds: self.bounds.into(),
             slot_len: self.slot_len,
             aggregate: Mutex::new(Aggregate {

@@ -51,6 +51,7 @@
 //! ```
 
 mod body;
+mod buckets;
 mod classify;
 mod collector;
 mod future;
