@@ -32,8 +32,13 @@ async fn serve(
     Ok(())
 }
 
+/// `/plain`, and 50 routes `/r{n}/users/{id}` for traffic spread over many routes.
 fn plain() -> Router {
-    Router::new().route("/plain", get(|| async { "plain" }))
+    let mut router = Router::new().route("/plain", get(|| async { "plain" }));
+    for n in 0..50 {
+        router = router.route(&format!("/r{n}/users/{{id}}"), get(|| async { "user" }));
+    }
+    router
 }
 
 #[tokio::main]
