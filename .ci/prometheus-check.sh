@@ -46,6 +46,12 @@ if [ -s "$work/promtool.txt" ]; then
 fi
 echo "  no errors, no lint remarks"
 
+# Prometheus asks for OpenMetrics first: the scrape below reads that format.
+accept='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+negotiated=$(curl -fsS -o /dev/null -w '%{content_type}' -H "Accept: $accept" -H "Authorization: Bearer $token" "http://$app/metrics")
+echo "/metrics as Prometheus asks for it: $negotiated"
+case "$negotiated" in application/openmetrics-text*) ;; *) echo "expected OpenMetrics"; exit 1 ;; esac
+
 cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -68,14 +74,16 @@ query() {
     || true
 }
 
-up="" health=""
+up="" health="" requests=""
 for _ in $(seq 40); do
   up=$(query 'up{job="tower-vitals-example"}')
   health=$(query 'vitals_health_component_status{component="database",state="healthy"}')
-  [ "$up" = "1" ] && [ "$health" = "1" ] && break
+  # An OpenMetrics counter (family `x`, samples `x_total`) read under its sample name.
+  requests=$(query 'sum(vitals_http_server_requests_total)')
+  [ "$up" = "1" ] && [ "$health" = "1" ] && [ -n "$requests" ] && break
   sleep 0.5
 done
-echo "Prometheus (scraping with the token): up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health"
-if [ "$up" != "1" ] || [ "$health" != "1" ]; then
+echo "Prometheus (scraping with the token): up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health, sum(vitals_http_server_requests_total)=$requests"
+if [ "$up" != "1" ] || [ "$health" != "1" ] || [ -z "$requests" ]; then
   tail -20 "$work/prometheus.log"; echo "Prometheus did not scrape the example"; exit 1
 fi

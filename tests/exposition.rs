@@ -45,8 +45,8 @@ fn odd_checker() -> HealthChecker {
 }
 
 /// Runs `promtool check metrics` on `text`; `None` when promtool is not installed (CI installs
-/// it and sets REQUIRE_PROMTOOL=1, so there it must run).
-fn promtool(text: &str) -> Option<String> {
+/// it and sets REQUIRE_PROMTOOL=1, so there it must run). Whether it passed, and what it said.
+fn promtool(text: &str) -> Option<(bool, String)> {
     use std::io::Write;
     let child = Command::new("promtool")
         .args(["check", "metrics"])
@@ -74,8 +74,125 @@ fn promtool(text: &str) -> Option<String> {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "promtool failed:\n{said}");
-    Some(said)
+    Some((output.status.success(), said))
+}
+
+/// Parses `text` with the OpenMetrics parser of Python's `prometheus_client` (PyPI), a parser
+/// written apart from this crate; `None` when it is not installed (CI installs it and sets
+/// REQUIRE_OPENMETRICS_PARSER=1, so there it must run). The families it read, by name.
+fn openmetrics_parser(text: &str) -> Option<Vec<String>> {
+    use std::io::Write;
+    const SCRIPT: &str = "import sys\n\
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
+        for family in text_string_to_metric_families(sys.stdin.read()):\n\
+        \x20   print(family.name, family.type)\n";
+    let available = Command::new("python3")
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("REQUIRE_OPENMETRICS_PARSER").is_none(),
+            "Python's prometheus_client is required here"
+        );
+        eprintln!("prometheus_client (Python) not installed: skipping its parser");
+        return None;
+    }
+    let mut child = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "the OpenMetrics parser refused it:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(
+        String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// What Prometheus sends when it scrapes.
+const SCRAPE_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+#[tokio::test]
+async fn metrics_are_served_as_openmetrics_when_asked() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let server = serve(checker, &collector, health).await;
+    for id in 0..3 {
+        server.get(&format!("/fast/{id}")).await;
+    }
+
+    let reply = server.get_accepting("/metrics", SCRAPE_ACCEPT).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    assert_eq!(reply.header("vary"), "accept");
+    let text = String::from_utf8(reply.body.clone()).unwrap();
+    assert!(text.ends_with("\n# EOF\n"), "{text}");
+    for line in [
+        "# TYPE vitals_http_server_requests counter",
+        "# TYPE vitals_health_check_runs counter",
+        "# TYPE process_cpu_seconds counter",
+        "# TYPE vitals_http_server_request_duration_seconds histogram",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(text.contains(
+        "vitals_http_server_requests_total{route=\"/fast/{id}\",method=\"GET\",status_class=\"2xx\"} 3\n"
+    ));
+    if let Some(families) = openmetrics_parser(&text) {
+        for family in [
+            "vitals_http_server_requests counter",
+            "vitals_http_server_request_duration_seconds histogram",
+            "vitals_health_component_status gauge",
+        ] {
+            assert!(
+                families.iter().any(|f| f == family),
+                "{family} in {families:?}"
+            );
+        }
+    }
+    // promtool's linter reads the text format only: OpenMetrics' counters (family `x`, samples
+    // `x_total`) look to it like samples without HELP — its only remarks; anything else fails.
+    if let Some((_, said)) = promtool(&text) {
+        for line in said.lines() {
+            assert!(
+                line.ends_with("_total no help text"),
+                "promtool: {line}\n{said}"
+            );
+        }
+    }
+
+    // Plain text for anyone else, the same families.
+    let plain = server.get_accepting("/metrics", "text/plain").await;
+    assert_eq!(
+        plain.header("content-type"),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert_eq!(plain.header("vary"), "accept");
+    assert!(!String::from_utf8(plain.body).unwrap().contains("# EOF"));
 }
 
 #[tokio::test]
@@ -120,8 +237,11 @@ async fn metrics_are_served_in_the_text_format_promtool_accepts() {
         !text.contains("route=\"/metrics\""),
         "the scrape itself is not counted"
     );
-    if let Some(said) = promtool(&text) {
-        assert!(said.trim().is_empty(), "promtool has remarks:\n{said}");
+    if let Some((passed, said)) = promtool(&text) {
+        assert!(
+            passed && said.trim().is_empty(),
+            "promtool has remarks:\n{said}"
+        );
     }
 
     let head = server.send(Method::HEAD, "/metrics").await;

@@ -6,7 +6,7 @@
 //! | `/health/ready` | 200 when no gating check is unhealthy, else 503; `?verbose` lists them | the readiness [`Selector`](crate::Selector)'s |
 //! | `/health` | the detailed report, 200 or 503 by overall status | all |
 //! | `/health/reliability` | the [reliability report](crate::reliability): the detailed report plus figures, anomalies and notes, 200 or 503; `?include=name` adds an optional source | all (cached 30 s) |
-//! | `/metrics` | Prometheus text format 0.0.4 ([families](#prometheus-families)); its own access policy ([`HealthLayer::metrics_access`]) | all |
+//! | `/metrics` | Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` asks for it ([families](#prometheus-families)); its own access policy ([`HealthLayer::metrics_access`]) | all |
 //! | `/health/{name}` | one component: its status (details for clients shown them) and code; 404 for an unknown name | that check |
 //! | a group's path (`/health/<group>`) | the group's checks, with its own detail policy and codes ([`HealthGroup`]) | the group's |
 //!

@@ -27,6 +27,7 @@
 //! escaping in `text.rs`.
 
 mod json;
+mod openmetrics;
 mod prometheus;
 mod text;
 
@@ -36,6 +37,7 @@ use crate::health_report::HealthStatus;
 use crate::reliability::ReliabilityReport;
 use crate::vitals::Vitals;
 
+pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
 
 /// Version of the JSON bodies' layout, sent as `X-Health-Version`.

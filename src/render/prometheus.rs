@@ -1,10 +1,12 @@
-//! The Prometheus text exposition format (0.0.4): a [`Vitals`] in, text out.
+//! The Prometheus text exposition format (0.0.4), and OpenMetrics 1.0 text from the same
+//! families: a [`Vitals`] in, text out.
 //!
 //! The families are listed in the docs of [`crate::health`].
 
 use std::time::Duration;
 
 use super::Rendered;
+use super::openmetrics::TextFormat;
 use super::text::{Writer, label_body, push_float, valid_prefix};
 use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::error::ConfigError;
@@ -60,6 +62,11 @@ impl Prometheus {
     /// The exposition of `vitals`: request families when it has request figures, health and
     /// check families, uptime, and process families when it has process figures.
     pub fn render(&self, vitals: &Vitals) -> String {
+        self.render_as(vitals, TextFormat::Prometheus)
+    }
+
+    /// The exposition of `vitals` in `format`: the same families and samples in either.
+    pub fn render_as(&self, vitals: &Vitals, format: TextFormat) -> String {
         Exposition {
             prefix: &self.prefix,
             metrics: vitals.requests.ready(),
@@ -69,16 +76,23 @@ impl Prometheus {
             uptime: vitals.uptime,
             lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
             info: vitals.info.as_deref(),
+            format,
         }
         .render()
     }
 
     /// [`render`](Self::render) with the text format's content type, for an HTTP answer.
     pub fn rendered(&self, vitals: &Vitals) -> Rendered {
+        self.rendered_as(vitals, TextFormat::Prometheus)
+    }
+
+    /// [`render_as`](Self::render_as) with the format's content type, for an HTTP answer; pick
+    /// `format` with [`TextFormat::negotiate`] from the request's `Accept` header.
+    pub fn rendered_as(&self, vitals: &Vitals, format: TextFormat) -> Rendered {
         Rendered {
-            content_type: CONTENT_TYPE,
+            content_type: format.content_type(),
             headers: &[],
-            body: self.render(vitals).into(),
+            body: self.render_as(vitals, format).into(),
         }
     }
 }
@@ -97,6 +111,7 @@ pub(crate) struct Exposition<'a> {
     pub(crate) lifecycle: Option<(&'a Lifecycle, bool)>,
     /// The application's information, as a `build_info` gauge.
     pub(crate) info: Option<&'a AppInfo>,
+    pub(crate) format: TextFormat,
 }
 
 impl Exposition<'_> {
@@ -104,7 +119,7 @@ impl Exposition<'_> {
         // About 20 lines of up to ~150 bytes per series, 8 per component, 40 more.
         let series = self.metrics.map_or(0, |m| m.series.len());
         let lines = series * 20 + self.report.components.len() * 8 + 40;
-        let mut out = Writer::new(self.prefix, lines * 150);
+        let mut out = Writer::new(self.prefix, lines * 150, self.format);
         if let Some(metrics) = self.metrics {
             http(&mut out, metrics);
         }
@@ -120,7 +135,7 @@ impl Exposition<'_> {
         if let Some(process) = self.process {
             process_families(&mut out, process);
         }
-        out.out
+        out.finish()
     }
 
     fn health(&self, out: &mut Writer<'_>) {

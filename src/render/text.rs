@@ -1,19 +1,31 @@
-//! The text writer and escaping shared by every text format (Prometheus text 0.0.4 today;
-//! OpenMetrics reuses them): families with HELP and TYPE, samples with escaped labels, values
-//! as Prometheus reads them.
+//! The text writer and escaping shared by the text formats (Prometheus text 0.0.4 and
+//! OpenMetrics 1.0): families with HELP and TYPE, samples with escaped labels, values as
+//! Prometheus reads them.
+
+use super::openmetrics::TextFormat;
 
 /// Writes families and samples; every name gets `prefix` unless written raw.
 pub(crate) struct Writer<'a> {
     pub(crate) out: String,
     prefix: &'a str,
+    format: TextFormat,
 }
 
 impl<'a> Writer<'a> {
-    pub(crate) fn new(prefix: &'a str, capacity: usize) -> Self {
+    pub(crate) fn new(prefix: &'a str, capacity: usize, format: TextFormat) -> Self {
         Self {
             out: String::with_capacity(capacity),
             prefix,
+            format,
         }
+    }
+
+    /// The text, closed as the format asks (`# EOF` for OpenMetrics).
+    pub(crate) fn finish(mut self) -> String {
+        if self.format == TextFormat::OpenMetrics {
+            self.out.push_str("# EOF\n");
+        }
+        self.out
     }
 
     pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
@@ -22,13 +34,29 @@ impl<'a> Writer<'a> {
     }
 
     pub(crate) fn raw_family(&mut self, name: &[&str], kind: &str, help: &str) {
+        let openmetrics = self.format == TextFormat::OpenMetrics;
+        // OpenMetrics names a counter family without `_total`, which only its samples carry.
+        let strip = openmetrics
+            && kind == "counter"
+            && name.last().is_some_and(|last| last.ends_with("_total"));
+        let kind = if openmetrics && kind == "untyped" {
+            "unknown"
+        } else {
+            kind
+        };
         let out = &mut self.out;
+        let write_name = |out: &mut String| {
+            name.iter().for_each(|part| out.push_str(part));
+            if strip {
+                out.truncate(out.len() - "_total".len());
+            }
+        };
         out.push_str("# HELP ");
-        name.iter().for_each(|part| out.push_str(part));
+        write_name(out);
         out.push(' ');
         escape_help(out, help);
         out.push_str("\n# TYPE ");
-        name.iter().for_each(|part| out.push_str(part));
+        write_name(out);
         out.push(' ');
         out.push_str(kind);
         out.push('\n');

@@ -67,6 +67,18 @@ impl Server {
         self.send(reqwest::Method::GET, path).await
     }
 
+    /// A GET with an `Accept` header.
+    pub async fn get_accepting(&self, path: &str, accept: &str) -> Reply {
+        let response = self
+            .client
+            .get(self.url(path))
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .unwrap();
+        Reply::read(response).await
+    }
+
     pub async fn send(&self, method: reqwest::Method, path: &str) -> Reply {
         let response = self
             .client

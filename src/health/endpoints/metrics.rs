@@ -1,9 +1,11 @@
-//! `/metrics`: the Prometheus text format, rendered from the vitals (process figures read on a
-//! blocking thread, never on the request path).
+//! `/metrics`: the Prometheus text format or OpenMetrics, as the request's `Accept` asks,
+//! rendered from the vitals (process figures read on a blocking thread, never on the request
+//! path).
 
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
+use crate::render::TextFormat;
 use crate::vitals::Want;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
@@ -18,10 +20,17 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 fn answer(ask: &Ask<'_>) -> Answer {
     let gatherer = ask.settings.reporter(ask.checker).gatherer().clone();
     let (settings, head) = (ask.settings.clone(), ask.head);
+    let accept = ask.request.headers.get(header::ACCEPT);
+    let format = TextFormat::negotiate(accept.and_then(|value| value.to_str().ok()));
     Answer::Later(Box::pin(async move {
         let vitals = gatherer.gather_with(&Want::METRICS).await;
-        let rendered = settings.prometheus.rendered(&vitals);
-        frame(StatusCode::OK, rendered, head)
+        let rendered = settings.prometheus.rendered_as(&vitals, format);
+        let mut response = frame(StatusCode::OK, rendered, head);
+        // Caches keep one answer per format.
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept"));
+        response
     }))
 }
 

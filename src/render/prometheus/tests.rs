@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::health_report::ComponentStatus;
 use crate::metrics::{MetricsCollector, Outcome, RequestRecord};
+use crate::render::TextFormat;
 use crate::render::text::float;
 
 /// A strict reader of the text format, independent of the writer: every sample line parsed into
@@ -117,6 +118,10 @@ fn report(names: &[String]) -> SystemHealthStatus {
 }
 
 fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
+    render_as(names, metrics, TextFormat::Prometheus)
+}
+
+fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFormat) -> String {
     Exposition {
         prefix: "vitals_",
         metrics,
@@ -126,8 +131,34 @@ fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
         uptime: Duration::from_secs(3),
         lifecycle: None,
         info: None,
+        format,
     }
     .render()
+}
+
+#[test]
+fn openmetrics_names_counter_families_without_total_and_ends_with_eof() {
+    let collector = MetricsCollector::new();
+    let snapshot = collector.snapshot();
+    let names = vec!["db".to_owned()];
+    let text = render_as(&names, Some(&snapshot), TextFormat::OpenMetrics);
+    assert!(text.ends_with("# EOF\n"));
+    assert_eq!(text.matches("# EOF").count(), 1);
+    assert!(text.contains("# HELP vitals_http_server_requests HTTP server requests.\n"));
+    assert!(text.contains("# TYPE vitals_http_server_requests counter\n"));
+    assert!(!text.contains("# TYPE vitals_http_server_requests_total"));
+    // Everything else is as in the text format.
+    let plain = render(&names, Some(&snapshot));
+    assert_eq!(
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>(),
+        plain
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+    );
+    assert!(!plain.contains("# EOF"));
 }
 
 #[test]
