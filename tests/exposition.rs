@@ -3,12 +3,14 @@
 #![cfg(all(feature = "axum", feature = "process"))]
 
 mod common;
+#[path = "support/exposition_tools.rs"]
+mod exposition_tools;
 
-use std::process::Command;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use exposition_tools::{SCRAPE_ACCEPT, openmetrics_parser, promtool};
 use reqwest::Method;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::report::{ReliabilityConfig, Rule, Severity};
@@ -43,91 +45,6 @@ fn odd_checker() -> HealthChecker {
         .build()
         .unwrap()
 }
-
-/// Runs `promtool check metrics` on `text`; `None` when promtool is not installed (CI installs
-/// it and sets REQUIRE_PROMTOOL=1, so there it must run). Whether it passed, and what it said.
-fn promtool(text: &str) -> Option<(bool, String)> {
-    use std::io::Write;
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(_) if std::env::var_os("REQUIRE_PROMTOOL").is_none() => {
-            eprintln!("promtool not installed: skipping its check");
-            return None;
-        }
-        Err(error) => panic!("promtool is required here: {error}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some((output.status.success(), said))
-}
-
-/// Parses `text` with the OpenMetrics parser of Python's `prometheus_client` (PyPI), a parser
-/// written apart from this crate; `None` when it is not installed (CI installs it and sets
-/// REQUIRE_OPENMETRICS_PARSER=1, so there it must run). The families it read, by name.
-fn openmetrics_parser(text: &str) -> Option<Vec<String>> {
-    use std::io::Write;
-    const SCRIPT: &str = "import sys\n\
-        from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
-        for family in text_string_to_metric_families(sys.stdin.read()):\n\
-        \x20   print(family.name, family.type)\n";
-    let available = Command::new("python3")
-        .args(["-c", "import prometheus_client.openmetrics.parser"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("REQUIRE_OPENMETRICS_PARSER").is_none(),
-            "Python's prometheus_client is required here"
-        );
-        eprintln!("prometheus_client (Python) not installed: skipping its parser");
-        return None;
-    }
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the OpenMetrics parser refused it:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Some(
-        String::from_utf8(output.stdout)
-            .unwrap()
-            .lines()
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
-/// What Prometheus sends when it scrapes.
-const SCRAPE_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 #[tokio::test]
 async fn metrics_are_served_as_openmetrics_when_asked() {

@@ -19,7 +19,7 @@ use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
 use crate::path::{Gate, PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
-use crate::render::Prometheus;
+use crate::render::{AppendedMetrics, Prometheus};
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
 ///
@@ -64,6 +64,8 @@ pub(crate) struct Settings {
     /// Every path served: most requests for the app are passed on after one test of it.
     gate: Gate,
     pub(crate) prometheus: Prometheus,
+    /// Other registries appended to `/metrics`.
+    pub(crate) appended: Vec<AppendedMetrics>,
     reliability: ReliabilityConfig,
     /// Made on first use, from the settings as they are by then.
     reporter: OnceLock<Arc<Reporter>>,
@@ -156,6 +158,7 @@ impl Default for Settings {
             gate: Paths::default().path_set().gate(),
             info: None,
             prometheus: Prometheus::default(),
+            appended: Vec::new(),
             reliability: ReliabilityConfig::default(),
             reporter: OnceLock::new(),
         }
@@ -279,6 +282,31 @@ impl HealthLayer {
     pub fn prometheus_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
         Arc::make_mut(&mut self.settings).prometheus = Prometheus::with_prefix(prefix)?;
         Ok(self)
+    }
+
+    /// Appends another registry's exposition to `/metrics` — the app's own metrics on the same
+    /// endpoint, in the format the scrape negotiated. `render` returns its text (Prometheus text
+    /// 0.0.4 or OpenMetrics) and is called for each scrape; a family whose name is already
+    /// taken (this layer's `vitals_…` and `process_…`, or an earlier source's) is left out, with
+    /// a warning logged once.
+    ///
+    /// ```
+    /// use metrics_exporter_prometheus::PrometheusBuilder;
+    /// use tower_vitals::{HealthChecker, HealthLayer};
+    ///
+    /// let recorder = PrometheusBuilder::new().build_recorder();
+    /// let handle = recorder.handle();
+    /// // metrics::set_global_recorder(recorder) in the app
+    /// let checker = HealthChecker::builder().build()?;
+    /// let layer = HealthLayer::new(checker).append_metrics(move || handle.render());
+    /// # drop((layer, recorder));
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn append_metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Arc::make_mut(&mut self.settings)
+            .appended
+            .push(AppendedMetrics::new(render));
+        self
     }
 
     /// Settings of the reliability report: cache TTL, source timeout, anomaly rules.

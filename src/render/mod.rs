@@ -27,6 +27,7 @@
 //! escaping in `text.rs`.
 
 mod json;
+mod merge;
 mod openmetrics;
 mod prometheus;
 mod text;
@@ -37,6 +38,8 @@ use crate::health_report::HealthStatus;
 use crate::reliability::ReliabilityReport;
 use crate::vitals::Vitals;
 
+pub use merge::AppendedMetrics;
+pub(crate) use merge::combine;
 pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
 

@@ -5,7 +5,7 @@
 use http::{HeaderValue, StatusCode, header};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
-use crate::render::TextFormat;
+use crate::render::{self, TextFormat};
 use crate::vitals::Want;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
@@ -24,7 +24,11 @@ fn answer(ask: &Ask<'_>) -> Answer {
     let format = TextFormat::negotiate(accept.and_then(|value| value.to_str().ok()));
     Answer::Later(Box::pin(async move {
         let vitals = gatherer.gather_with(&Want::METRICS).await;
-        let rendered = settings.prometheus.rendered_as(&vitals, format);
+        let mut rendered = settings.prometheus.rendered_as(&vitals, format);
+        if !settings.appended.is_empty() {
+            let ours = String::from_utf8(rendered.body.to_vec()).expect("rendered as text");
+            rendered.body = render::combine(ours, format, &settings.appended).into();
+        }
         let mut response = frame(StatusCode::OK, rendered, head);
         // Caches keep one answer per format.
         response
