@@ -6,8 +6,9 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use futures_util::FutureExt;
-use futures_util::future::Map;
+use std::future::Future;
+use std::pin::Pin;
+
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -22,7 +23,23 @@ use super::service::Health;
 #[derive(Debug, Clone)]
 pub struct AroundRouter(Health<axum::Router>);
 
-type Unwrap = fn(Result<Response<ResponseBody<Body>>, Infallible>) -> Result<Response, Infallible>;
+pin_project_lite::pin_project! {
+    /// The future of [`AroundRouter`]: the layer's, its body made an Axum body.
+    #[derive(Debug)]
+    pub struct AroundFuture {
+        #[pin]
+        inner: ResponseFuture<axum::routing::future::RouteFuture<Infallible>>,
+    }
+}
+
+impl Future for AroundFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = std::task::ready!(self.project().inner.poll(cx))?;
+        Poll::Ready(Ok(response.map(ResponseBody::into_axum)))
+    }
+}
 
 impl HealthLayer {
     /// This layer once around a whole Axum `router`. `Router::layer(health)` works too, but
@@ -57,15 +74,16 @@ impl AroundRouter {
 impl Service<Request> for AroundRouter {
     type Response = Response;
     type Error = Infallible;
-    type Future = Map<ResponseFuture<axum::routing::future::RouteFuture<Infallible>>, Unwrap>;
+    type Future = AroundFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Service::<Request>::poll_ready(&mut self.0, cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let unwrap: Unwrap = |result| result.map(|response| response.map(ResponseBody::into_axum));
-        self.0.call(request).map(unwrap)
+        AroundFuture {
+            inner: self.0.call(request),
+        }
     }
 }
 

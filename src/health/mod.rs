@@ -83,7 +83,7 @@ mod service;
 pub use crate::render::{HEALTH_VERSION, RELIABILITY_VERSION};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
-pub use around::AroundRouter;
+pub use around::{AroundFuture, AroundRouter};
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use group::HealthGroup;
