@@ -65,6 +65,7 @@ scrape_configs:
       - targets: ["$app"]
 YAML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
+  --enable-feature=exemplar-storage \
   --web.listen-address="$prom" >"$work/prometheus.log" 2>&1 &
 pids+=($!)
 
@@ -86,4 +87,24 @@ done
 echo "Prometheus (scraping with the token): up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health, sum(vitals_http_server_requests_total)=$requests"
 if [ "$up" != "1" ] || [ "$health" != "1" ] || [ -z "$requests" ]; then
   tail -20 "$work/prometheus.log"; echo "Prometheus did not scrape the example"; exit 1
+fi
+
+# Exemplars: requests carrying a sampled W3C traceparent leave their trace ids beside the
+# histogram buckets; Prometheus (exemplar storage on) scrapes them and finds them by trace id.
+trace_id=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+for _ in $(seq 5); do
+  curl -fsS -H "traceparent: 00-$trace_id-$(python3 -c 'import secrets; print(secrets.token_hex(8))')-01" "http://$app/" >/dev/null
+done
+found=""
+for _ in $(seq 40); do
+  found=$(curl -fsS --get "http://$prom/api/v1/query_exemplars" \
+      --data-urlencode 'query=vitals_http_server_request_duration_seconds_bucket' \
+      --data-urlencode "start=$(( $(date +%s) - 600 ))" --data-urlencode "end=$(( $(date +%s) + 60 ))" 2>/dev/null \
+    | python3 -c "import json,sys; d=json.load(sys.stdin)['data']; print(sum(1 for s in d for e in s['exemplars'] if e['labels'].get('trace_id') == '$trace_id'))" 2>/dev/null || true)
+  [ -n "$found" ] && [ "$found" != "0" ] && break
+  sleep 0.5
+done
+echo "Prometheus exemplars with trace_id $trace_id: ${found:-0}"
+if [ -z "$found" ] || [ "$found" = "0" ]; then
+  tail -20 "$work/prometheus.log"; echo "the exemplar did not reach Prometheus"; exit 1
 fi

@@ -21,12 +21,12 @@ for line in sys.stdin:
         print(m["executable"])')
 
 instructions() { # variant requests -> total instructions of the run
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='peers::drive*' \
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='peers::measured*' \
     "$bin" "$1" "$2" 2>&1 \
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-variants=(bare floor tower-vitals health health-around tikv prometheus-client axum-prometheus)
+variants=(bare floor tower-vitals health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
 declare -A per
 for v in "${variants[@]}"; do
   a=$(instructions "$v" "$short")
@@ -53,3 +53,5 @@ echo "MetricsLayer added ÷ prometheus-client added:  $(ratio "$ours" "$(added p
 echo "MetricsLayer added ÷ axum-prometheus added:    $(ratio "$ours" "$(added axum-prometheus)")"
 echo "HealthLayer (Router::layer) added, ordinary request: $(added health)"
 echo "HealthLayer::around(router) added, ordinary request: $(added health-around)"
+traced=$(( per[tower-vitals-traced] - per[bare-traced] ))
+echo "MetricsLayer added with a sampled traceparent (exemplar kept): $traced, $(ratio "$traced" "$ours")x without"

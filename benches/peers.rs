@@ -8,7 +8,8 @@
 //! through `Router::layer`, on an ordinary request) and `health-around`
 //! (`HealthLayer::around`: the same layer once around the whole router); `tikv` and `prometheus-client` (hand-written
 //! layers, a histogram by method, route and status, timed to the end of the body as ours);
-//! `axum-prometheus` (its `PrometheusMetricLayer`).
+//! `axum-prometheus` (its `PrometheusMetricLayer`); `tower-vitals-traced` and `bare-traced`: the
+//! same with every request carrying a sampled `traceparent` (an exemplar kept per request).
 //!
 //! `cargo bench --bench peers -- <variant> <requests>`.
 
@@ -33,6 +34,8 @@ mod timed;
 use timed::{Floor, Recorder, TimedLayer};
 
 const ROUTES: usize = 20;
+/// A sampled W3C trace context.
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const WARM_UP: usize = 2_000;
 
 #[derive(Clone)]
@@ -60,8 +63,10 @@ fn checker() -> HealthChecker {
         .unwrap()
 }
 
-/// One request to `uri`, its body read to the end.
-fn request<S, B>(service: &S, uri: &str)
+/// One request to `uri`, its body read to the end; never inlined, so every variant runs the
+/// same harness code around its service.
+#[inline(never)]
+fn request<S, B>(service: &S, uri: &str, traceparent: Option<&'static str>)
 where
     S: tower::Service<
             Request<Body>,
@@ -70,7 +75,11 @@ where
         > + Clone,
     B: http_body::Body<Error: std::fmt::Debug>,
 {
-    let request = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let mut request = Request::builder().uri(uri);
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let request = request.body(Body::empty()).unwrap();
     let response = service
         .clone()
         .oneshot(request)
@@ -87,10 +96,36 @@ where
     std::hint::black_box(body);
 }
 
+/// `requests` requests (after the warm-up), none traced.
+fn drive<S, B>(service: &S, requests: usize)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone,
+    B: http_body::Body<Error: std::fmt::Debug>,
+{
+    measured(service, requests, None);
+}
+
+/// [`drive`] with every request carrying a sampled W3C `traceparent`.
+fn drive_traced<S, B>(service: &S, requests: usize, traceparent: Option<&'static str>)
+where
+    S: tower::Service<
+            Request<Body>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        > + Clone,
+    B: http_body::Body<Error: std::fmt::Debug>,
+{
+    measured(service, requests, traceparent);
+}
+
 /// The measured part: callgrind counts only inside this function (`--toggle-collect`), so
 /// set-up — quanta's clock calibration, whose length varies — is left out.
 #[inline(never)]
-fn drive<S, B>(service: &S, requests: usize)
+fn measured<S, B>(service: &S, requests: usize, traceparent: Option<&'static str>)
 where
     S: tower::Service<
             Request<Body>,
@@ -103,7 +138,7 @@ where
         .map(|r| format!("/api/r{r}/users/{}", 1000 + r))
         .collect();
     for i in 0..WARM_UP + requests {
-        request(service, &uris[i % ROUTES]);
+        request(service, &uris[i % ROUTES], traceparent);
     }
 }
 
@@ -207,6 +242,12 @@ fn main() {
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
             requests,
         ),
+        "tower-vitals-traced" => drive_traced(
+            &router().layer(MetricsLayer::new(MetricsCollector::new())),
+            requests,
+            Some(TRACEPARENT),
+        ),
+        "bare-traced" => drive_traced(&router(), requests, Some(TRACEPARENT)),
         "health" => drive(&router().layer(HealthLayer::new(checker())), requests),
         "health-around" => drive(&HealthLayer::new(checker()).around(router()), requests),
         "tikv" => drive(&router().layer(TimedLayer(tikv())), requests),

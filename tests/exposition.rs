@@ -112,6 +112,50 @@ async fn metrics_are_served_as_openmetrics_when_asked() {
     assert!(!String::from_utf8(plain.body).unwrap().contains("# EOF"));
 }
 
+/// A request carrying a sampled W3C `traceparent` leaves its trace as the exemplar of the
+/// bucket it fell in, shown in OpenMetrics only; an unsampled one, or one without, leaves none.
+#[tokio::test]
+async fn traced_requests_leave_exemplars_in_openmetrics() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let server = serve(checker, &collector, health).await;
+    let traced = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let unsampled = "00-11111111111111111111111111111111-2222222222222222-00";
+    for (path, traceparent) in [
+        ("/slow", Some(traced)),
+        ("/fast/1", Some(unsampled)),
+        ("/fast/2", None),
+    ] {
+        let mut request = server.client.get(server.url(path));
+        if let Some(traceparent) = traceparent {
+            request = request.header("traceparent", traceparent);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200);
+    }
+
+    let text =
+        String::from_utf8(server.get_accepting("/metrics", SCRAPE_ACCEPT).await.body).unwrap();
+    let with_exemplar: Vec<&str> = text.lines().filter(|l| l.contains(" # {")).collect();
+    assert_eq!(with_exemplar.len(), 1, "{text}");
+    let line = with_exemplar[0];
+    // /slow sleeps 150 ms: its bucket is le="0.25".
+    assert!(
+        line.starts_with("vitals_http_server_request_duration_seconds_bucket{route=\"/slow\",method=\"GET\",status_class=\"2xx\",le=\"0.25\"} 1 # {trace_id=\"0af7651916cd43dd8448eb211c80319c\",span_id=\"b7ad6b7169203331\"} 0.1"),
+        "{line}"
+    );
+    assert!(!text.contains("11111111111111111111111111111111"));
+    if let Some(families) = openmetrics_parser(&text) {
+        assert!(
+            families
+                .iter()
+                .any(|f| f == "vitals_http_server_request_duration_seconds histogram")
+        );
+    }
+    let plain = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    assert!(!plain.contains("trace_id"), "no exemplars in text 0.0.4");
+}
+
 #[tokio::test]
 async fn metrics_are_served_in_the_text_format_promtool_accepts() {
     let checker = odd_checker();

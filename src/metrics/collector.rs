@@ -9,6 +9,7 @@ use quanta::Clock;
 use tokio::runtime::Handle;
 
 use super::buckets::BucketIndex;
+use super::exemplar::{Exemplars, TraceIds};
 use super::labels::{
     CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index, status_class,
 };
@@ -66,6 +67,8 @@ struct Inner {
     series: Series,
     /// The bucket of a duration, by table.
     buckets: BucketIndex,
+    /// The last traced request per bucket of each series.
+    exemplars: Exemplars,
     bounds: Box<[Duration]>,
     slot_len: Duration,
     aggregate: Mutex<Aggregate>,
@@ -114,11 +117,14 @@ impl MetricsCollector {
                 method: method_index(record.method),
                 class,
             },
-            nanos,
-            headers,
-            failed,
-            cancelled,
-            false,
+            Ending {
+                nanos,
+                headers_nanos: headers,
+                failed,
+                cancelled,
+                tracked: false,
+                trace: None,
+            },
         );
     }
 
@@ -248,16 +254,27 @@ impl std::fmt::Debug for MetricsCollector {
     }
 }
 
+/// How a request ended, for [`Inner::record`].
+struct Ending {
+    nanos: u64,
+    headers_nanos: Option<u64>,
+    failed: bool,
+    cancelled: bool,
+    /// Counted as started by a [`Tracker`] (a hand-made record was not).
+    tracked: bool,
+    trace: Option<TraceIds>,
+}
+
 impl Inner {
-    fn record(
-        &self,
-        key: SeriesKey,
-        nanos: u64,
-        headers_nanos: Option<u64>,
-        failed: bool,
-        cancelled: bool,
-        tracked: bool,
-    ) {
+    fn record(&self, key: SeriesKey, ending: Ending) {
+        let Ending {
+            nanos,
+            headers_nanos,
+            failed,
+            cancelled,
+            tracked,
+            trace,
+        } = ending;
         let sample = Sample {
             series: self.series.id(key),
             bucket: self.buckets.of(nanos),
@@ -267,6 +284,12 @@ impl Inner {
             cancelled,
             tracked,
         };
+        if let Some(trace) = trace
+            && !cancelled
+        {
+            self.exemplars
+                .store(sample.series, sample.bucket, trace, nanos);
+        }
         let home = thread_index();
         for offset in 0..self.shards.len() {
             if let Some(mut data) = self.shards[(home + offset) & self.mask].data.try_lock() {
@@ -350,6 +373,7 @@ impl Inner {
             failures: data.failures[id],
             latency_sum: Duration::from_nanos(data.sum_nanos[id]),
             cumulative_buckets: cumulative,
+            exemplars: self.exemplars.of(id),
         })
     }
 }
@@ -362,10 +386,17 @@ pub(crate) struct Tracker {
     route: u16,
     method: u8,
     ended: bool,
+    /// The request's trace, kept as an exemplar of its bucket.
+    trace: Option<TraceIds>,
 }
 
 impl Tracker {
-    pub(crate) fn start(collector: &MetricsCollector, route: u16, method: u8) -> Self {
+    pub(crate) fn start(
+        collector: &MetricsCollector,
+        route: u16,
+        method: u8,
+        trace: Option<TraceIds>,
+    ) -> Self {
         let inner = &*collector.inner;
         inner.shards[thread_index() & inner.mask]
             .started
@@ -376,6 +407,7 @@ impl Tracker {
             route,
             method,
             ended: false,
+            trace,
         }
     }
 
@@ -403,9 +435,17 @@ impl Tracker {
             class,
         };
         let cancelled = class == CANCELLED_CLASS;
-        self.collector
-            .inner
-            .record(key, nanos, headers_nanos, failed, cancelled, true);
+        self.collector.inner.record(
+            key,
+            Ending {
+                nanos,
+                headers_nanos,
+                failed,
+                cancelled,
+                tracked: true,
+                trace: self.trace,
+            },
+        );
     }
 }
 
@@ -436,6 +476,7 @@ pub struct MetricsCollectorBuilder {
     max_routes: usize,
     max_series: usize,
     bounds: Vec<Duration>,
+    exemplar_slots: usize,
     clock: Option<Clock>,
 }
 
@@ -451,6 +492,7 @@ impl Default for MetricsCollectorBuilder {
                 .iter()
                 .map(|s| Duration::from_secs_f64(*s))
                 .collect(),
+            exemplar_slots: 1024,
             clock: None,
         }
     }
@@ -462,6 +504,14 @@ impl MetricsCollectorBuilder {
     pub fn window(mut self, slots: usize, slot_len: Duration) -> Self {
         self.slots = slots;
         self.slot_len = slot_len;
+        self
+    }
+
+    /// Slots for exemplars (default 1 024; 0 turns them off): one per histogram bucket of each
+    /// series while there are enough (64 series with the default 16 buckets), shared past that,
+    /// the newest winning. About 48 bytes each, allocated here.
+    pub fn exemplar_slots(mut self, slots: usize) -> Self {
+        self.exemplar_slots = slots;
         self
     }
 
@@ -503,6 +553,11 @@ impl MetricsCollectorBuilder {
         count("window slots", self.slots, (1..=60, "1 to 60"))?;
         count("max routes", self.max_routes, (1..=4096, "1 to 4096"))?;
         count("max series", self.max_series, (16..=65535, "16 to 65535"))?;
+        count(
+            "exemplar slots",
+            self.exemplar_slots,
+            (0..=1_048_576, "0 to 1 048 576"),
+        )?;
         let shards = match self.shards {
             Some(shards) => count("shards", shards, (1..=256, "1 to 256"))?.next_power_of_two(),
             None => std::thread::available_parallelism()
@@ -541,6 +596,7 @@ impl MetricsCollectorBuilder {
             + routes.bytes()
             + series.bytes()
             + 2 * self.bounds.len() * std::mem::size_of::<u64>()
+            + Exemplars::bytes(self.exemplar_slots)
             + std::mem::size_of::<Inner>();
         let inner = Arc::new(Inner {
             shards: (0..shards)
@@ -553,6 +609,7 @@ impl MetricsCollectorBuilder {
                     .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
                     .collect(),
             ),
+            exemplars: Exemplars::new(self.exemplar_slots, width),
             bounds: self.bounds.into(),
             slot_len: self.slot_len,
             aggregate: Mutex::new(Aggregate {

@@ -9,6 +9,7 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::collector::Tracker;
+use super::exemplar::TraceIds;
 use super::future::ResponseFuture;
 use super::labels::method_index;
 use super::layer::Shared;
@@ -73,10 +74,17 @@ where
         let method = request.method();
         let no_body = method == Method::HEAD;
         let classifier = shared.make_classifier.make_classifier(&request);
-        let tracker = Tracker::start(&shared.collector, route, method_index(method));
+        let trace = request
+            .headers()
+            .get(&TRACEPARENT)
+            .and_then(|value| TraceIds::from_traceparent(value.as_bytes()));
+        let tracker = Tracker::start(&shared.collector, route, method_index(method), trace);
         ResponseFuture::tracked(self.inner.call(request), tracker, classifier, no_body)
     }
 }
+
+/// W3C Trace Context's header.
+static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// The route template Axum matched, if any: a bounded label, unlike the path.
 #[cfg(feature = "axum")]

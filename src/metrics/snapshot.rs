@@ -118,4 +118,6 @@ pub struct SeriesStats {
     pub latency_sum: Duration,
     /// Cumulative bucket counts, one per bound plus +Inf (the last equals `count`).
     pub cumulative_buckets: Vec<u64>,
+    /// The last traced request that fell in each bucket (not cumulative), where one did.
+    pub exemplars: Vec<Option<super::Exemplar>>,
 }

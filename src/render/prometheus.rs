@@ -12,7 +12,7 @@ use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
-use crate::metrics::MetricsSnapshot;
+use crate::metrics::{Exemplar, MetricsSnapshot};
 use crate::probe::ProcessStats;
 use crate::vitals::Vitals;
 
@@ -248,16 +248,18 @@ fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[
         "Duration of HTTP server requests, from the call to the end of the response body.",
     );
     for (series, labels) in metrics.series.iter().zip(labels) {
-        for (bound, count) in bounds.iter().zip(&series.cumulative_buckets) {
-            out.sample_body(duration, "_bucket", labels, Some(bound), *count as f64);
+        let exemplars = series.exemplars.iter().map(Option::as_ref);
+        let les = bounds.iter().map(String::as_str).chain(["+Inf"]);
+        let counts = series.cumulative_buckets.iter().copied();
+        for ((le, count), exemplar) in les
+            .zip(counts)
+            .zip(exemplars.chain(std::iter::repeat(None)))
+        {
+            out.sample_body(duration, "_bucket", labels, Some(le), count as f64);
+            if let Some(exemplar) = exemplar.filter(|_| out.openmetrics()) {
+                write_exemplar(out, exemplar);
+            }
         }
-        out.sample_body(
-            duration,
-            "_bucket",
-            labels,
-            Some("+Inf"),
-            series.count as f64,
-        );
         out.sample_body(
             duration,
             "_sum",
@@ -267,6 +269,20 @@ fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[
         );
         out.sample_body(duration, "_count", labels, None, series.count as f64);
     }
+}
+
+/// The trace of an exemplar, its duration in seconds and when it was recorded.
+fn write_exemplar(out: &mut Writer<'_>, exemplar: &Exemplar) {
+    let (trace_id, span_id) = (exemplar.trace.trace_id_hex(), exemplar.trace.span_id_hex());
+    let at = exemplar
+        .at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64 / 1e3);
+    out.exemplar(
+        &[("trace_id", &trace_id), ("span_id", &span_id)],
+        exemplar.duration.as_secs_f64(),
+        at,
+    );
 }
 
 fn window_summary(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {

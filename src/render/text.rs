@@ -110,6 +110,26 @@ impl<'a> Writer<'a> {
         self.value(value);
     }
 
+    /// Whether the format is OpenMetrics (which has exemplars).
+    pub(crate) fn openmetrics(&self) -> bool {
+        self.format == TextFormat::OpenMetrics
+    }
+
+    /// Ends the last sample line with an OpenMetrics exemplar: its labels, value and Unix time.
+    /// Only for OpenMetrics; the sample line must be the last thing written.
+    pub(crate) fn exemplar(&mut self, labels: &[(&str, &str)], value: f64, unix_seconds: f64) {
+        debug_assert!(self.openmetrics() && self.out.ends_with('\n'));
+        let out = &mut self.out;
+        out.pop();
+        out.push_str(" # {");
+        write_labels(out, labels);
+        out.push_str("} ");
+        push_float(out, value);
+        out.push(' ');
+        push_float(out, unix_seconds);
+        out.push('\n');
+    }
+
     fn value(&mut self, value: f64) {
         self.out.push(' ');
         push_float(&mut self.out, value);

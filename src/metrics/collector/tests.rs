@@ -79,8 +79,8 @@ fn totals_and_series_add_up() {
 fn in_flight_returns_to_zero_and_dropped_trackers_count_as_cancelled() {
     let (collector, mock) = mocked();
     let route = collector.route_id(Some("/slow"));
-    let mut done = Tracker::start(&collector, route, 0);
-    let abandoned = Tracker::start(&collector, route, 0);
+    let mut done = Tracker::start(&collector, route, 0, None);
+    let abandoned = Tracker::start(&collector, route, 0, None);
     assert_eq!(collector.in_flight(), 2);
     mock.increment(Duration::from_millis(40));
     done.end(1, false, Some(1_000_000), None);
