@@ -7,8 +7,10 @@ use crate::checker::check_time_left;
 /// A run's limit when neither the check nor the checker gives one.
 const FALLBACK: Duration = Duration::from_secs(2);
 
-/// The limit set on the check, else what the checker's timeout leaves of this attempt, else
-/// 2 s; at least 1 ms.
+/// The limit set on the check, else nine tenths of what the checker's timeout leaves of this
+/// attempt (so the check's own limit ends the work first, and its error — the server's, or
+/// "stopped after …" — is the one reported rather than the checker's "timed out"), else 2 s;
+/// at least 1 ms.
 #[cfg_attr(
     not(any(
         feature = "postgres",
@@ -21,7 +23,7 @@ const FALLBACK: Duration = Duration::from_secs(2);
 )]
 pub(super) fn budget(configured: Option<Duration>) -> Duration {
     configured
-        .or_else(check_time_left)
+        .or_else(|| check_time_left().map(|left| left * 9 / 10))
         .unwrap_or(FALLBACK)
         .max(Duration::from_millis(1))
 }

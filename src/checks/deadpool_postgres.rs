@@ -16,7 +16,7 @@ use super::sql::{PoolFigures, postgres_bounded};
 /// Healthy when a connection of the app's [`deadpool_postgres::Pool`] answers a query (default
 /// `SELECT 1`): the check sees what the app's requests see, a full pool included.
 ///
-/// A run takes the time the checker's timeout leaves it (see
+/// A run takes nine tenths of the time the checker's timeout leaves it (see
 /// [`check_time_left`](crate::check_time_left)), or what [`timeout`](Self::timeout) sets: half
 /// of it at most to get a connection, the rest as the query's `statement_timeout`, set with
 /// `SET LOCAL` so it ends with the query and the connection goes back to the pool unchanged.

@@ -23,7 +23,7 @@ use super::budget::budget;
 /// and its cause (`Unavailable: … Connection refused`, `NotFound` from a server without the
 /// health service, `Unimplemented` …).
 ///
-/// The call carries a `grpc-timeout` of the time the checker's timeout leaves (see
+/// The call carries a `grpc-timeout` of nine tenths of the time the checker's timeout leaves (see
 /// [`check_time_left`](crate::check_time_left)) or of [`timeout`](Self::timeout), so the
 /// dependency stops working on a call the check gave up on. The channel is tonic's: it
 /// connects on first use and reconnects by itself. Metadata: `rpc_ms`.

@@ -18,10 +18,10 @@ use super::sql::postgres_bounded;
 /// Healthy when PostgreSQL answers a query (default `SELECT 1`) on the check's own connection
 /// (tokio-postgres, plain TCP or a Unix socket), made on the first run and again after any
 /// failure — a connection of its own, so a check never waits behind the app's pool. Each
-/// query carries a `statement_timeout` of the time the checker's timeout leaves it (see
-/// [`check_time_left`](crate::check_time_left)), set with `SET LOCAL` so it ends with the query:
-/// the server itself ends a query the check gave up on, which never keeps running and holding
-/// a connection. A failure shows PostgreSQL's own error. Metadata: `query_ms`,
+/// query carries a `statement_timeout` of nine tenths of the time the checker's timeout leaves
+/// it (see [`check_time_left`](crate::check_time_left)), set with `SET LOCAL` so it ends with
+/// the query: the server itself ends a query the check gave up on, which never keeps running
+/// and holding a connection. A failure shows PostgreSQL's own error. Metadata: `query_ms`,
 /// `server_version`.
 ///
 /// For a check on the app's pool, see [`DeadpoolPostgresCheck`](crate::checks::DeadpoolPostgresCheck)

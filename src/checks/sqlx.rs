@@ -24,7 +24,7 @@ use super::sql::PoolFigures;
 /// the check sees what the app's requests see, a full pool included. For PostgreSQL, MySQL
 /// (or MariaDB) and SQLite, each behind its feature.
 ///
-/// A run takes the time the checker's timeout leaves it (see
+/// A run takes nine tenths of the time the checker's timeout leaves it (see
 /// [`check_time_left`](crate::check_time_left)), or what [`timeout`](Self::timeout) sets: half
 /// of it at most to get a connection, the rest for the query, which is stopped where it runs
 /// when that is up — also when the checker gives up on the check first:
