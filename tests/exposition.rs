@@ -183,6 +183,10 @@ async fn metrics_are_served_in_the_text_format_promtool_accepts() {
         "vitals_health_status{state=\"healthy\"} 1",
         "vitals_http_server_requests_in_flight 0",
         "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE vitals_http_server_time_to_headers_window_seconds summary",
+        "# TYPE vitals_runtime_workers gauge",
+        "# TYPE vitals_runtime_alive_tasks gauge",
+        "# TYPE vitals_runtime_scheduling_lag_seconds gauge",
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -198,6 +202,20 @@ async fn metrics_are_served_in_the_text_format_promtool_accepts() {
         !text.contains("route=\"/metrics\""),
         "the scrape itself is not counted"
     );
+    // Six requests in the window: a time to headers, in seconds, below a second.
+    let p95 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("vitals_http_server_time_to_headers_window_seconds{quantile=\"0.95\"} ")
+        })
+        .unwrap();
+    let p95: f64 = p95.parse().unwrap();
+    assert!(p95 > 0.0 && p95 < 1.0, "{p95}");
+    let workers = text
+        .lines()
+        .find_map(|l| l.strip_prefix("vitals_runtime_workers "))
+        .unwrap();
+    assert!(workers.parse::<u32>().unwrap() >= 1);
     if let Some((passed, said)) = promtool(&text) {
         assert!(
             passed && said.trim().is_empty(),

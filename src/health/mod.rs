@@ -32,6 +32,8 @@
 //! | `vitals_http_server_request_failures_total` | counter | `route`, `method`, `status_class` |
 //! | `vitals_http_server_requests_cancelled_total` | counter | — |
 //! | `vitals_http_server_requests_in_flight` | gauge | — |
+//! | `vitals_http_server_time_to_headers_window_seconds` | summary: time to the response headers over the window | — |
+//! | `vitals_runtime_workers`, `…_alive_tasks`, `…_global_queue_depth`, `…_scheduling_lag_seconds`, `…_scheduling_lag_max_seconds` | gauge: the Tokio runtime | — |
 //! | `vitals_http_server_latency_clamped_total` | counter | — |
 //! | `vitals_cache_hits_total`, `…_misses_total`, `…_evictions_total` | counter | — |
 //! | `vitals_health_status` | gauge, 1 for the current state, 0 for the others | `state` |

@@ -183,6 +183,8 @@ impl MetricsCollector {
                 failures: totals.failures,
                 cancelled: totals.cancelled,
                 latency_sum: Duration::from_nanos(totals.sum_nanos),
+                headers_count: totals.headers_count,
+                headers_sum: Duration::from_nanos(totals.headers_sum_nanos),
                 clamped: totals.clamped,
             },
             cache: inner.cache_stats(),

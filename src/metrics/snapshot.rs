@@ -80,6 +80,10 @@ pub struct Totals {
     pub cancelled: u64,
     /// Sum of the latencies of ended requests.
     pub latency_sum: Duration,
+    /// Requests whose response headers came (not cancelled or failed before them).
+    pub headers_count: u64,
+    /// Sum of their times to headers.
+    pub headers_sum: Duration,
     /// Latencies outside 1 µs..1 h, recorded at the nearest bound.
     pub clamped: u64,
 }

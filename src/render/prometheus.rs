@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, MetricsSnapshot};
-use crate::probe::ProcessStats;
+use crate::probe::{ProcessStats, RuntimeStats};
 use crate::vitals::Vitals;
 
 /// The `Content-Type` of the text format.
@@ -76,6 +76,7 @@ impl Prometheus {
             uptime: vitals.uptime,
             lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
             info: vitals.info.as_deref(),
+            runtime: vitals.runtime.ready(),
             format,
         }
         .render()
@@ -111,6 +112,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) lifecycle: Option<(&'a Lifecycle, bool)>,
     /// The application's information, as a `build_info` gauge.
     pub(crate) info: Option<&'a AppInfo>,
+    /// The Tokio runtime's figures, when gathered.
+    pub(crate) runtime: Option<&'a RuntimeStats>,
     pub(crate) format: TextFormat,
 }
 
@@ -129,6 +132,9 @@ impl Exposition<'_> {
         }
         if let Some((lifecycle, alive)) = self.lifecycle {
             lifecycle_families(&mut out, lifecycle, alive);
+        }
+        if let Some(runtime) = self.runtime {
+            runtime_families(&mut out, runtime);
         }
         out.family("uptime_seconds", "gauge", "Time since the service started.");
         out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());
@@ -227,6 +233,7 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         .collect();
     request_histogram(out, metrics, &labels);
     window_summary(out, metrics);
+    time_to_headers(out, metrics);
     request_counters(out, metrics, &labels);
     single_families(out, metrics);
 }
@@ -283,6 +290,69 @@ fn write_exemplar(out: &mut Writer<'_>, exemplar: &Exemplar) {
         exemplar.duration.as_secs_f64(),
         at,
     );
+}
+
+/// Time to the response headers: quantiles over the window, sum and count since start (as
+/// the request duration's window summary).
+fn time_to_headers(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+    let name = "http_server_time_to_headers_window_seconds";
+    out.family(
+        name,
+        "summary",
+        "Time from the call to the response headers: quantiles over the rolling window; sum and count since start.",
+    );
+    let headers = &metrics.window.time_to_headers;
+    for (quantile, value) in [
+        ("0.5", headers.p50),
+        ("0.95", headers.p95),
+        ("0.99", headers.p99),
+    ] {
+        let seconds = if headers.count == 0 {
+            f64::NAN
+        } else {
+            value.as_secs_f64()
+        };
+        out.sample(name, "", &[("quantile", quantile)], seconds);
+    }
+    let totals = &metrics.totals;
+    out.sample(name, "_sum", &[], totals.headers_sum.as_secs_f64());
+    out.sample(name, "_count", &[], totals.headers_count as f64);
+}
+
+/// The Tokio runtime serving the scrape: workers, alive tasks, the global queue, and the
+/// scheduling lag the runtime probe measured (last and largest).
+fn runtime_families(out: &mut Writer<'_>, runtime: &RuntimeStats) {
+    let lag = |ms: Option<f64>| ms.map_or(f64::NAN, |ms| ms / 1e3);
+    for (name, help, value) in [
+        (
+            "runtime_workers",
+            "Tokio runtime worker threads.",
+            runtime.workers as f64,
+        ),
+        (
+            "runtime_alive_tasks",
+            "Tokio tasks alive.",
+            runtime.alive_tasks as f64,
+        ),
+        (
+            "runtime_global_queue_depth",
+            "Tasks waiting in the Tokio runtime's global queue.",
+            runtime.global_queue_depth as f64,
+        ),
+        (
+            "runtime_scheduling_lag_seconds",
+            "The last scheduling lag measured: how late a timer task ran.",
+            lag(runtime.last_lag_ms),
+        ),
+        (
+            "runtime_scheduling_lag_max_seconds",
+            "The largest scheduling lag measured since start.",
+            lag(runtime.max_lag_ms),
+        ),
+    ] {
+        out.family(name, "gauge", help);
+        out.sample(name, "", &[], value);
+    }
 }
 
 fn window_summary(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {

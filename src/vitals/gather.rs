@@ -92,7 +92,7 @@ impl Want<'_> {
         series: true,
         counters: true,
         process: true,
-        runtime: false,
+        runtime: true,
         sources: None,
     };
 }

@@ -49,6 +49,9 @@ fn totals_and_series_add_up() {
             failures: 2,
             cancelled: 0,
             latency_sum: Duration::from_millis(7_334),
+            // The four responses, at half their durations; the error had no headers.
+            headers_count: 4,
+            headers_sum: Duration::from_millis(3_666),
             clamped: 0,
         }
     );

@@ -131,6 +131,7 @@ fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFo
         uptime: Duration::from_secs(3),
         lifecycle: None,
         info: None,
+        runtime: None,
         format,
     }
     .render()
