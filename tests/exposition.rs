@@ -288,8 +288,14 @@ async fn a_slow_route_raises_a_p95_anomaly_and_degrades_the_report() {
     assert_eq!(quiet["status"], "healthy");
     assert_eq!(quiet["anomalies"], serde_json::json!([]));
 
-    for _ in 0..4 {
-        server.get("/slow").await;
+    // One of the slow requests is traced: the anomaly names its trace as evidence.
+    let traced = "00-5b8aa5a2d2c872e8321cf37308d69df2-051581bf3cb55c13-01";
+    for i in 0..4 {
+        let mut request = server.client.get(server.url("/slow"));
+        if i == 2 {
+            request = request.header("traceparent", traced);
+        }
+        request.send().await.unwrap();
     }
     let report = server.get("/health/reliability").await;
     assert_eq!(report.status, 200, "degraded answers 200 by default");
@@ -302,6 +308,10 @@ async fn a_slow_route_raises_a_p95_anomaly_and_degrades_the_report() {
     assert_eq!(anomaly["threshold"], 100.0);
     assert!(anomaly["observed"].as_f64().unwrap() >= 150.0, "{anomaly}");
     assert_eq!(anomaly["unit"], "ms");
+    assert_eq!(
+        anomaly["traces"],
+        serde_json::json!(["5b8aa5a2d2c872e8321cf37308d69df2"])
+    );
     let notes = report["notes"].as_array().unwrap();
     assert!(
         notes

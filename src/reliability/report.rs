@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
@@ -17,7 +17,7 @@ use crate::checker::{CheckCounters, HealthChecker};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
-use crate::metrics::{MetricsCollector, MetricsSnapshot};
+use crate::metrics::{Exemplar, MetricsCollector, MetricsSnapshot};
 use crate::probe::RuntimeStats;
 use crate::validate;
 use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, validate_source_name};
@@ -421,7 +421,28 @@ fn observe(vitals: &Vitals) -> Observations {
             .iter()
             .filter_map(|(name, source)| Some((name.clone(), source.ready()?.clone())))
             .collect(),
+        slowest_traces: metrics.map(slowest_traces).unwrap_or_default(),
     }
+}
+
+/// The trace ids of the three slowest exemplars recorded within the window, slowest first.
+fn slowest_traces(metrics: &MetricsSnapshot) -> Vec<String> {
+    let since = SystemTime::now()
+        .checked_sub(metrics.window.span)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut exemplars: Vec<&Exemplar> = metrics
+        .series
+        .iter()
+        .flat_map(|series| series.exemplars.iter().flatten())
+        .filter(|exemplar| exemplar.at >= since)
+        .collect();
+    exemplars.sort_by_key(|exemplar| std::cmp::Reverse(exemplar.duration));
+    exemplars.dedup_by(|a, b| a.trace == b.trace);
+    exemplars
+        .iter()
+        .take(3)
+        .map(|exemplar| exemplar.trace.trace_id_hex())
+        .collect()
 }
 
 fn write_notes(

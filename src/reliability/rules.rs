@@ -62,6 +62,9 @@ pub struct Observations {
     /// The application's sources that were gathered, by name
     /// ([`ReliabilityConfig::source`](super::ReliabilityConfig::source)).
     pub sources: Vec<(String, serde_json::Value)>,
+    /// Trace ids of the slowest traced requests of the window (from the histogram exemplars),
+    /// slowest first: the evidence a latency anomaly points to.
+    pub slowest_traces: Vec<String>,
 }
 
 impl Observations {
@@ -119,6 +122,8 @@ pub struct Rule {
     above: bool,
     unit: &'static str,
     observe: Observe,
+    /// Whether an anomaly names the slowest traced requests as evidence.
+    traces: bool,
 }
 
 impl Rule {
@@ -184,6 +189,7 @@ impl Rule {
             above,
             unit: "",
             observe,
+            traces: false,
         }
     }
 
@@ -211,7 +217,11 @@ impl Rule {
         match &self.observe {
             Observe::Global(observe) => {
                 if let Some(value) = observe(observations).filter(|v| self.fires(*v)) {
-                    out.push(self.anomaly(None, value));
+                    let mut anomaly = self.anomaly(None, value);
+                    if self.traces {
+                        anomaly.traces.clone_from(&observations.slowest_traces);
+                    }
+                    out.push(anomaly);
                 }
             }
             Observe::PerComponent(observe) => {
@@ -244,7 +254,15 @@ impl Rule {
                 round3(observed),
                 self.threshold
             ),
+            traces: Vec::new(),
         }
+    }
+
+    /// An anomaly of this rule names the slowest traced requests of the window (their trace
+    /// ids, from the histogram exemplars) as evidence; the built-in `HIGH_P95_LATENCY` does.
+    pub fn with_slowest_traces(mut self) -> Self {
+        self.traces = true;
+        self
     }
 }
 
@@ -278,6 +296,10 @@ pub struct Anomaly {
     pub unit: &'static str,
     /// One line saying what happened.
     pub message: String,
+    /// Trace ids of requests that show it (a latency rule's slowest traced requests), slowest
+    /// first; left out of the JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<String>,
 }
 
 /// The built-in rules and their default thresholds.
@@ -287,7 +309,8 @@ pub(crate) fn defaults() -> Vec<Rule> {
         Rule::above("HIGH_P95_LATENCY", Severity::Warning, 1500.0, |o| {
             o.p95_latency_ms
         })
-        .unit("ms"),
+        .unit("ms")
+        .with_slowest_traces(),
         Rule::above("HIGH_ERROR_RATE", Severity::Warning, 0.05, |o| {
             // Too few requests say nothing about a rate.
             o.error_rate.filter(|_| o.window_requests >= 20)
