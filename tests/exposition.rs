@@ -267,6 +267,28 @@ fn reliability_layer(checker: &HealthChecker, collector: &MetricsCollector) -> H
         .reliability(config)
 }
 
+/// `/metrics` shows the last report's anomalies as gauges, in both formats.
+async fn the_anomaly_shows_on_metrics(server: &common::Server) {
+    let metrics = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains(
+            "vitals_reliability_anomalies{rule=\"HIGH_P95_LATENCY\",severity=\"warning\"} 1\n"
+        ),
+        "{metrics}"
+    );
+    if let Some((passed, said)) = promtool(&metrics) {
+        assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
+    }
+    let openmetrics = server.get_accepting("/metrics", SCRAPE_ACCEPT).await.body;
+    if let Some(families) = openmetrics_parser(&String::from_utf8(openmetrics).unwrap()) {
+        assert!(
+            families
+                .iter()
+                .any(|f| f == "vitals_reliability_anomalies gauge")
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_slow_route_raises_a_p95_anomaly_and_degrades_the_report() {
     let checker = HealthChecker::builder()
@@ -312,6 +334,7 @@ async fn a_slow_route_raises_a_p95_anomaly_and_degrades_the_report() {
         anomaly["traces"],
         serde_json::json!(["5b8aa5a2d2c872e8321cf37308d69df2"])
     );
+    the_anomaly_shows_on_metrics(&server).await;
     let notes = report["notes"].as_array().unwrap();
     assert!(
         notes

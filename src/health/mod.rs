@@ -34,6 +34,7 @@
 //! | `vitals_http_server_requests_in_flight` | gauge | — |
 //! | `vitals_http_server_time_to_headers_window_seconds` | summary: time to the response headers over the window | — |
 //! | `vitals_runtime_workers`, `…_alive_tasks`, `…_global_queue_depth`, `…_scheduling_lag_seconds`, `…_scheduling_lag_max_seconds` | gauge: the Tokio runtime | — |
+//! | `vitals_reliability_anomalies` | gauge: anomalies firing in the last reliability report | `rule`, `severity` |
 //! | `vitals_http_server_latency_clamped_total` | counter | — |
 //! | `vitals_cache_hits_total`, `…_misses_total`, `…_evictions_total` | counter | — |
 //! | `vitals_health_status` | gauge, 1 for the current state, 0 for the others | `state` |

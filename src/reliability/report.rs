@@ -284,6 +284,29 @@ impl Reporter {
             .map(|(_, report)| report.clone())
     }
 
+    /// The last report made, however old; when it is past the TTL (or there is none), a new one
+    /// is started in its own task for the next caller. Never waits.
+    pub(crate) fn latest(self: &Arc<Self>) -> Option<Arc<ReliabilityReport>> {
+        let (last, fresh) = {
+            let cache = self.cache.lock();
+            let fresh = cache
+                .report
+                .as_ref()
+                .is_some_and(|(made, _)| made.elapsed() < self.ttl);
+            (
+                cache.report.as_ref().map(|(_, report)| report.clone()),
+                fresh,
+            )
+        };
+        if !fresh && let Ok(runtime) = Handle::try_current() {
+            let reporter = self.clone();
+            runtime.spawn(async move {
+                reporter.report().await;
+            });
+        }
+        last
+    }
+
     /// A report with the optional sources named in `include`: made afresh each time.
     pub(crate) async fn report_including(&self, include: &[String]) -> ReliabilityReport {
         self.generate(include).await

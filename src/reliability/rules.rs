@@ -23,6 +23,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// `info`, `warning` or `critical`, as in the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+
     /// The least status an anomaly of this severity leaves the report with.
     pub fn escalates_to(self) -> HealthStatus {
         match self {

@@ -14,6 +14,7 @@ use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
+use crate::reliability::Anomaly;
 use crate::vitals::Vitals;
 
 /// The `Content-Type` of the text format.
@@ -67,6 +68,30 @@ impl Prometheus {
 
     /// The exposition of `vitals` in `format`: the same families and samples in either.
     pub fn render_as(&self, vitals: &Vitals, format: TextFormat) -> String {
+        self.exposition(vitals, format, None)
+    }
+
+    /// What `/metrics` answers: [`rendered_as`](Self::rendered_as) with the anomalies of the
+    /// last reliability report as gauges.
+    pub(crate) fn rendered_with_anomalies(
+        &self,
+        vitals: &Vitals,
+        format: TextFormat,
+        anomalies: Option<&[Anomaly]>,
+    ) -> Rendered {
+        Rendered {
+            content_type: format.content_type(),
+            headers: &[],
+            body: self.exposition(vitals, format, anomalies).into(),
+        }
+    }
+
+    fn exposition(
+        &self,
+        vitals: &Vitals,
+        format: TextFormat,
+        anomalies: Option<&[Anomaly]>,
+    ) -> String {
         Exposition {
             prefix: &self.prefix,
             metrics: vitals.requests.ready(),
@@ -77,6 +102,7 @@ impl Prometheus {
             lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
             info: vitals.info.as_deref(),
             runtime: vitals.runtime.ready(),
+            anomalies,
             format,
         }
         .render()
@@ -114,6 +140,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) info: Option<&'a AppInfo>,
     /// The Tokio runtime's figures, when gathered.
     pub(crate) runtime: Option<&'a RuntimeStats>,
+    /// The anomalies of the last reliability report, when there is one.
+    pub(crate) anomalies: Option<&'a [Anomaly]>,
     pub(crate) format: TextFormat,
 }
 
@@ -135,6 +163,9 @@ impl Exposition<'_> {
         }
         if let Some(runtime) = self.runtime {
             runtime_families(&mut out, runtime);
+        }
+        if let Some(anomalies) = self.anomalies {
+            anomaly_families(&mut out, anomalies);
         }
         out.family("uptime_seconds", "gauge", "Time since the service started.");
         out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());
@@ -317,6 +348,36 @@ fn time_to_headers(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
     let totals = &metrics.totals;
     out.sample(name, "_sum", &[], totals.headers_sum.as_secs_f64());
     out.sample(name, "_count", &[], totals.headers_count as f64);
+}
+
+/// The anomalies firing in the last reliability report, by rule and severity: how many (a
+/// per-component rule counts its components). A rule not firing has no sample.
+fn anomaly_families(out: &mut Writer<'_>, anomalies: &[Anomaly]) {
+    let name = "reliability_anomalies";
+    out.family(
+        name,
+        "gauge",
+        "Anomalies firing in the last reliability report, by rule (per-component rules count their components).",
+    );
+    let mut firing: Vec<(&str, &'static str, usize)> = Vec::new();
+    for anomaly in anomalies {
+        let severity = anomaly.severity.as_str();
+        match firing
+            .iter_mut()
+            .find(|(rule, s, _)| *rule == anomaly.rule && *s == severity)
+        {
+            Some((_, _, count)) => *count += 1,
+            None => firing.push((&anomaly.rule, severity, 1)),
+        }
+    }
+    for (rule, severity, count) in firing {
+        out.sample(
+            name,
+            "",
+            &[("rule", rule), ("severity", severity)],
+            count as f64,
+        );
+    }
 }
 
 /// The Tokio runtime serving the scrape: workers, alive tasks, the global queue, and the

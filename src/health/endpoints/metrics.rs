@@ -18,13 +18,19 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 };
 
 fn answer(ask: &Ask<'_>) -> Answer {
-    let gatherer = ask.settings.reporter(ask.checker).gatherer().clone();
+    let reporter = ask.settings.reporter(ask.checker).clone();
+    let gatherer = reporter.gatherer().clone();
     let (settings, head) = (ask.settings.clone(), ask.head);
     let accept = ask.request.headers.get(header::ACCEPT);
     let format = TextFormat::negotiate(accept.and_then(|value| value.to_str().ok()));
     Answer::Later(Box::pin(async move {
         let vitals = gatherer.gather_with(&Want::METRICS).await;
-        let mut rendered = settings.prometheus.rendered_as(&vitals, format);
+        // The last reliability report's anomalies (a new report is made behind, past its TTL).
+        let report = reporter.latest();
+        let anomalies = report.as_deref().map(|report| report.anomalies.as_slice());
+        let mut rendered = settings
+            .prometheus
+            .rendered_with_anomalies(&vitals, format, anomalies);
         if !settings.appended.is_empty() {
             let ours = String::from_utf8(rendered.body.to_vec()).expect("rendered as text");
             rendered.body = render::combine(ours, format, &settings.appended).into();
