@@ -62,6 +62,23 @@ where
     }
 }
 
+/// The same request from 8 threads at once on one service and one collector: per-request time
+/// on each thread, so bare ÷ layered is the in-process throughput ratio under contention.
+#[divan::bench(args = ["bare", "tower-vitals"], threads = [8], sample_size = 1000, sample_count = 100)]
+fn per_request_8_threads(bencher: Bencher<'_, '_>, variant: &str) {
+    let uri = Uri::from_static("/orders");
+    match variant {
+        "bare" => {
+            let service = app();
+            bencher.bench(|| request(&service, &uri));
+        }
+        _ => {
+            let service = MetricsLayer::new(MetricsCollector::new()).layer(app());
+            bencher.bench(|| request(&service, &uri));
+        }
+    }
+}
+
 #[divan::bench(args = ["bare", "floor", "tower-vitals", "tower-vitals-excluded", "metrics+prometheus"], sample_size = 1000, sample_count = 300)]
 fn per_request(bencher: Bencher<'_, '_>, variant: &str) {
     let uri = Uri::from_static("/orders");
