@@ -96,32 +96,6 @@ where
     std::hint::black_box(body);
 }
 
-/// `requests` requests (after the warm-up), none traced.
-fn drive<S, B>(service: &S, requests: usize)
-where
-    S: tower::Service<
-            Request<Body>,
-            Response = http::Response<B>,
-            Error = std::convert::Infallible,
-        > + Clone,
-    B: http_body::Body<Error: std::fmt::Debug>,
-{
-    measured(service, requests, None);
-}
-
-/// [`drive`] with every request carrying a sampled W3C `traceparent`.
-fn drive_traced<S, B>(service: &S, requests: usize, traceparent: Option<&'static str>)
-where
-    S: tower::Service<
-            Request<Body>,
-            Response = http::Response<B>,
-            Error = std::convert::Infallible,
-        > + Clone,
-    B: http_body::Body<Error: std::fmt::Debug>,
-{
-    measured(service, requests, traceparent);
-}
-
 /// The measured part: callgrind counts only inside this function (`--toggle-collect`), so
 /// set-up — quanta's clock calibration, whose length varies — is left out.
 #[inline(never)]
@@ -146,19 +120,31 @@ where
 #[derive(Clone)]
 struct Tikv(prometheus::HistogramVec);
 
-impl Recorder for Tikv {
-    type Started = (Instant, Method, Option<MatchedPath>);
+/// What a hand-written layer takes in `call()`: the start time, the method and the route Axum
+/// matched.
+type Labelled = (Instant, Method, Option<MatchedPath>);
 
-    fn start<B>(&self, request: &Request<B>) -> Self::Started {
-        (
-            Instant::now(),
-            request.method().clone(),
-            request.extensions().get::<MatchedPath>().cloned(),
-        )
+fn labelled<B>(request: &Request<B>) -> Labelled {
+    (
+        Instant::now(),
+        request.method().clone(),
+        request.extensions().get::<MatchedPath>().cloned(),
+    )
+}
+
+fn route_of(route: Option<&MatchedPath>) -> &str {
+    route.map_or("unmatched", MatchedPath::as_str)
+}
+
+impl Recorder for Tikv {
+    type Started = Labelled;
+
+    fn start<B>(&self, request: &Request<B>) -> Labelled {
+        labelled(request)
     }
 
-    fn finish(&self, (start, method, route): Self::Started, status: StatusCode) {
-        let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    fn finish(&self, (start, method, route): Labelled, status: StatusCode) {
+        let route = route_of(route.as_ref());
         self.0
             .with_label_values(&[method.as_str(), route, status.as_str()])
             .observe(start.elapsed().as_secs_f64());
@@ -177,23 +163,16 @@ struct Labels {
 struct PrometheusClient(Family<Labels, Histogram, fn() -> Histogram>);
 
 impl Recorder for PrometheusClient {
-    type Started = (Instant, Method, Option<MatchedPath>);
+    type Started = Labelled;
 
-    fn start<B>(&self, request: &Request<B>) -> Self::Started {
-        (
-            Instant::now(),
-            request.method().clone(),
-            request.extensions().get::<MatchedPath>().cloned(),
-        )
+    fn start<B>(&self, request: &Request<B>) -> Labelled {
+        labelled(request)
     }
 
-    fn finish(&self, (start, method, route): Self::Started, status: StatusCode) {
+    fn finish(&self, (start, method, route): Labelled, status: StatusCode) {
         let labels = Labels {
             method: method.as_str().to_owned(),
-            route: route
-                .as_ref()
-                .map_or("unmatched", MatchedPath::as_str)
-                .to_owned(),
+            route: route_of(route.as_ref()).to_owned(),
             status: status.as_u16(),
         };
         self.0
@@ -236,22 +215,35 @@ fn main() {
         .next()
         .map_or(10_000, |n| n.parse().expect("a number of requests"));
     match variant.as_str() {
-        "bare" => drive(&router(), requests),
-        "floor" => drive(&router().layer(TimedLayer(Floor::default())), requests),
-        "tower-vitals" => drive(
+        "bare" => measured(&router(), requests, None),
+        "floor" => measured(
+            &router().layer(TimedLayer(Floor::default())),
+            requests,
+            None,
+        ),
+        "tower-vitals" => measured(
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
             requests,
+            None,
         ),
-        "tower-vitals-traced" => drive_traced(
+        "tower-vitals-traced" => measured(
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
             requests,
             Some(TRACEPARENT),
         ),
-        "bare-traced" => drive_traced(&router(), requests, Some(TRACEPARENT)),
-        "health" => drive(&router().layer(HealthLayer::new(checker())), requests),
-        "health-around" => drive(&HealthLayer::new(checker()).around(router()), requests),
-        "tikv" => drive(&router().layer(TimedLayer(tikv())), requests),
-        "prometheus-client" => drive(&router().layer(TimedLayer(prometheus_client())), requests),
+        "bare-traced" => measured(&router(), requests, Some(TRACEPARENT)),
+        "health" => measured(&router().layer(HealthLayer::new(checker())), requests, None),
+        "health-around" => measured(
+            &HealthLayer::new(checker()).around(router()),
+            requests,
+            None,
+        ),
+        "tikv" => measured(&router().layer(TimedLayer(tikv())), requests, None),
+        "prometheus-client" => measured(
+            &router().layer(TimedLayer(prometheus_client())),
+            requests,
+            None,
+        ),
         "axum-prometheus" => {
             // Its handle spawns an upkeep task: a runtime to spawn it on (never driven here).
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -259,7 +251,7 @@ fn main() {
                 .unwrap();
             let _entered = runtime.enter();
             let (layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
-            drive(&router().layer(layer), requests);
+            measured(&router().layer(layer), requests, None);
         }
         other => panic!("unknown variant {other}"),
     }

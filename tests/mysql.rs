@@ -28,11 +28,7 @@ struct Server {
 
 impl Server {
     fn new() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = dependency::free_port();
         let dir =
             std::env::temp_dir().join(format!("tower-vitals-mysql-{}-{port}", std::process::id()));
         let installed = Command::new("mariadb-install-db")

@@ -11,7 +11,7 @@ use std::time::Duration;
 #[path = "support/dependency.rs"]
 mod dependency;
 
-use dependency::until;
+use dependency::{free_port, until};
 use tower_vitals::checks::RedisCheck;
 use tower_vitals::{Check, HealthChecker, HealthStatus};
 
@@ -52,14 +52,6 @@ fn start(port: u16) -> Option<Server> {
         std::thread::sleep(Duration::from_millis(10));
     }
     panic!("redis-server did not listen on {port}");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]

@@ -13,6 +13,15 @@ pub(crate) const TIMEOUT: Duration = Duration::from_millis(500);
 /// The checker's cache TTL.
 pub(crate) const TTL: Duration = Duration::from_millis(200);
 
+/// A loopback port free at the time of asking, for a server the test starts.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A checker of `check` alone, named `dependency`.
 pub(crate) fn checker(check: impl HealthCheck) -> HealthChecker {
     HealthChecker::builder()

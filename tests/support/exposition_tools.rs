@@ -2,19 +2,33 @@
 //! and the OpenMetrics parser of Python's `prometheus_client`.
 #![allow(dead_code)]
 
-use std::process::Command;
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+
+/// `command` started with its standard streams piped, or the error it could not start with.
+fn spawn(command: &mut Command) -> std::io::Result<Child> {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+}
+
+/// Feeds `text` to `child` and waits for what it printed.
+fn feed(mut child: Child, text: &str) -> Output {
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
 
 /// Runs `promtool check metrics` on `text`; `None` when promtool is not installed (CI installs
 /// it and sets REQUIRE_PROMTOOL=1, so there it must run). Whether it passed, and what it said.
 pub(crate) fn promtool(text: &str) -> Option<(bool, String)> {
-    use std::io::Write;
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match child {
+    let child = match spawn(Command::new("promtool").args(["check", "metrics"])) {
         Ok(child) => child,
         Err(_) if std::env::var_os("REQUIRE_PROMTOOL").is_none() => {
             eprintln!("promtool not installed: skipping its check");
@@ -22,13 +36,7 @@ pub(crate) fn promtool(text: &str) -> Option<(bool, String)> {
         }
         Err(error) => panic!("promtool is required here: {error}"),
     };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = feed(child, text);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -41,7 +49,6 @@ pub(crate) fn promtool(text: &str) -> Option<(bool, String)> {
 /// written apart from this crate; `None` when it is not installed (CI installs it and sets
 /// REQUIRE_OPENMETRICS_PARSER=1, so there it must run). The families it read, by name.
 pub(crate) fn openmetrics_parser(text: &str) -> Option<Vec<String>> {
-    use std::io::Write;
     const SCRIPT: &str = "import sys\n\
         from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
         for family in text_string_to_metric_families(sys.stdin.read()):\n\
@@ -58,20 +65,8 @@ pub(crate) fn openmetrics_parser(text: &str) -> Option<Vec<String>> {
         eprintln!("prometheus_client (Python) not installed: skipping its parser");
         return None;
     }
-    let mut child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let child = spawn(Command::new("python3").args(["-c", SCRIPT])).unwrap();
+    let output = feed(child, text);
     assert!(
         output.status.success(),
         "the OpenMetrics parser refused it:\n{}",

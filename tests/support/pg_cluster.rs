@@ -1,7 +1,7 @@
 //! A throw-away PostgreSQL cluster for tests (Debian's server binaries): made with initdb on a
 //! free loopback port, started and stopped with pg_ctl, removed when dropped. As root, its
 //! commands run as the `postgres` user. With REQUIRE_POSTGRES set (as `.ci/run` does), missing
-//! binaries fail the test instead of skipping it.
+//! binaries fail the test instead of skipping it. Included beside `support/dependency.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,11 +53,7 @@ impl Cluster {
             return None;
         };
         let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = crate::dependency::free_port();
         let dir =
             std::env::temp_dir().join(format!("tower-vitals-pg-{}-{port}", std::process::id()));
         let cluster = Self {
