@@ -39,7 +39,6 @@ use crate::reliability::ReliabilityReport;
 use crate::vitals::Vitals;
 
 pub use merge::AppendedMetrics;
-pub(crate) use merge::combine;
 pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::Rendered;
+use super::merge::{AppendedMetrics, combine};
 use super::openmetrics::TextFormat;
 use super::text::{Writer, label_body, push_float, valid_prefix};
 use crate::checker::{CheckCounters, Lifecycle, Phase};
@@ -72,17 +73,19 @@ impl Prometheus {
     }
 
     /// What `/metrics` answers: [`rendered_as`](Self::rendered_as) with the anomalies of the
-    /// last reliability report as gauges.
-    pub(crate) fn rendered_with_anomalies(
+    /// last reliability report as gauges and the `appended` registries' families after ours.
+    pub(crate) fn rendered_for_scrape(
         &self,
         vitals: &Vitals,
         format: TextFormat,
         anomalies: Option<&[Anomaly]>,
+        appended: &[AppendedMetrics],
     ) -> Rendered {
+        let ours = self.exposition(vitals, format, anomalies);
         Rendered {
             content_type: format.content_type(),
             headers: &[],
-            body: self.exposition(vitals, format, anomalies).into(),
+            body: combine(ours, format, appended).into(),
         }
     }
 

@@ -5,7 +5,7 @@
 use http::{HeaderValue, StatusCode, header};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
-use crate::render::{self, TextFormat};
+use crate::render::TextFormat;
 use crate::vitals::Want;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
@@ -28,13 +28,10 @@ fn answer(ask: &Ask<'_>) -> Answer {
         // The last reliability report's anomalies (a new report is made behind, past its TTL).
         let report = reporter.latest();
         let anomalies = report.as_deref().map(|report| report.anomalies.as_slice());
-        let mut rendered = settings
-            .prometheus
-            .rendered_with_anomalies(&vitals, format, anomalies);
-        if !settings.appended.is_empty() {
-            let ours = String::from_utf8(rendered.body.to_vec()).expect("rendered as text");
-            rendered.body = render::combine(ours, format, &settings.appended).into();
-        }
+        let rendered =
+            settings
+                .prometheus
+                .rendered_for_scrape(&vitals, format, anomalies, &settings.appended);
         let mut response = frame(StatusCode::OK, rendered, head);
         // Caches keep one answer per format.
         response
