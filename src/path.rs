@@ -102,6 +102,23 @@ impl PathSet {
     pub(crate) fn is_empty(&self) -> bool {
         self.exact.is_empty() && self.subtrees.is_empty()
     }
+
+    /// Whether every path a route template (`/users/{id}`) matches is in the set (`Some(true)`),
+    /// none is (`Some(false)`), or it depends on the path (`None`). A template without
+    /// parameters matches only its own text; for one with parameters only its literal head
+    /// (up to the first `{`, `*` or `:`) is known, so any entry that may meet it gives `None`.
+    pub(crate) fn decides_template(&self, template: &str) -> Option<bool> {
+        let Some(head_len) = template.find(['{', '}', '*', ':']) else {
+            return Some(self.matches(template));
+        };
+        let head = &template[..head_len];
+        let may_meet = self.exact.iter().any(|exact| exact.starts_with(head))
+            || self
+                .subtrees
+                .iter()
+                .any(|subtree| subtree.starts_with(head) || head.starts_with(subtree.as_str()));
+        if may_meet { None } else { Some(false) }
+    }
 }
 
 /// A first test of a request path against a set of paths, on the byte after the leading `/`:
@@ -143,6 +160,31 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn route_templates_are_decided_once_where_the_path_cannot_change_it() {
+        let set = PathSet::new(
+            vec!["/metrics".into(), "/users/admin".into()],
+            vec!["/health".into(), "/internal".into()],
+        );
+        let cases = [
+            ("/metrics", Some(true)),
+            ("/health/ready", Some(true)),
+            ("/internal", Some(true)),
+            ("/api/users", Some(false)),
+            ("/api/users/{id}", Some(false)),
+            ("/api/{*rest}", Some(false)),
+            ("/health/{name}", None),
+            ("/users/{id}", None),
+            ("/{*rest}", None),
+            ("/internal/{id}", None),
+            ("/int{x}", None),
+        ];
+        for (template, want) in cases {
+            assert_eq!(set.decides_template(template), want, "{template}");
+        }
+        assert_eq!(PathSet::default().decides_template("/{*rest}"), Some(false));
+    }
 
     #[test]
     fn the_gate_lets_through_every_path_that_may_match() {

@@ -312,3 +312,88 @@ async fn a_body_read_to_the_end_by_hand_is_recorded_once() {
     );
     assert_eq!(snapshot.in_flight, 0);
 }
+
+/// Requests per route in a snapshot (all classes).
+#[cfg(feature = "axum")]
+fn counted(snapshot: &MetricsSnapshot, route: &str) -> u64 {
+    snapshot
+        .series
+        .iter()
+        .filter(|s| &*s.route == route)
+        .map(|s| s.count)
+        .sum()
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn exclusions_hold_per_template_where_they_can_and_per_path_where_they_cannot() {
+    let collector = MetricsCollector::new();
+    let ok = || get(|| async { "ok" });
+    let app = Router::new()
+        .route("/users/{id}", ok())
+        .route("/internal/{job}", ok())
+        .route("/favicon.ico", ok())
+        .route("/api/{id}", ok())
+        .route("/health", ok())
+        .route("/{*rest}", ok())
+        .layer(
+            MetricsLayer::new(collector.clone())
+                .exclude_path("/users/admin")
+                .exclude_prefix("/internal")
+                .exclude_path("/favicon.ico"),
+        );
+    let server = common::serve_router(app).await;
+    // Twice each: the first request decides a template, the second uses the decision.
+    for _ in 0..2 {
+        for path in [
+            "/users/7",
+            "/users/admin",
+            "/internal/reindex",
+            "/favicon.ico",
+            "/api/3",
+            "/health",
+            "/health/ready",
+            "/metrics",
+            "/about",
+        ] {
+            assert_eq!(server.get(path).await.status, 200, "{path}");
+        }
+    }
+    let snapshot = settled(&collector).await;
+    assert_eq!(
+        counted(&snapshot, "/users/{id}"),
+        2,
+        "/users/admin is left out"
+    );
+    assert_eq!(counted(&snapshot, "/internal/{job}"), 0);
+    assert_eq!(counted(&snapshot, "/favicon.ico"), 0);
+    assert_eq!(counted(&snapshot, "/api/{id}"), 2);
+    assert_eq!(counted(&snapshot, "/health"), 0, "the default health paths");
+    assert_eq!(
+        counted(&snapshot, "/{*rest}"),
+        2,
+        "only /about: /health/ready and /metrics are health paths"
+    );
+    assert_eq!(snapshot.totals.requests, 6);
+
+    // A HealthLayer given the collector now serves under /ops (it says so when it wraps a
+    // service): /health and /metrics are the application's from here on, though their routes
+    // were decided with the defaults.
+    let checker = HealthChecker::builder().build().unwrap();
+    let _health = HealthLayer::new(checker)
+        .prefix("/ops")
+        .unwrap()
+        .metrics(collector.clone())
+        .layer(Router::<()>::new());
+    for path in ["/health", "/metrics", "/ops/health/ready", "/users/admin"] {
+        assert_eq!(server.get(path).await.status, 200, "{path}");
+    }
+    let snapshot = settled(&collector).await;
+    assert_eq!(counted(&snapshot, "/health"), 1);
+    assert_eq!(
+        counted(&snapshot, "/{*rest}"),
+        3,
+        "/metrics now counted, /ops/... not"
+    );
+    assert_eq!(counted(&snapshot, "/users/{id}"), 2);
+}

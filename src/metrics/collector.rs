@@ -15,7 +15,7 @@ use super::labels::{
 };
 use super::record::{Outcome, RequestRecord};
 use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
-use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, histogram_bytes, thread_index};
+use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, shard_data_bytes, thread_index};
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
 use super::window::Window;
 use crate::error::ConfigError;
@@ -235,8 +235,23 @@ impl MetricsCollector {
         self.inner.health_paths.get()
     }
 
+    /// How many route ids there can be.
+    pub(crate) fn route_capacity(&self) -> usize {
+        self.inner.routes.capacity()
+    }
+
     pub(crate) fn route_id(&self, label: Option<&str>) -> u16 {
-        label.map_or(UNMATCHED, |label| self.inner.routes.id(label))
+        label.map_or(UNMATCHED, |label| self.inner.routes.id(label, None))
+    }
+
+    /// The id of the route Axum matched; its text is pinned, so later requests find it by
+    /// address alone.
+    #[cfg(feature = "axum")]
+    #[inline]
+    pub(crate) fn matched_route_id(&self, matched: &axum::extract::MatchedPath) -> u16 {
+        self.inner
+            .routes
+            .id(matched.as_str(), Some(&|| Box::new(matched.clone())))
     }
 }
 
@@ -322,8 +337,9 @@ impl Inner {
         for shard in self.shards.iter() {
             std::mem::swap(&mut *shard.data.lock(), &mut aggregate.spare);
             let folded = &mut aggregate.spare;
-            aggregate.window.absorb(folded);
-            aggregate.totals.add(&folded.counts);
+            let counts = folded.counts();
+            aggregate.window.absorb(folded, &counts);
+            aggregate.totals.add(&counts);
             aggregate.series.add(&folded.series);
             folded.reset();
         }
@@ -372,8 +388,8 @@ impl Inner {
             method: METHOD_NAMES[key.method as usize],
             status_class: CLASS_NAMES[key.class as usize],
             count: running,
-            failures: data.failures[id],
-            latency_sum: Duration::from_nanos(data.sum_nanos[id]),
+            failures: data.failures_of(id),
+            latency_sum: Duration::from_nanos(data.sum_nanos_of(id)),
             cumulative_buckets: cumulative,
             exemplars: self.exemplars.of(id),
         })
@@ -588,9 +604,7 @@ impl MetricsCollectorBuilder {
         let origin = clock.now();
         let routes = Routes::new(self.max_routes);
         let series = Series::new(routes.capacity(), self.max_series);
-        let shard_data_bytes = std::mem::size_of::<ShardData>()
-            + 2 * histogram_bytes()
-            + SeriesData::bytes(self.max_series, width);
+        let shard_data_bytes = shard_data_bytes(self.max_series, width);
         let memory_bytes = shards * std::mem::size_of::<CachePadded<Shard>>()
             + (shards + 1) * shard_data_bytes
             + Window::bytes(self.slots)

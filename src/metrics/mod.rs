@@ -52,6 +52,7 @@
 
 mod body;
 mod buckets;
+mod cells;
 mod classify;
 mod collector;
 mod exemplar;

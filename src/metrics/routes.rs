@@ -2,12 +2,17 @@
 //! hashes or copies a string.
 //!
 //! A route label (Axum's `MatchedPath`) is looked up by the address of its text, which is stable
-//! for a route of a built router, in a small open-addressing table of atomics, and confirmed by
-//! comparing the text. A new label takes the slow path once: a mutex, a search by text, a new id
-//! while under the cap, else the shared `other` route.
+//! for a route of a built router, in a small open-addressing table of atomics. Axum's label is
+//! *pinned*: the table keeps a clone of it (its `Arc<str>`), so that address cannot be reused
+//! for other text and a hit needs no text compare. Any other label is confirmed by comparing the
+//! text. Text at an address not seen before (a label built per request, as Axum does under
+//! `nest_service`) is found by a hash of the text in a second table, still without a lock. A
+//! new label takes the slow path once: a mutex, a new id while under the cap, else the shared
+//! `other` route.
 
+use std::any::Any;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -19,30 +24,51 @@ pub(crate) const UNMATCHED: u16 = 0;
 pub(crate) const OTHER_ROUTE: u16 = 1;
 const RESERVED_ROUTES: usize = 2;
 const PROBES: usize = 8;
+/// In an address entry: the text at the address is held by the table.
+const PINNED: u64 = 1 << 63;
+
+/// What keeps a label's text alive at its address (a clone of the owner of the text).
+pub(crate) type Pin = Box<dyn Any + Send + Sync>;
 
 pub(crate) struct Routes {
     /// Id → text; set once per id.
     names: Box<[OnceLock<Box<str>>]>,
-    /// Address of a label's text → (length << 16 | id), confirmed against `names`.
+    /// Id → whether an address of its text is pinned.
+    pinned: Box<[AtomicBool]>,
+    /// Address of a label's text → (PINNED? | length << 16 | id).
     keys: Box<[AtomicUsize]>,
     values: Box<[AtomicU64]>,
-    assigned: Mutex<usize>,
+    /// By hash of the text: (the hash's upper 32 bits << 32 | id + 1); 0 is free.
+    by_text: Box<[AtomicU64]>,
+    slow: Mutex<Slow>,
+}
+
+struct Slow {
+    assigned: usize,
+    /// At most one per id: bounded by the cap.
+    pins: Vec<Pin>,
 }
 
 impl Routes {
     pub(crate) fn new(max_routes: usize) -> Self {
-        let names: Box<[OnceLock<Box<str>>]> = (0..max_routes + RESERVED_ROUTES)
-            .map(|_| OnceLock::new())
-            .collect();
-        let _ = names[UNMATCHED as usize].set("unmatched".into());
-        let _ = names[OTHER_ROUTE as usize].set("other".into());
-        let table = (4 * (max_routes + RESERVED_ROUTES)).next_power_of_two();
-        Self {
-            names,
+        let capacity = max_routes + RESERVED_ROUTES;
+        let table = (4 * capacity).next_power_of_two();
+        let routes = Self {
+            names: (0..capacity).map(|_| OnceLock::new()).collect(),
+            pinned: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             keys: (0..table).map(|_| AtomicUsize::new(0)).collect(),
             values: (0..table).map(|_| AtomicU64::new(0)).collect(),
-            assigned: Mutex::new(RESERVED_ROUTES),
+            by_text: (0..table).map(|_| AtomicU64::new(0)).collect(),
+            slow: Mutex::new(Slow {
+                assigned: RESERVED_ROUTES,
+                pins: Vec::new(),
+            }),
+        };
+        for (id, name) in [(UNMATCHED, "unmatched"), (OTHER_ROUTE, "other")] {
+            let _ = routes.names[id as usize].set(name.into());
+            routes.remember_text(name, id);
         }
+        routes
     }
 
     /// How many route ids there can be (the cap plus `unmatched` and `other`).
@@ -52,13 +78,16 @@ impl Routes {
 
     /// Bytes allocated for the tables (route names add their text when first seen).
     pub(crate) fn bytes(&self) -> usize {
-        self.names.len() * std::mem::size_of::<OnceLock<Box<str>>>()
+        self.names.len()
+            * (std::mem::size_of::<OnceLock<Box<str>>>() + std::mem::size_of::<AtomicBool>())
             + self.keys.len()
-                * (std::mem::size_of::<AtomicUsize>() + std::mem::size_of::<AtomicU64>())
+                * (std::mem::size_of::<AtomicUsize>() + 2 * std::mem::size_of::<AtomicU64>())
     }
 
-    /// The id of a route label.
-    pub(crate) fn id(&self, label: &str) -> u16 {
+    /// The id of a route label. `pin`, when given, makes what keeps the text at its address
+    /// (called at most once per id).
+    #[inline]
+    pub(crate) fn id(&self, label: &str, pin: Option<&dyn Fn() -> Pin>) -> u16 {
         let address = label.as_ptr() as usize;
         let start = self.slot(address);
         for probe in 0..PROBES {
@@ -67,8 +96,10 @@ impl Routes {
                 0 => break,
                 key if key == address => {
                     let value = self.values[slot].load(Ordering::Acquire);
-                    let id = (value & 0xffff) as u16;
-                    if (value >> 16) as usize == label.len() && self.name(id) == Some(label) {
+                    let id = value as u16;
+                    if (value >> 16) as u32 as usize == label.len()
+                        && (value & PINNED != 0 || self.name(id) == Some(label))
+                    {
                         return id;
                     }
                     break;
@@ -76,7 +107,23 @@ impl Routes {
                 _ => {}
             }
         }
-        self.assign(label, address, start)
+        self.id_by_text(label, address, start, pin)
+    }
+
+    #[cold]
+    fn id_by_text(
+        &self,
+        label: &str,
+        address: usize,
+        start: usize,
+        pin: Option<&dyn Fn() -> Pin>,
+    ) -> u16 {
+        if let Some(id) = self.find_text(label)
+            && (pin.is_none() || self.pinned[id as usize].load(Ordering::Acquire))
+        {
+            return id;
+        }
+        self.assign(label, address, start, pin)
     }
 
     /// The text of a route id.
@@ -90,23 +137,72 @@ impl Routes {
         (mixed >> 40) as usize & (self.keys.len() - 1)
     }
 
+    fn find_text(&self, label: &str) -> Option<u16> {
+        let hash = text_hash(label);
+        let start = hash as usize & (self.by_text.len() - 1);
+        for probe in 0..PROBES {
+            let value =
+                self.by_text[(start + probe) & (self.by_text.len() - 1)].load(Ordering::Acquire);
+            if value == 0 {
+                return None;
+            }
+            let id = (value as u16).wrapping_sub(1);
+            if value >> 32 == hash >> 32 && self.name(id) == Some(label) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Adds `label` → `id` to the table by text (under the mutex, or before sharing).
+    fn remember_text(&self, label: &str, id: u16) {
+        let hash = text_hash(label);
+        let start = hash as usize & (self.by_text.len() - 1);
+        let value = (hash >> 32) << 32 | u64::from(id + 1);
+        for probe in 0..PROBES {
+            let slot = &self.by_text[(start + probe) & (self.by_text.len() - 1)];
+            if slot.load(Ordering::Acquire) == 0 {
+                slot.store(value, Ordering::Release);
+                return;
+            }
+        }
+        // Full around here: the label is still found by the mutex's search.
+    }
+
     #[cold]
-    fn assign(&self, label: &str, address: usize, start: usize) -> u16 {
-        let mut assigned = self.assigned.lock();
+    fn assign(
+        &self,
+        label: &str,
+        address: usize,
+        start: usize,
+        pin: Option<&dyn Fn() -> Pin>,
+    ) -> u16 {
+        let mut slow = self.slow.lock();
         // The reserved names too: a label spelled `unmatched` or `other` joins that route.
-        let existing = (0..*assigned).find(|&id| self.name(id as u16) == Some(label));
+        let existing = (0..slow.assigned).find(|&id| self.name(id as u16) == Some(label));
         let id = match existing {
             Some(id) => id as u16,
-            None if *assigned < self.names.len() => {
-                let id = *assigned;
+            None if slow.assigned < self.names.len() => {
+                let id = slow.assigned;
                 let _ = self.names[id].set(label.into());
-                *assigned += 1;
+                slow.assigned += 1;
+                self.remember_text(label, id as u16);
                 id as u16
             }
             None => OTHER_ROUTE,
         };
+        let mut value = (label.len() as u64) << 16 | u64::from(id);
+        if let Some(pin) = pin {
+            if self.pinned[id as usize].load(Ordering::Acquire) {
+                // Pinned at another address already: this one may not live (a label built
+                // per request), so it is not remembered.
+                return id;
+            }
+            slow.pins.push(pin());
+            self.pinned[id as usize].store(true, Ordering::Release);
+            value |= PINNED;
+        }
         // Remember the address, reusing a slot that holds it with stale contents.
-        let value = (label.len() as u64) << 16 | u64::from(id);
         for probe in 0..PROBES {
             let slot = (start + probe) & (self.keys.len() - 1);
             let key = self.keys[slot].load(Ordering::Acquire);
@@ -118,6 +214,22 @@ impl Routes {
         }
         id
     }
+}
+
+/// A quick hash of a label's text (FxHash's mixing, eight bytes at a time).
+fn text_hash(text: &str) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut hash = text.len() as u64;
+    let mut chunks = text.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        hash = (hash.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    hash = (hash.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    // Spread the high bits down: the table index uses the low ones.
+    hash ^ (hash >> 29)
 }
 
 /// The label set of a series: route id, method index, class index.
@@ -205,38 +317,94 @@ mod tests {
         let routes = Routes::new(4);
         let a = String::from("/users/{id}");
         let b = String::from("/users/{id}");
-        let id = routes.id(&a);
-        assert_eq!(routes.id(&a), id);
-        assert_eq!(routes.id(&b), id);
+        let id = routes.id(&a, None);
+        assert_eq!(routes.id(&a, None), id);
+        assert_eq!(routes.id(&b, None), id);
         assert_eq!(routes.name(id), Some("/users/{id}"));
     }
 
     #[test]
     fn labels_spelled_like_the_reserved_routes_join_them() {
         let routes = Routes::new(4);
-        assert_eq!(routes.id("unmatched"), UNMATCHED);
-        assert_eq!(routes.id("other"), OTHER_ROUTE);
+        assert_eq!(routes.id("unmatched", None), UNMATCHED);
+        assert_eq!(routes.id("other", None), OTHER_ROUTE);
     }
 
     #[test]
     fn routes_past_the_cap_share_other() {
         let routes = Routes::new(2);
         let labels: Vec<String> = (0..5).map(|i| format!("/r{i}")).collect();
-        let ids: Vec<u16> = labels.iter().map(|l| routes.id(l)).collect();
+        let ids: Vec<u16> = labels.iter().map(|l| routes.id(l, None)).collect();
         assert_eq!(ids, [2, 3, OTHER_ROUTE, OTHER_ROUTE, OTHER_ROUTE]);
-        assert_eq!(routes.id(&labels[4]), OTHER_ROUTE, "cached as other");
+        assert_eq!(routes.id(&labels[4], None), OTHER_ROUTE, "cached as other");
     }
 
     #[test]
     fn a_reused_address_with_new_text_is_not_confused() {
         let routes = Routes::new(8);
         let mut label = String::from("/aaaa");
-        let first = routes.id(&label);
+        let first = routes.id(&label, None);
         label.replace_range(.., "/bbbb"); // same buffer, same length, new text
-        let second = routes.id(&label);
+        let second = routes.id(&label, None);
         assert_ne!(first, second);
         assert_eq!(routes.name(second), Some("/bbbb"));
-        assert_eq!(routes.id(&label), second);
+        assert_eq!(routes.id(&label, None), second);
+    }
+
+    #[test]
+    fn a_pinned_label_is_kept_alive_and_found_by_address() {
+        let routes = Routes::new(4);
+        let label: std::sync::Arc<str> = "/users/{id}".into();
+        let pins = std::cell::Cell::new(0);
+        let pin = || -> Pin {
+            pins.set(pins.get() + 1);
+            Box::new(label.clone())
+        };
+        let id = routes.id(&label, Some(&pin));
+        assert_eq!(
+            std::sync::Arc::strong_count(&label),
+            2,
+            "the table holds a clone"
+        );
+        for _ in 0..3 {
+            assert_eq!(routes.id(&label, Some(&pin)), id);
+        }
+        // The same text built per request (Axum under `nest_service`): found by its text,
+        // neither pinned again nor remembered by address.
+        for _ in 0..100 {
+            let fresh: std::sync::Arc<str> = "/users/{id}".into();
+            let pin = || -> Pin { unreachable!("pinned once per id") };
+            assert_eq!(routes.id(&fresh, Some(&pin)), id);
+        }
+        assert_eq!(pins.get(), 1);
+        let keys = routes
+            .keys
+            .iter()
+            .filter(|key| key.load(Ordering::Relaxed) != 0)
+            .count();
+        assert_eq!(keys, 1);
+        // A slice of the pinned text at the same address is another label.
+        assert_ne!(routes.id(&label[..6], None), id);
+    }
+
+    #[test]
+    fn text_seen_before_at_another_address_is_found_without_the_mutex() {
+        let routes = Routes::new(64);
+        let labels: Vec<String> = (0..64).map(|i| format!("/api/r{i}/users/{{id}}")).collect();
+        let ids: Vec<u16> = labels.iter().map(|l| routes.id(l, None)).collect();
+        let routes = std::sync::Arc::new(routes);
+        let held = routes.slow.lock();
+        let (done, finished) = std::sync::mpsc::channel();
+        let looking = routes.clone();
+        std::thread::spawn(move || {
+            for (label, id) in labels.iter().zip(&ids) {
+                assert_eq!(looking.id(&label.clone(), None), *id, "{label}");
+            }
+            let _ = done.send(());
+        });
+        let found = finished.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        assert!(found.is_ok(), "a lookup waited for the mutex");
     }
 
     #[test]

@@ -64,13 +64,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let shared = &*self.shared;
-        if shared
-            .excluded
-            .matches(&shared.collector, request.uri().path())
-        {
+        let Some(route) = shared.route_of(&request) else {
             return ResponseFuture::untracked(self.inner.call(request));
-        }
-        let route = shared.collector.route_id(route_label(&request));
+        };
         let method = request.method();
         let no_body = method == Method::HEAD;
         let classifier = shared.make_classifier.make_classifier(&request);
@@ -85,17 +81,3 @@ where
 
 /// W3C Trace Context's header.
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
-
-/// The route template Axum matched, if any: a bounded label, unlike the path.
-#[cfg(feature = "axum")]
-fn route_label<B>(request: &Request<B>) -> Option<&str> {
-    request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(axum::extract::MatchedPath::as_str)
-}
-
-#[cfg(not(feature = "axum"))]
-fn route_label<B>(_request: &Request<B>) -> Option<&str> {
-    None
-}

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
+use super::cells::LatencyCells;
+
 /// Latencies are kept in microseconds from 1 µs to 1 h, 2 significant figures (≈1% error).
 pub(crate) const LOWEST_US: u64 = 1;
 pub(crate) const HIGHEST_US: u64 = 3_600_000_000;
@@ -24,6 +26,11 @@ pub(crate) fn histogram() -> Histogram<u64> {
 /// Bytes of one latency histogram's counts.
 pub(crate) fn histogram_bytes() -> usize {
     histogram().distinct_values() * std::mem::size_of::<u64>()
+}
+
+/// Bytes of a shard's data.
+pub(crate) fn shard_data_bytes(series: usize, width: usize) -> usize {
+    std::mem::size_of::<ShardData>() + 2 * LatencyCells::bytes() + SeriesData::bytes(series, width)
 }
 
 /// One request, resolved to ids and nanoseconds.
@@ -72,12 +79,11 @@ impl Counts {
     }
 }
 
-/// Per-series cumulative figures: bucket counts on fixed bounds, latency sum, failures.
+/// Per-series cumulative figures: one row per series, its bucket counts on fixed bounds, then
+/// its latency sum and failures, so that a record touches one row.
 pub(crate) struct SeriesData {
     width: usize,
-    pub(crate) buckets: Box<[u64]>,
-    pub(crate) sum_nanos: Box<[u64]>,
-    pub(crate) failures: Box<[u64]>,
+    rows: Box<[u64]>,
 }
 
 impl SeriesData {
@@ -85,99 +91,137 @@ impl SeriesData {
     pub(crate) fn new(series: usize, width: usize) -> Self {
         Self {
             width,
-            buckets: vec![0; series * width].into(),
-            sum_nanos: vec![0; series].into(),
-            failures: vec![0; series].into(),
+            rows: vec![0; series * (width + 2)].into(),
         }
     }
 
     pub(crate) fn bytes(series: usize, width: usize) -> usize {
-        (series * width + 2 * series) * std::mem::size_of::<u64>()
+        series * (width + 2) * std::mem::size_of::<u64>()
     }
 
+    #[inline]
     fn record(&mut self, sample: &Sample) {
-        let series = sample.series as usize;
-        self.buckets[series * self.width + sample.bucket as usize] += 1;
-        self.sum_nanos[series] += sample.nanos;
-        self.failures[series] += u64::from(sample.failed);
+        let stride = self.width + 2;
+        let start = sample.series as usize * stride;
+        let row = &mut self.rows[start..start + stride];
+        row[sample.bucket as usize] += 1;
+        row[stride - 2] += sample.nanos;
+        row[stride - 1] += u64::from(sample.failed);
     }
 
     pub(crate) fn add(&mut self, other: &SeriesData) {
-        add_all(&mut self.buckets, &other.buckets);
-        add_all(&mut self.sum_nanos, &other.sum_nanos);
-        add_all(&mut self.failures, &other.failures);
+        for (into, from) in self.rows.iter_mut().zip(&other.rows) {
+            *into += from;
+        }
     }
 
     fn reset(&mut self) {
-        self.buckets.fill(0);
-        self.sum_nanos.fill(0);
-        self.failures.fill(0);
+        self.rows.fill(0);
+    }
+
+    fn row(&self, series: usize) -> &[u64] {
+        let stride = self.width + 2;
+        &self.rows[series * stride..(series + 1) * stride]
     }
 
     /// The bucket counts of one series (not cumulative).
     pub(crate) fn buckets_of(&self, series: usize) -> &[u64] {
-        &self.buckets[series * self.width..(series + 1) * self.width]
+        &self.row(series)[..self.width]
+    }
+
+    /// The latency sum of one series, cancelled requests included.
+    pub(crate) fn sum_nanos_of(&self, series: usize) -> u64 {
+        self.row(series)[self.width]
+    }
+
+    /// The failures of one series.
+    pub(crate) fn failures_of(&self, series: usize) -> u64 {
+        self.row(series)[self.width + 1]
+    }
+
+    /// Requests recorded in every series, and the failures among them.
+    fn requests_and_failures(&self) -> (u64, u64) {
+        self.rows
+            .chunks_exact(self.width + 2)
+            .fold((0, 0), |(requests, failures), row| {
+                let buckets: u64 = row[..self.width].iter().sum();
+                (requests + buckets, failures + row[self.width + 1])
+            })
     }
 }
 
-fn add_all(into: &mut [u64], from: &[u64]) {
-    for (into, from) in into.iter_mut().zip(from) {
-        *into += from;
-    }
-}
-
-/// What a shard holds between folds.
+/// What a shard holds between folds. A record adds to one series row and the latency cells;
+/// the rest of [`Counts`] is derived from them when folded.
 pub(crate) struct ShardData {
-    pub(crate) latency: Histogram<u64>,
-    pub(crate) headers: Histogram<u64>,
-    pub(crate) counts: Counts,
+    pub(crate) latency: LatencyCells,
+    pub(crate) headers: LatencyCells,
+    sum_nanos: u64,
+    max_nanos: u64,
+    headers_sum_nanos: u64,
+    headers_max_nanos: u64,
+    /// Recorded by hand, not started through a tracker (so not in flight).
+    untracked: u64,
     pub(crate) series: SeriesData,
 }
 
 impl ShardData {
     pub(crate) fn new(series: usize, width: usize) -> Self {
         Self {
-            latency: histogram(),
-            headers: histogram(),
-            counts: Counts::default(),
+            latency: LatencyCells::new(),
+            headers: LatencyCells::new(),
+            sum_nanos: 0,
+            max_nanos: 0,
+            headers_sum_nanos: 0,
+            headers_max_nanos: 0,
+            untracked: 0,
             series: SeriesData::new(series, width),
         }
     }
 
+    #[inline]
     pub(crate) fn record(&mut self, sample: &Sample) {
-        let counts = &mut self.counts;
-        counts.finished += u64::from(sample.tracked);
-        if sample.cancelled {
-            counts.cancelled += 1;
-        } else {
-            counts.completed += 1;
-            counts.failures += u64::from(sample.failed);
-            counts.sum_nanos += sample.nanos;
-            counts.max_nanos = counts.max_nanos.max(sample.nanos);
-            record_clamped(&mut self.latency, sample.nanos, &mut counts.clamped);
+        self.untracked += u64::from(!sample.tracked);
+        if !sample.cancelled {
+            self.latency.record(sample.nanos);
+            self.sum_nanos += sample.nanos;
+            self.max_nanos = self.max_nanos.max(sample.nanos);
             if let Some(headers) = sample.headers_nanos {
-                counts.headers_count += 1;
-                counts.headers_sum_nanos += headers;
-                counts.headers_max_nanos = counts.headers_max_nanos.max(headers);
-                record_clamped(&mut self.headers, headers, &mut counts.clamped);
+                self.headers.record(headers);
+                self.headers_sum_nanos += headers;
+                self.headers_max_nanos = self.headers_max_nanos.max(headers);
             }
         }
         self.series.record(sample);
     }
 
+    /// The plain counters of what was recorded since the last reset.
+    pub(crate) fn counts(&self) -> Counts {
+        let (requests, failures) = self.series.requests_and_failures();
+        let completed = self.latency.len_recorded();
+        Counts {
+            completed,
+            failures,
+            cancelled: requests - completed,
+            sum_nanos: self.sum_nanos,
+            max_nanos: self.max_nanos,
+            headers_count: self.headers.len_recorded(),
+            headers_sum_nanos: self.headers_sum_nanos,
+            headers_max_nanos: self.headers_max_nanos,
+            clamped: self.latency.clamped() + self.headers.clamped(),
+            finished: requests - self.untracked,
+        }
+    }
+
     pub(crate) fn reset(&mut self) {
         self.latency.reset();
         self.headers.reset();
-        self.counts = Counts::default();
+        self.sum_nanos = 0;
+        self.max_nanos = 0;
+        self.headers_sum_nanos = 0;
+        self.headers_max_nanos = 0;
+        self.untracked = 0;
         self.series.reset();
     }
-}
-
-fn record_clamped(histogram: &mut Histogram<u64>, nanos: u64, clamped: &mut u64) {
-    let micros = nanos / 1000;
-    let value = micros.clamp(LOWEST_US, HIGHEST_US);
-    *clamped += u64::from(value != micros);
-    histogram.saturating_record(value);
 }
 
 /// One shard: the lock-protected data, and atomics for what is counted outside a record.
@@ -239,11 +283,15 @@ mod tests {
         data.record(&sample(10)); // 10 ns: below 1 µs
         data.record(&sample(2 * 3_600_000_000_000)); // 2 h
         data.record(&sample(5_000)); // in range
-        assert_eq!(data.counts.clamped, 2);
-        assert_eq!(data.latency.len(), 3);
-        assert!(data.latency.max() >= HIGHEST_US);
+        let counts = data.counts();
+        assert_eq!(counts.clamped, 2);
+        assert_eq!(counts.completed, 3);
+        let mut folded = histogram();
+        data.latency.drain_into(&mut folded);
+        assert_eq!(folded.len(), 3);
+        assert!(folded.max() >= HIGHEST_US);
         assert_eq!(
-            data.counts.max_nanos,
+            counts.max_nanos,
             2 * 3_600_000_000_000,
             "the exact max is kept"
         );
@@ -257,10 +305,55 @@ mod tests {
             tracked: true,
             ..sample(1_000_000)
         });
-        assert_eq!(data.counts.cancelled, 1);
-        assert_eq!(data.counts.completed, 0);
-        assert_eq!(data.latency.len(), 0);
-        assert_eq!(data.counts.finished, 1);
+        let counts = data.counts();
+        assert_eq!(counts.cancelled, 1);
+        assert_eq!(counts.completed, 0);
+        assert_eq!(data.latency.len_recorded(), 0);
+        assert_eq!(counts.finished, 1);
         assert_eq!(data.series.buckets_of(0), [1, 0]);
+    }
+
+    #[test]
+    fn counts_are_derived_from_the_rows_and_cells() {
+        let mut data = ShardData::new(3, 2);
+        let failed = Sample {
+            series: 1,
+            bucket: 1,
+            failed: true,
+            tracked: true,
+            headers_nanos: Some(4_000),
+            ..sample(9_000)
+        };
+        data.record(&failed);
+        data.record(&Sample {
+            series: 2,
+            ..sample(3_000)
+        });
+        data.record(&Sample {
+            series: 2,
+            cancelled: true,
+            tracked: true,
+            ..sample(50_000)
+        });
+        assert_eq!(
+            data.counts(),
+            Counts {
+                completed: 2,
+                failures: 1,
+                cancelled: 1,
+                sum_nanos: 12_000,
+                max_nanos: 9_000,
+                headers_count: 1,
+                headers_sum_nanos: 4_000,
+                headers_max_nanos: 4_000,
+                clamped: 0,
+                finished: 2,
+            }
+        );
+        assert_eq!(data.series.sum_nanos_of(2), 53_000);
+        assert_eq!(data.series.failures_of(1), 1);
+        assert_eq!(data.series.buckets_of(1), [0, 1]);
+        data.reset();
+        assert_eq!(data.counts(), Counts::default());
     }
 }

@@ -52,15 +52,11 @@ impl Window {
     }
 
     /// Adds a shard's data to the current slot.
-    pub(crate) fn absorb(&mut self, data: &ShardData) {
+    pub(crate) fn absorb(&mut self, data: &mut ShardData, counts: &Counts) {
         let slot = &mut self.slots[self.current];
-        slot.latency
-            .add(&data.latency)
-            .expect("same histogram layout");
-        slot.headers
-            .add(&data.headers)
-            .expect("same histogram layout");
-        slot.counts.add(&data.counts);
+        data.latency.drain_into(&mut slot.latency);
+        data.headers.drain_into(&mut slot.headers);
+        slot.counts.add(counts);
     }
 
     /// Moves to the slot that contains `now`, clearing the slots passed over.
@@ -168,6 +164,12 @@ mod tests {
         });
     }
 
+    fn absorb(window: &mut Window, data: &mut ShardData) {
+        let counts = data.counts();
+        window.absorb(data, &counts);
+        data.reset();
+    }
+
     fn window() -> (Window, Instant, ShardData) {
         let (clock, _mock) = quanta::Clock::mock();
         let origin = clock.now();
@@ -184,7 +186,7 @@ mod tests {
         for micros in 1..=100_000 {
             record(&mut data, micros);
         }
-        window.absorb(&data);
+        absorb(&mut window, &mut data);
         let stats = window.stats(origin + Duration::from_secs(5));
         let within = |got: Duration, want_micros: f64| {
             let got = got.as_micros() as f64;
@@ -220,7 +222,7 @@ mod tests {
         for i in 1..=5_000u64 {
             record(&mut data, i * 100);
         }
-        window.absorb(&data);
+        absorb(&mut window, &mut data);
         let stats = window.stats(origin + Duration::from_secs(1));
         let p99 = stats.latency.p99.as_micros() as f64;
         // The 99th percentile is the 4000th of the 5000 slow values: 400 ms.
@@ -232,14 +234,14 @@ mod tests {
     fn rotation_drops_samples_older_than_the_window() {
         let (mut window, origin, mut data) = window();
         record(&mut data, 900_000); // a slow request in the first slot
-        window.absorb(&data);
+        absorb(&mut window, &mut data);
         let mut fast = ShardData::new(1, 1);
         for second in 1..=70u64 {
             let now = origin + Duration::from_secs(second);
             window.advance(now);
             fast.reset();
             record(&mut fast, 1_000);
-            window.absorb(&fast);
+            absorb(&mut window, &mut fast);
             let stats = window.stats(now);
             let has_slow = stats.latency.max >= Duration::from_millis(900);
             // The slow sample's slot (0..10 s) leaves the 6-slot ring when the 7th slot begins.
@@ -261,7 +263,7 @@ mod tests {
     fn a_long_pause_clears_every_slot() {
         let (mut window, origin, mut data) = window();
         record(&mut data, 5_000);
-        window.absorb(&data);
+        absorb(&mut window, &mut data);
         let later = origin + Duration::from_secs(3600);
         window.advance(later);
         let stats = window.stats(later);
