@@ -9,12 +9,12 @@ const FLOORS: &[&[&str]] = &[
     &["round", "path", "uri", "tls", "redact", "error", "validate"],
     &["health_report", "config", "probe", "info"],
     &["checker"],
-    &["metrics"],
+    &["metrics", "webhook"],
     &["checks"],
     &["vitals"],
     &["reliability"],
     &["render"],
-    &["health", "grpc", "webhook", "drain"],
+    &["health", "grpc", "drain"],
 ];
 
 fn floor(module: &str) -> usize {

@@ -2,6 +2,8 @@
 #![cfg(feature = "http-client")]
 
 mod common;
+#[path = "support/exposition_tools.rs"]
+mod exposition_tools;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,7 +13,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
 use parking_lot::Mutex;
-use tower_vitals::{Check, HealthChecker, HealthStatus, WebhookNotifier};
+use tower_vitals::{Check, HealthChecker, HealthLayer, HealthStatus, WebhookNotifier};
 
 /// A receiver that refuses the first `refusals` requests with 503 and keeps the bodies of the
 /// rest.
@@ -173,4 +175,74 @@ async fn a_full_queue_drops_and_counts() {
             .build()
             .is_err()
     );
+}
+
+/// Healthy, unhealthy, … for the first ten runs (ten changes), then unhealthy for good.
+fn ten_changes() -> impl Fn() -> std::future::Ready<HealthStatus> + Send + Sync + 'static {
+    let runs = AtomicU32::new(0);
+    move || {
+        let n = runs.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(if n < 10 && n.is_multiple_of(2) {
+            HealthStatus::Healthy
+        } else {
+            HealthStatus::Unhealthy
+        })
+    }
+}
+
+#[tokio::test]
+async fn metrics_show_each_notifiers_figures_by_receiver_host_only() {
+    let (receiving, _bodies, _calls) = receiver(0).await;
+    let small = WebhookNotifier::builder(&receiving.url("/hooks?token=s3cr3t-path"))
+        .queue(2)
+        .batch(1, Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let large = WebhookNotifier::builder(&receiving.url("/hooks"))
+        .build()
+        .unwrap();
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", ten_changes()).retries(0))
+        .on_change(small.listener())
+        .on_change(large.listener())
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    // The current-thread runtime delivers nothing while this loop does not yield.
+    for _ in 0..10 {
+        futures_util::FutureExt::now_or_never(checker.report()).unwrap();
+    }
+    let queued = small.stats();
+    assert_eq!(
+        (queued.queued, queued.queue_capacity, queued.dropped_events),
+        (2, 2, 8)
+    );
+    assert_eq!(large.stats().queued, 10);
+    wait_for(|| small.stats().delivered_events == 2 && large.stats().delivered_events == 10).await;
+
+    let server = common::serve(HealthLayer::new(checker).webhook(&small).webhook(&large)).await;
+    let text = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    let host = receiving.addr.to_string();
+    for line in [
+        format!("vitals_webhook_events_total{{receiver=\"{host}\",outcome=\"delivered\"}} 2"),
+        format!("vitals_webhook_events_total{{receiver=\"{host}\",outcome=\"dropped\"}} 8"),
+        format!("vitals_webhook_events_total{{receiver=\"{host} #2\",outcome=\"delivered\"}} 10"),
+        format!("vitals_webhook_events_total{{receiver=\"{host} #2\",outcome=\"dropped\"}} 0"),
+        format!("vitals_webhook_batches_total{{receiver=\"{host}\",outcome=\"delivered\"}} 2"),
+        format!("vitals_webhook_batches_total{{receiver=\"{host} #2\",outcome=\"delivered\"}} 1"),
+        format!("vitals_webhook_batches_total{{receiver=\"{host}\",outcome=\"failed\"}} 0"),
+        format!("vitals_webhook_requests_total{{receiver=\"{host}\"}} 2"),
+        format!("vitals_webhook_queue_depth{{receiver=\"{host}\"}} 0"),
+        format!("vitals_webhook_queue_capacity{{receiver=\"{host}\"}} 2"),
+        format!("vitals_webhook_queue_capacity{{receiver=\"{host} #2\"}} 1024"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+    }
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("/hooks"),
+        "{text}"
+    );
+    if let Some((passed, said)) = exposition_tools::promtool(&text) {
+        assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
+    }
 }

@@ -20,6 +20,7 @@ use crate::metrics::MetricsCollector;
 use crate::path::{Gate, PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
 use crate::render::{AppendedMetrics, Prometheus};
+use crate::webhook::WebhookNotifier;
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
 ///
@@ -59,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) metrics_access: DetailPolicy,
     /// The application's build and runtime information.
     pub(crate) info: Option<Arc<AppInfo>>,
+    /// Webhook notifiers whose figures `/metrics` shows.
+    pub(crate) webhooks: Vec<WebhookNotifier>,
     /// Health groups, with their full paths.
     pub(crate) groups: Vec<(Group, String)>,
     /// Every path served: most requests for the app are passed on after one test of it.
@@ -132,6 +135,7 @@ impl Settings {
                 checker.clone(),
                 self.metrics.clone(),
                 self.info.clone(),
+                &self.webhooks,
             ))
         })
     }
@@ -157,6 +161,7 @@ impl Default for Settings {
             groups: Vec::new(),
             gate: Paths::default().path_set().gate(),
             info: None,
+            webhooks: Vec::new(),
             prometheus: Prometheus::default(),
             appended: Vec::new(),
             reliability: ReliabilityConfig::default(),
@@ -444,6 +449,31 @@ impl HealthLayer {
     /// collector then leaves out exactly the paths this layer serves, prefix included.
     pub fn metrics(mut self, collector: MetricsCollector) -> Self {
         Arc::make_mut(&mut self.settings).metrics = Some(collector);
+        self
+    }
+
+    /// Shows a webhook notifier's figures on `/metrics`: `vitals_webhook_events_total` by
+    /// outcome (`delivered`, `dropped`), `vitals_webhook_batches_total` (`delivered`,
+    /// `failed`), `vitals_webhook_requests_total` (retries included) and the queue's
+    /// `vitals_webhook_queue_depth` and `vitals_webhook_queue_capacity`, each labelled
+    /// `receiver` with the receiver's host only (a Slack or Teams webhook's path is its secret).
+    ///
+    /// ```
+    /// use tower_vitals::{HealthChecker, HealthLayer, WebhookNotifier};
+    ///
+    /// let pager = WebhookNotifier::builder("http://alerts.internal:8080/hooks/relay").build()?;
+    /// let checker = HealthChecker::builder()
+    ///     .check("db", || async {})
+    ///     .on_change(pager.listener())
+    ///     .build()?;
+    /// let layer = HealthLayer::new(checker).webhook(&pager);
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn webhook(mut self, notifier: &WebhookNotifier) -> Self {
+        Arc::make_mut(&mut self.settings)
+            .webhooks
+            .push(notifier.clone());
         self
     }
 

@@ -23,6 +23,7 @@ use crate::validate;
 use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, validate_source_name};
 use crate::vitals::source::{IntoFigures, NamedSource};
 use crate::vitals::{ProcessFigures, Source, Vitals, VitalsGatherer, Want};
+use crate::webhook::WebhookNotifier;
 
 /// Settings of the reliability report.
 ///
@@ -247,6 +248,7 @@ impl Reporter {
         checker: HealthChecker,
         metrics: Option<MetricsCollector>,
         info: Option<Arc<AppInfo>>,
+        webhooks: &[WebhookNotifier],
     ) -> Self {
         let mut gatherer = VitalsGatherer::builder(checker)
             .source_timeout(config.source_timeout)
@@ -257,6 +259,9 @@ impl Reporter {
         }
         if let Some(info) = info {
             gatherer = gatherer.shared_info(info);
+        }
+        for notifier in webhooks {
+            gatherer = gatherer.webhook(notifier);
         }
         Self {
             ttl: config.ttl,
@@ -573,7 +578,13 @@ mod tests {
             .cache_ttl(Duration::ZERO)
             .build()
             .unwrap();
-        let reporter = Arc::new(Reporter::new(ReliabilityConfig::new(), checker, None, None));
+        let reporter = Arc::new(Reporter::new(
+            ReliabilityConfig::new(),
+            checker,
+            None,
+            None,
+            &[],
+        ));
         let reports = futures_util::future::join_all((0..20).map(|_| reporter.report())).await;
         assert!(
             reports.iter().all(|r| Arc::ptr_eq(r, &reports[0])),
@@ -597,7 +608,7 @@ mod tests {
         let config = ReliabilityConfig::new()
             .source_timeout(Duration::from_millis(50))
             .unwrap();
-        let reporter = Arc::new(Reporter::new(config, checker, None, None));
+        let reporter = Arc::new(Reporter::new(config, checker, None, None, &[]));
         let report = reporter.report().await;
         assert_eq!(report.status, HealthStatus::Degraded);
         assert!(

@@ -17,6 +17,7 @@ use crate::metrics::{Exemplar, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
 use crate::reliability::Anomaly;
 use crate::vitals::Vitals;
+use crate::webhook::WebhookStats;
 
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -105,6 +106,7 @@ impl Prometheus {
             lifecycle: Some((&vitals.lifecycle, vitals.broken.is_none())),
             info: vitals.info.as_deref(),
             runtime: vitals.runtime.ready(),
+            webhooks: &vitals.webhooks,
             anomalies,
             format,
         }
@@ -143,6 +145,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) info: Option<&'a AppInfo>,
     /// The Tokio runtime's figures, when gathered.
     pub(crate) runtime: Option<&'a RuntimeStats>,
+    /// The webhook notifiers' figures, by receiver.
+    pub(crate) webhooks: &'a [(String, WebhookStats)],
     /// The anomalies of the last reliability report, when there is one.
     pub(crate) anomalies: Option<&'a [Anomaly]>,
     pub(crate) format: TextFormat,
@@ -169,6 +173,9 @@ impl Exposition<'_> {
         }
         if let Some(anomalies) = self.anomalies {
             anomaly_families(&mut out, anomalies);
+        }
+        if !self.webhooks.is_empty() {
+            webhook_families(&mut out, self.webhooks);
         }
         out.family("uptime_seconds", "gauge", "Time since the service started.");
         out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());
@@ -380,6 +387,66 @@ fn anomaly_families(out: &mut Writer<'_>, anomalies: &[Anomaly]) {
             &[("rule", rule), ("severity", severity)],
             count as f64,
         );
+    }
+}
+
+/// What each webhook notifier has done, and its queue now, labelled with the receiver's host.
+fn webhook_families(out: &mut Writer<'_>, webhooks: &[(String, WebhookStats)]) {
+    type Figure = fn(&WebhookStats) -> u64;
+    /// A counter family: name, help, and a figure per `outcome` ("" for none).
+    type Counter<'a> = (&'a str, &'a str, &'a [(&'a str, Figure)]);
+    let counters: [Counter<'_>; 3] = [
+        (
+            "webhook_events_total",
+            "Status changes a webhook notifier delivered, or dropped because its queue was full.",
+            &[
+                ("delivered", |s| s.delivered_events),
+                ("dropped", |s| s.dropped_events),
+            ],
+        ),
+        (
+            "webhook_batches_total",
+            "Webhook requests the receiver accepted, or given up after the last retry.",
+            &[
+                ("delivered", |s| s.delivered_batches),
+                ("failed", |s| s.failed_batches),
+            ],
+        ),
+        (
+            "webhook_requests_total",
+            "Webhook requests sent, retries included.",
+            &[("", |s| s.attempts)],
+        ),
+    ];
+    for (name, help, outcomes) in counters {
+        out.family(name, "counter", help);
+        for (receiver, stats) in webhooks {
+            for (outcome, figure) in outcomes {
+                let mut labels = vec![("receiver", receiver.as_str())];
+                if !outcome.is_empty() {
+                    labels.push(("outcome", outcome));
+                }
+                out.sample(name, "", &labels, figure(stats) as f64);
+            }
+        }
+    }
+    let gauges: [(&str, &str, Figure); 2] = [
+        (
+            "webhook_queue_depth",
+            "Status changes waiting in a webhook notifier's queue.",
+            |s| s.queued,
+        ),
+        (
+            "webhook_queue_capacity",
+            "Status changes a webhook notifier's queue holds at most.",
+            |s| s.queue_capacity,
+        ),
+    ];
+    for (name, help, figure) in gauges {
+        out.family(name, "gauge", help);
+        for (receiver, stats) in webhooks {
+            out.sample(name, "", &[("receiver", receiver)], figure(stats) as f64);
+        }
     }
 }
 

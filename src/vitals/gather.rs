@@ -18,6 +18,7 @@ use crate::metrics::MetricsCollector;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
 use crate::redact::redact;
 use crate::validate;
+use crate::webhook::{WebhookNotifier, WebhookStats};
 
 /// Gathers [`Vitals`]; cheap to clone (one shared state). Made by [`VitalsGatherer::builder`].
 #[derive(Debug, Clone)]
@@ -33,6 +34,7 @@ struct Inner {
     flap_window: Duration,
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
+    webhooks: Vec<WebhookNotifier>,
     cpu: CpuSampler,
     probe: RuntimeProbe,
 }
@@ -47,6 +49,7 @@ pub struct VitalsGathererBuilder {
     flap_window: Duration,
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
+    webhooks: Vec<WebhookNotifier>,
 }
 
 /// What one gathering needs: endpoints ask only for what they show.
@@ -108,6 +111,7 @@ impl VitalsGatherer {
             flap_window: Duration::from_secs(600),
             sources: Vec::new(),
             info: None,
+            webhooks: Vec::new(),
         }
     }
 
@@ -235,6 +239,10 @@ impl VitalsGatherer {
             process,
             runtime,
             sources,
+            webhooks: match want.counters {
+                true => webhook_figures(&inner.webhooks),
+                false => Vec::new(),
+            },
             uptime: inner.checker.uptime(),
             lifecycle: inner.checker.lifecycle(),
             info: inner.info.clone(),
@@ -254,6 +262,25 @@ impl VitalsGatherer {
             components: Vec::new(),
         }
     }
+}
+
+/// Each notifier's figures under its receiver's host; a host seen before gets `#2`, `#3`…
+/// so that every label is distinct.
+fn webhook_figures(notifiers: &[WebhookNotifier]) -> Vec<(String, WebhookStats)> {
+    let mut figures: Vec<(String, WebhookStats)> = Vec::with_capacity(notifiers.len());
+    for notifier in notifiers {
+        let receiver = notifier.receiver();
+        let seen = figures
+            .iter()
+            .filter(|(label, _)| label == &receiver || label.starts_with(&format!("{receiver} #")))
+            .count();
+        let label = match seen {
+            0 => receiver,
+            n => format!("{receiver} #{}", n + 1),
+        };
+        figures.push((label, notifier.stats()));
+    }
+    figures
 }
 
 impl VitalsGathererBuilder {
@@ -309,6 +336,13 @@ impl VitalsGathererBuilder {
         self.shared_info(Arc::new(info))
     }
 
+    /// Adds a webhook notifier's figures (deliveries, drops, attempts, its queue), labelled
+    /// with its receiver's host.
+    pub fn webhook(mut self, notifier: &WebhookNotifier) -> Self {
+        self.webhooks.push(notifier.clone());
+        self
+    }
+
     pub(crate) fn shared_info(mut self, info: Arc<AppInfo>) -> Self {
         self.info = Some(info);
         self
@@ -337,6 +371,7 @@ impl VitalsGathererBuilder {
                 flap_window: self.flap_window,
                 sources: self.sources,
                 info: self.info,
+                webhooks: self.webhooks,
                 cpu: CpuSampler::new(),
                 probe: RuntimeProbe::new(Duration::from_millis(100)),
             }),

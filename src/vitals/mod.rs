@@ -38,6 +38,7 @@ use crate::health_report::SystemHealthStatus;
 use crate::info::AppInfo;
 use crate::metrics::MetricsSnapshot;
 use crate::probe::{ProcessStats, RuntimeStats};
+use crate::webhook::WebhookStats;
 
 pub(crate) use gather::Want;
 pub use gather::{VitalsGatherer, VitalsGathererBuilder};
@@ -90,6 +91,9 @@ pub struct Vitals {
     pub runtime: Source<RuntimeStats>,
     /// The application's own sources, by name, in the order they were added.
     pub sources: Vec<(String, Source<serde_json::Value>)>,
+    /// The webhook notifiers' figures, by receiver (host, `#2` after a repeated one), when
+    /// the per-check counters are gathered.
+    pub webhooks: Vec<(String, WebhookStats)>,
     /// Time since the checker was built.
     pub uptime: Duration,
     /// The service's phase (serving, draining, shutting down) and the drain's timings.

@@ -124,6 +124,10 @@ pub struct WebhookStats {
     pub dropped_events: u64,
     /// Requests sent, retries included.
     pub attempts: u64,
+    /// Changes waiting in the queue now.
+    pub queued: u64,
+    /// How many changes the queue holds at most.
+    pub queue_capacity: u64,
 }
 
 /// Settings of a [`WebhookNotifier`].
@@ -195,6 +199,19 @@ impl WebhookNotifier {
             failed_batches: read(&stats.failed_batches),
             dropped_events: read(&stats.dropped_events),
             attempts: read(&stats.attempts),
+            queued: (self.shared.sender.max_capacity() - self.shared.sender.capacity()) as u64,
+            queue_capacity: self.shared.sender.max_capacity() as u64,
+        }
+    }
+
+    /// The receiver's host (and port, when the URI names one): what the notifier's figures
+    /// are labelled with. Never the path or query, which are a Slack or Teams webhook's secret.
+    pub fn receiver(&self) -> String {
+        let uri = &self.shared.settings.uri;
+        let host = uri.host().unwrap_or("?");
+        match uri.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         }
     }
 }

@@ -132,6 +132,7 @@ fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFo
         lifecycle: None,
         info: None,
         runtime: None,
+        webhooks: &[],
         anomalies: None,
         format,
     }
