@@ -22,9 +22,11 @@ use crate::error::ConfigError;
 use crate::path::PathSet;
 use crate::validate::{count, duration};
 
-/// OpenTelemetry's default bounds for `http.server.request.duration`, in seconds.
-pub const OTEL_DURATION_BOUNDS: [f64; 15] = [
-    0.0, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+/// The bucket bounds OpenTelemetry's HTTP semantic conventions advise for
+/// `http.server.request.duration`, in seconds. No `0` bound: a request never takes no time, so
+/// an `le="0"` bucket would always be empty.
+pub const OTEL_DURATION_BOUNDS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// Collects request figures: a cheap `Clone` handle, shared by [`MetricsLayer`](super::MetricsLayer),
@@ -39,7 +41,7 @@ pub const OTEL_DURATION_BOUNDS: [f64; 15] = [
 /// folding happens on reads only.
 ///
 /// Memory is fixed when it is built ([`memory_bytes`](Self::memory_bytes)): with the defaults
-/// (6 slots, 64 routes, 512 series, 15 bounds) about 0.47 MB plus 0.13 MB per shard (1.1 MB with
+/// (6 slots, 64 routes, 512 series, 14 bounds) about 0.47 MB plus 0.13 MB per shard (1.1 MB with
 /// 4 shards, measured), one shard per CPU (rounded to a power of two, at least 2); route names
 /// add their text once each.
 ///
