@@ -397,3 +397,61 @@ async fn exclusions_hold_per_template_where_they_can_and_per_path_where_they_can
     );
     assert_eq!(counted(&snapshot, "/users/{id}"), 2);
 }
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn exact_status_codes_are_labelled_up_to_the_cap_then_by_class() {
+    let collector = MetricsCollector::builder().status_codes(2).build().unwrap();
+    let checker = HealthChecker::builder().build().unwrap();
+    let app = Router::new()
+        .route(
+            "/users/{id}",
+            get(
+                |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                    match id {
+                        0 => StatusCode::NOT_FOUND,
+                        1 => StatusCode::IM_A_TEAPOT,
+                        _ => StatusCode::OK,
+                    }
+                },
+            ),
+        )
+        .layer(MetricsLayer::new(collector.clone()));
+    let app = HealthLayer::new(checker)
+        .metrics(collector.clone())
+        .details(DetailPolicy::Always)
+        .around(app);
+    let server = common::serve_router(Router::new().fallback_service(app)).await;
+    for id in [7, 0, 8, 1, 0] {
+        server.get(&format!("/users/{id}")).await;
+    }
+    let text = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    let prefix = r#"vitals_http_server_requests_total{route="/users/{id}",method="GET","#;
+    for line in [
+        format!(r#"{prefix}status_class="2xx",status_code="200"}} 2"#),
+        format!(r#"{prefix}status_class="4xx",status_code="404"}} 2"#),
+        format!(r#"{prefix}status_class="4xx"}} 1"#),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+    }
+    let json = server.get("/health/reliability").await.json();
+    let routes = json["metrics"]["requests"]["routes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{json:#}"));
+    let with = |code: serde_json::Value| {
+        routes
+            .iter()
+            .filter(|r| r["status_code"] == code)
+            .map(|r| r["requests"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (
+            with(200.into()),
+            with(404.into()),
+            with(serde_json::Value::Null)
+        ),
+        (2, 2, 1),
+        "{routes:?}"
+    );
+}

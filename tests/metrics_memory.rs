@@ -55,6 +55,93 @@ fn memory_is_fixed_and_recording_allocates_nothing() {
     the_layer_adds_no_allocation_per_request();
     a_flood_of_odd_requests_grows_nothing();
     layering_allocates_nothing();
+    exact_status_codes_keep_memory_fixed();
+}
+
+/// Forty distinct status codes over five routes and three methods with exact codes kept for
+/// eight and 64 label sets: memory as stated at build, nothing allocated over a million
+/// records, eight codes labelled, the rest under their class, the label sets past the cap in
+/// the overflow series.
+fn exact_status_codes_keep_memory_fixed() {
+    const CODES: [u16; 40] = [
+        200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408,
+        409, 410, 412, 413, 415, 422, 425, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 507,
+        508, 510, 511, 599,
+    ];
+    let before = dhat::HeapStats::get();
+    let collector = MetricsCollector::builder()
+        .shards(2)
+        .status_codes(8)
+        .max_series(64)
+        .build()
+        .unwrap();
+    let built = dhat::HeapStats::get().curr_bytes - before.curr_bytes;
+    let stated = collector.memory_bytes();
+    let off = built.abs_diff(stated) as f64 / built as f64;
+    assert!(
+        off < 0.02,
+        "memory_bytes() says {stated}, building allocated {built}"
+    );
+    let record = |i: usize| {
+        let code = StatusCode::from_u16(CODES[i % CODES.len()]).unwrap();
+        collector.record(&RequestRecord {
+            route: Some(ROUTES[(i / CODES.len()) % ROUTES.len()]),
+            method: &METHODS[(i / 7) % METHODS.len()],
+            outcome: Outcome::status(code),
+            duration: Duration::from_micros(100 + (i % 10_000) as u64),
+            time_to_headers: None,
+        });
+    };
+    for i in 0..15_000 {
+        record(i);
+    }
+    drop(collector.snapshot());
+    let warm = dhat::HeapStats::get();
+    for i in 0..1_000_000 {
+        record(i);
+    }
+    let after = dhat::HeapStats::get();
+    assert_eq!(
+        after.total_blocks, warm.total_blocks,
+        "allocations while recording"
+    );
+    assert_eq!(after.curr_bytes, warm.curr_bytes);
+
+    let snapshot = collector.snapshot();
+    assert_eq!(snapshot.totals.requests, 1_015_000);
+    let mut labelled: Vec<u16> = snapshot
+        .series
+        .iter()
+        .filter_map(|s| s.status_code)
+        .collect();
+    labelled.sort_unstable();
+    labelled.dedup();
+    assert_eq!(labelled, CODES[..8], "the first eight codes seen");
+    let unlabelled = |class: &str| {
+        snapshot
+            .series
+            .iter()
+            .filter(|s| s.status_code.is_none() && s.status_class == class)
+            .map(|s| s.count)
+            .sum::<u64>()
+    };
+    assert!(
+        unlabelled("4xx") > 0 && unlabelled("5xx") > 0,
+        "later codes under their class"
+    );
+    // 64 label sets, the seven overflow ones (one per class) among them; those of 1xx, error
+    // and cancelled got no request, and a snapshot leaves out empty series.
+    assert_eq!(snapshot.series.len(), 64 - 3, "the cap");
+    assert!(
+        snapshot
+            .series
+            .iter()
+            .any(|s| &*s.route == "other" && s.count > 0),
+        "label sets past the cap share the overflow series"
+    );
+    drop((snapshot, labelled));
+    assert_eq!(dhat::HeapStats::get().curr_bytes, warm.curr_bytes);
+    println!("exact status codes: {built} bytes, unchanged after 1,000,000 records");
 }
 
 /// Axum calls `layer()` for every route, and per request on a router without state: after the

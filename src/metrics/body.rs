@@ -29,7 +29,8 @@ pub(crate) enum Classified<E> {
 
 pub(crate) struct BodyState<E> {
     tracker: Tracker,
-    class: u8,
+    /// The response's status slot.
+    status: u8,
     headers_nanos: u64,
     classified: Classified<E>,
 }
@@ -37,13 +38,13 @@ pub(crate) struct BodyState<E> {
 impl<E> BodyState<E> {
     pub(crate) fn new(
         tracker: Tracker,
-        class: u8,
+        status: u8,
         headers_nanos: u64,
         classified: Classified<E>,
     ) -> Self {
         Self {
             tracker,
-            class,
+            status,
             headers_nanos,
             classified,
         }
@@ -51,7 +52,7 @@ impl<E> BodyState<E> {
 
     fn fail(mut self) {
         self.tracker
-            .end(self.class, true, Some(self.headers_nanos), None);
+            .end(self.status, true, Some(self.headers_nanos), None);
     }
 }
 
@@ -63,7 +64,7 @@ impl<E: ClassifyEos> BodyState<E> {
             Classified::Eos(eos) => eos.classify_eos(trailers).is_err(),
         };
         self.tracker
-            .end(self.class, failed, Some(self.headers_nanos), at);
+            .end(self.status, failed, Some(self.headers_nanos), at);
     }
 }
 

@@ -10,13 +10,12 @@ use tokio::runtime::Handle;
 
 use super::buckets::BucketIndex;
 use super::exemplar::{Exemplars, TraceIds};
-use super::labels::{
-    CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index, status_class,
-};
+use super::labels::{CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index};
 use super::record::{Outcome, RequestRecord};
 use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, shard_data_bytes, thread_index};
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
+use super::statuses::{MAX_CODES, Statuses};
 use super::window::Window;
 use crate::error::ConfigError;
 use crate::path::PathSet;
@@ -67,6 +66,8 @@ struct Inner {
     mask: usize,
     routes: Routes,
     series: Series,
+    /// What a response's status becomes in a label set.
+    statuses: Statuses,
     /// The bucket of a duration, by table.
     buckets: BucketIndex,
     /// The last traced request per bucket of each series.
@@ -104,8 +105,10 @@ impl MetricsCollector {
     /// Records one request.
     pub fn record(&self, record: &RequestRecord<'_>) {
         let route = self.route_id(record.route);
-        let (class, failed, cancelled) = match record.outcome {
-            Outcome::Response { status, failed } => (status_class(status), failed, false),
+        let (status, failed, cancelled) = match record.outcome {
+            Outcome::Response { status, failed } => {
+                (self.inner.statuses.slot(status), failed, false)
+            }
             Outcome::Error => (ERROR_CLASS, true, false),
             Outcome::Cancelled => (CANCELLED_CLASS, false, true),
         };
@@ -117,7 +120,7 @@ impl MetricsCollector {
             SeriesKey {
                 route,
                 method: method_index(record.method),
-                class,
+                status,
             },
             Ending {
                 nanos,
@@ -295,7 +298,7 @@ impl Inner {
             trace,
         } = ending;
         let sample = Sample {
-            series: self.series.id(key),
+            series: self.series.id(key, &self.statuses),
             bucket: self.buckets.of(nanos),
             nanos,
             headers_nanos,
@@ -388,7 +391,8 @@ impl Inner {
         (running > 0).then(|| SeriesStats {
             route: self.routes.name(key.route).unwrap_or("other").into(),
             method: METHOD_NAMES[key.method as usize],
-            status_class: CLASS_NAMES[key.class as usize],
+            status_class: CLASS_NAMES[self.statuses.class_of(key.status) as usize],
+            status_code: self.statuses.code_of(key.status),
             count: running,
             failures: data.failures_of(id),
             latency_sum: Duration::from_nanos(data.sum_nanos_of(id)),
@@ -437,10 +441,17 @@ impl Tracker {
         clock.delta_as_nanos(self.start, clock.raw())
     }
 
-    /// Records the request as ended now (or at `at`, nanoseconds after the start).
+    /// The status slot of a response (see `statuses.rs`).
+    #[inline]
+    pub(crate) fn status_slot(&self, status: http::StatusCode) -> u8 {
+        self.collector.inner.statuses.slot(status)
+    }
+
+    /// Records the request as ended now (or at `at`, nanoseconds after the start), with a
+    /// status slot: [`status_slot`](Self::status_slot), `ERROR_CLASS` or `CANCELLED_CLASS`.
     pub(crate) fn end(
         &mut self,
-        class: u8,
+        status: u8,
         failed: bool,
         headers_nanos: Option<u64>,
         at: Option<u64>,
@@ -452,9 +463,9 @@ impl Tracker {
         let key = SeriesKey {
             route: self.route,
             method: self.method,
-            class,
+            status,
         };
-        let cancelled = class == CANCELLED_CLASS;
+        let cancelled = status == CANCELLED_CLASS;
         self.collector.inner.record(
             key,
             Ending {
@@ -495,6 +506,7 @@ pub struct MetricsCollectorBuilder {
     shards: Option<usize>,
     max_routes: usize,
     max_series: usize,
+    status_codes: usize,
     bounds: Vec<Duration>,
     exemplar_slots: usize,
     clock: Option<Clock>,
@@ -508,6 +520,7 @@ impl Default for MetricsCollectorBuilder {
             shards: None,
             max_routes: 64,
             max_series: 512,
+            status_codes: 0,
             bounds: OTEL_DURATION_BOUNDS
                 .iter()
                 .map(|s| Duration::from_secs_f64(*s))
@@ -528,7 +541,7 @@ impl MetricsCollectorBuilder {
     }
 
     /// Slots for exemplars (default 1 024; 0 turns them off): one per histogram bucket of each
-    /// series while there are enough (64 series with the default 16 buckets), shared past that,
+    /// series while there are enough (68 series with the default 15 buckets), shared past that,
     /// the newest winning. About 48 bytes each, allocated here.
     pub fn exemplar_slots(mut self, slots: usize) -> Self {
         self.exemplar_slots = slots;
@@ -548,15 +561,43 @@ impl MetricsCollectorBuilder {
         self
     }
 
-    /// Distinct (route, method, status class) label sets kept (default 512; 16–65535); later
+    /// Distinct (route, method, status) label sets kept (default 512; 16–65535); later
     /// ones count under route `other`, method `OTHER`.
     pub fn max_series(mut self, series: usize) -> Self {
         self.max_series = series;
         self
     }
 
+    /// Labels each series with its exact status code as well as its class (`status_code="404"`
+    /// beside `status_class="4xx"`), for the first `codes` distinct codes seen (1–64; default
+    /// 0, classes only). A code seen after those is counted under its class alone, so the
+    /// label stays bounded; service errors and cancelled requests have no code. Memory stays
+    /// fixed: the label-set table grows by `codes` slots per route and method, here.
+    ///
+    /// ```
+    /// use http::{Method, StatusCode};
+    /// use std::time::Duration;
+    /// use tower_vitals::metrics::{MetricsCollector, Outcome, RequestRecord};
+    ///
+    /// let collector = MetricsCollector::builder().status_codes(16).build()?;
+    /// collector.record(&RequestRecord {
+    ///     route: Some("/users/{id}"),
+    ///     method: &Method::GET,
+    ///     outcome: Outcome::status(StatusCode::NOT_FOUND),
+    ///     duration: Duration::from_millis(2),
+    ///     time_to_headers: None,
+    /// });
+    /// let series = &collector.snapshot().series[0];
+    /// assert_eq!((series.status_class, series.status_code), ("4xx", Some(404)));
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn status_codes(mut self, codes: usize) -> Self {
+        self.status_codes = codes;
+        self
+    }
+
     /// Upper bounds of the cumulative latency buckets (default: OpenTelemetry's
-    /// `http.server.request.duration` bounds, 0 to 10 s); 1–64 strictly increasing values.
+    /// `http.server.request.duration` bounds, 5 ms to 10 s); 1–64 strictly increasing values.
     pub fn buckets(mut self, bounds: impl IntoIterator<Item = Duration>) -> Self {
         self.bounds = bounds.into_iter().collect();
         self
@@ -570,42 +611,13 @@ impl MetricsCollectorBuilder {
 
     /// Validates the settings and allocates everything the collector will use.
     pub fn build(self) -> Result<MetricsCollector, ConfigError> {
-        count("window slots", self.slots, (1..=60, "1 to 60"))?;
-        count("max routes", self.max_routes, (1..=4096, "1 to 4096"))?;
-        count("max series", self.max_series, (16..=65535, "16 to 65535"))?;
-        count(
-            "exemplar slots",
-            self.exemplar_slots,
-            (0..=1_048_576, "0 to 1 048 576"),
-        )?;
-        let shards = match self.shards {
-            Some(shards) => count("shards", shards, (1..=256, "1 to 256"))?.next_power_of_two(),
-            None => std::thread::available_parallelism()
-                .map_or(2, usize::from)
-                .next_power_of_two()
-                .clamp(2, 64),
-        };
-        let slot_len = Duration::from_millis(100)..=Duration::from_secs(3600);
-        duration(
-            "window slot length",
-            self.slot_len,
-            (slot_len, "100 ms to 1 h"),
-        )?;
-        if self.bounds.is_empty() || self.bounds.len() > 64 {
-            return Err(ConfigError::InvalidBuckets(
-                "between 1 and 64 bounds are needed",
-            ));
-        }
-        if self.bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(ConfigError::InvalidBuckets(
-                "bounds must be strictly increasing",
-            ));
-        }
+        let shards = self.validate()?;
         let width = self.bounds.len() + 1;
         let clock = self.clock.unwrap_or_default();
         let origin = clock.now();
         let routes = Routes::new(self.max_routes);
-        let series = Series::new(routes.capacity(), self.max_series);
+        let statuses = Statuses::new(self.status_codes);
+        let series = Series::new(routes.capacity(), self.max_series, statuses.slots());
         let shard_data_bytes = shard_data_bytes(self.max_series, width);
         let memory_bytes = shards * std::mem::size_of::<CachePadded<Shard>>()
             + (shards + 1) * shard_data_bytes
@@ -613,6 +625,7 @@ impl MetricsCollectorBuilder {
             + SeriesData::bytes(self.max_series, width)
             + routes.bytes()
             + series.bytes()
+            + statuses.bytes()
             + 2 * self.bounds.len() * std::mem::size_of::<u64>()
             + Exemplars::bytes(self.exemplar_slots)
             + std::mem::size_of::<Inner>();
@@ -641,10 +654,53 @@ impl MetricsCollectorBuilder {
             origin,
             routes,
             series,
+            statuses,
             memory_bytes,
         });
         spawn_maintenance(&inner);
         Ok(MetricsCollector { inner })
+    }
+
+    /// Checks every setting; the number of shards to make.
+    fn validate(&self) -> Result<usize, ConfigError> {
+        count("window slots", self.slots, (1..=60, "1 to 60"))?;
+        count("max routes", self.max_routes, (1..=4096, "1 to 4096"))?;
+        count("max series", self.max_series, (16..=65535, "16 to 65535"))?;
+        if self.status_codes > 0 {
+            count(
+                "status codes",
+                self.status_codes,
+                (1..=MAX_CODES, "1 to 64"),
+            )?;
+        }
+        count(
+            "exemplar slots",
+            self.exemplar_slots,
+            (0..=1_048_576, "0 to 1 048 576"),
+        )?;
+        let slot_len = Duration::from_millis(100)..=Duration::from_secs(3600);
+        duration(
+            "window slot length",
+            self.slot_len,
+            (slot_len, "100 ms to 1 h"),
+        )?;
+        if self.bounds.is_empty() || self.bounds.len() > 64 {
+            return Err(ConfigError::InvalidBuckets(
+                "between 1 and 64 bounds are needed",
+            ));
+        }
+        if self.bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
+            return Err(ConfigError::InvalidBuckets(
+                "bounds must be strictly increasing",
+            ));
+        }
+        Ok(match self.shards {
+            Some(shards) => count("shards", shards, (1..=256, "1 to 256"))?.next_power_of_two(),
+            None => std::thread::available_parallelism()
+                .map_or(2, usize::from)
+                .next_power_of_two()
+                .clamp(2, 64),
+        })
     }
 }
 

@@ -10,7 +10,7 @@ use tower_http::classify::{ClassifiedResponse, ClassifyResponse};
 
 use super::body::{BodyState, Classified, ResponseBody};
 use super::collector::Tracker;
-use super::labels::{ERROR_CLASS, status_class};
+use super::labels::ERROR_CLASS;
 
 pin_project! {
     /// Response future of [`Metrics`](super::Metrics). Dropped before the response, the request
@@ -83,7 +83,8 @@ where
             },
             ClassifiedResponse::RequiresEos(eos) => Classified::Eos(eos),
         };
-        let state = BodyState::new(tracker, status_class(status), headers_nanos, classified);
+        let slot = tracker.status_slot(status);
+        let state = BodyState::new(tracker, slot, headers_nanos, classified);
         let ends_with_head = no_body
             || status.is_informational()
             || status == StatusCode::NO_CONTENT

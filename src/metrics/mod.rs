@@ -64,6 +64,7 @@ mod routes;
 mod service;
 mod shard;
 mod snapshot;
+mod statuses;
 mod window;
 
 pub use body::ResponseBody;

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering}
 use parking_lot::Mutex;
 
 use super::labels::{CLASSES, METHODS, OTHER_METHOD};
+use super::statuses::Statuses;
 
 /// Requests without a route label.
 pub(crate) const UNMATCHED: u16 = 0;
@@ -232,42 +233,49 @@ fn text_hash(text: &str) -> u64 {
     hash ^ (hash >> 29)
 }
 
-/// The label set of a series: route id, method index, class index.
+/// The label set of a series: route id, method index, status slot (a class, or an exact code:
+/// see [`Statuses`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SeriesKey {
     pub(crate) route: u16,
     pub(crate) method: u8,
-    pub(crate) class: u8,
+    pub(crate) status: u8,
 }
 
 /// Label sets → dense series ids `0..capacity`; the first `CLASSES` ids are reserved for the
-/// overflow series (route `other`, method `OTHER`), used once the capacity is taken.
+/// overflow series (route `other`, method `OTHER`, one per class), used once the capacity is
+/// taken.
 pub(crate) struct Series {
-    /// (route, method, class) → id + 1; 0 while unassigned.
+    /// (route, method, status slot) → id + 1; 0 while unassigned.
     index: Box<[AtomicU16]>,
     keys: Mutex<Vec<SeriesKey>>,
     capacity: usize,
+    /// Status slots per (route, method).
+    statuses: usize,
 }
 
 impl Series {
-    pub(crate) fn new(routes: usize, capacity: usize) -> Self {
+    pub(crate) fn new(routes: usize, capacity: usize, statuses: usize) -> Self {
         let mut keys = Vec::with_capacity(capacity);
-        keys.extend((0..CLASSES as u8).map(|class| SeriesKey {
+        keys.extend((0..CLASSES as u8).map(|status| SeriesKey {
             route: OTHER_ROUTE,
             method: OTHER_METHOD,
-            class,
+            status,
         }));
-        let index: Box<[AtomicU16]> = (0..routes * METHODS * CLASSES)
+        let index: Box<[AtomicU16]> = (0..routes * METHODS * statuses)
             .map(|_| AtomicU16::new(0))
             .collect();
-        for (id, key) in keys.iter().enumerate() {
-            index[Self::position(*key)].store(id as u16 + 1, Ordering::Relaxed);
-        }
-        Self {
+        let series = Self {
             index,
-            keys: Mutex::new(keys),
+            keys: Mutex::new(Vec::new()),
             capacity,
+            statuses,
+        };
+        for (id, key) in keys.iter().enumerate() {
+            series.index[series.position(*key)].store(id as u16 + 1, Ordering::Relaxed);
         }
+        *series.keys.lock() = keys;
+        series
     }
 
     /// Bytes allocated for the table.
@@ -276,9 +284,11 @@ impl Series {
             + self.capacity * std::mem::size_of::<SeriesKey>()
     }
 
-    pub(crate) fn id(&self, key: SeriesKey) -> u16 {
-        match self.index[Self::position(key)].load(Ordering::Relaxed) {
-            0 => self.assign(key),
+    /// The id of a label set; past the capacity, the overflow series of its class.
+    #[inline]
+    pub(crate) fn id(&self, key: SeriesKey, statuses: &Statuses) -> u16 {
+        match self.index[self.position(key)].load(Ordering::Relaxed) {
+            0 => self.assign(key, statuses),
             id => id - 1,
         }
     }
@@ -288,21 +298,21 @@ impl Series {
         self.keys.lock().clone()
     }
 
-    fn position(key: SeriesKey) -> usize {
-        (key.route as usize * METHODS + key.method as usize) * CLASSES + key.class as usize
+    fn position(&self, key: SeriesKey) -> usize {
+        (key.route as usize * METHODS + key.method as usize) * self.statuses + key.status as usize
     }
 
     #[cold]
-    fn assign(&self, key: SeriesKey) -> u16 {
+    fn assign(&self, key: SeriesKey, statuses: &Statuses) -> u16 {
         let mut keys = self.keys.lock();
-        let slot = &self.index[Self::position(key)];
+        let slot = &self.index[self.position(key)];
         match slot.load(Ordering::Relaxed) {
             0 if keys.len() < self.capacity => {
                 keys.push(key);
                 slot.store(keys.len() as u16, Ordering::Relaxed);
                 keys.len() as u16 - 1
             }
-            0 => u16::from(key.class), // the overflow series of this class
+            0 => u16::from(statuses.class_of(key.status)), // the overflow series of its class
             id => id - 1,
         }
     }
@@ -409,16 +419,21 @@ mod tests {
 
     #[test]
     fn series_past_the_capacity_fall_into_the_overflow_series_of_their_class() {
-        let series = Series::new(Routes::new(4).capacity(), CLASSES + 2);
-        let key = |route, class| SeriesKey {
+        let series = Series::new(Routes::new(4).capacity(), CLASSES + 2, CLASSES);
+        let statuses = Statuses::new(0);
+        let key = |route, status| SeriesKey {
             route,
             method: 0,
-            class,
+            status,
         };
-        assert_eq!(series.id(key(2, 1)), CLASSES as u16);
-        assert_eq!(series.id(key(3, 1)), CLASSES as u16 + 1);
-        assert_eq!(series.id(key(4, 1)), 1, "full: the 2xx overflow series");
-        assert_eq!(series.id(key(2, 1)), CLASSES as u16);
+        assert_eq!(series.id(key(2, 1), &statuses), CLASSES as u16);
+        assert_eq!(series.id(key(3, 1), &statuses), CLASSES as u16 + 1);
+        assert_eq!(
+            series.id(key(4, 1), &statuses),
+            1,
+            "full: the 2xx overflow series"
+        );
+        assert_eq!(series.id(key(2, 1), &statuses), CLASSES as u16);
         assert_eq!(series.keys().len(), CLASSES + 2);
     }
 }

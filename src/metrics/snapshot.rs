@@ -114,6 +114,10 @@ pub struct SeriesStats {
     pub method: &'static str,
     /// `1xx`…`5xx`, `error` (the service failed) or `cancelled`.
     pub status_class: &'static str,
+    /// The exact status code, when the collector keeps them
+    /// ([`status_codes`](super::MetricsCollectorBuilder::status_codes)) and this one was among
+    /// the first seen.
+    pub status_code: Option<u16>,
     /// Requests.
     pub count: u64,
     /// Of those, failures.

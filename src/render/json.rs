@@ -232,6 +232,8 @@ struct Route<'a> {
     route: &'a str,
     method: &'static str,
     status_class: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<u16>,
     requests: u64,
     failures: u64,
     avg_latency_ms: f64,
@@ -267,6 +269,7 @@ impl<'a> From<&'a MetricsSnapshot> for Requests<'a> {
                     route: &series.route,
                     method: series.method,
                     status_class: series.status_class,
+                    status_code: series.status_code,
                     requests: series.count,
                     failures: series.failures,
                     avg_latency_ms: millis(

@@ -265,11 +265,16 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         .series
         .iter()
         .map(|series| {
-            label_body(&[
+            let code = series.status_code.map(|code| code.to_string());
+            let mut labels = vec![
                 ("route", &*series.route),
                 ("method", series.method),
                 ("status_class", series.status_class),
-            ])
+            ];
+            if let Some(code) = &code {
+                labels.push(("status_code", code));
+            }
+            label_body(&labels)
         })
         .collect();
     request_histogram(out, metrics, &labels);
