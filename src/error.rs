@@ -57,6 +57,13 @@ pub enum ConfigError {
     },
     /// A metric name prefix that is not `[a-zA-Z_:][a-zA-Z0-9_:]*`.
     InvalidMetricPrefix(String),
+    /// A label for every sample that cannot be used.
+    InvalidMetricLabel {
+        /// The label's name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// An environment variable with a value that cannot be used.
     Env {
         /// The variable.
@@ -150,6 +157,9 @@ impl fmt::Display for ConfigError {
                 f,
                 "metric prefix {prefix:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
             ),
+            Self::InvalidMetricLabel { name, reason } => {
+                write!(f, "metric label {name:?}: {reason}")
+            }
         }
     }
 }

@@ -112,6 +112,57 @@ async fn metrics_are_served_as_openmetrics_when_asked() {
     assert!(!String::from_utf8(plain.body).unwrap().contains("# EOF"));
 }
 
+/// Labels given for every sample are on every sample of both formats (the prefix changed
+/// after them keeps them), and both tools accept the text.
+#[tokio::test]
+async fn constant_labels_are_on_every_sample() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::new();
+    let health = HealthLayer::new(checker.clone())
+        .metrics(collector.clone())
+        .prometheus_labels([("service", "orders"), ("region", "eu \"west\"")])
+        .unwrap()
+        .prometheus_prefix("shop_")
+        .unwrap();
+    let server = serve(checker, &collector, health).await;
+    server.get("/fast/1").await;
+    let constant = r#"service="orders",region="eu \"west\"""#;
+    for accept in ["text/plain", SCRAPE_ACCEPT] {
+        let text = String::from_utf8(server.get_accepting("/metrics", accept).await.body).unwrap();
+        let samples: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(samples.len() > 40, "{text}");
+        for sample in &samples {
+            let (_, labels) = sample
+                .split_once('{')
+                .unwrap_or_else(|| panic!("no labels: {sample}"));
+            assert!(labels.starts_with(constant), "{sample}");
+        }
+        assert!(text.contains(&format!(
+            "shop_http_server_requests_total{{{constant},route=\"/fast/{{id}}\",method=\"GET\",status_class=\"2xx\"}} 1\n"
+        )));
+        assert!(text.contains(&format!("process_cpu_seconds_total{{{constant}}} ")));
+        if accept == SCRAPE_ACCEPT {
+            assert!(openmetrics_parser(&text).is_none_or(|families| !families.is_empty()));
+        } else if let Some((passed, said)) = promtool(&text) {
+            assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
+        }
+    }
+    let checker = odd_checker();
+    for (name, why) in [
+        ("route", "the exposition's own"),
+        ("__meta", "reserved"),
+        ("9th", "must match"),
+    ] {
+        let error = HealthLayer::new(checker.clone())
+            .prometheus_labels([(name, "x")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(name) && error.contains(why), "{error}");
+    }
+    let twice = HealthLayer::new(checker).prometheus_labels([("a", "1"), ("a", "2")]);
+    assert!(twice.unwrap_err().to_string().contains("given twice"));
+}
+
 /// A request carrying a sampled W3C `traceparent` leaves its trace as the exemplar of the
 /// bucket it fell in, shown in OpenMetrics only; an unsampled one, or one without, leaves none.
 #[tokio::test]

@@ -285,7 +285,28 @@ impl HealthLayer {
     /// The prefix of the Prometheus metric names (default `vitals_`; `process_…` families keep
     /// their standard names).
     pub fn prometheus_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
-        Arc::make_mut(&mut self.settings).prometheus = Prometheus::with_prefix(prefix)?;
+        let settings = Arc::make_mut(&mut self.settings);
+        settings.prometheus = settings.prometheus.renamed(prefix)?;
+        Ok(self)
+    }
+
+    /// Labels on every sample of `/metrics` (an appended registry's aside), e.g.
+    /// `[("service", "orders")]`; see [`Prometheus::with_labels`] for the rules.
+    ///
+    /// ```
+    /// use tower_vitals::{HealthChecker, HealthLayer};
+    ///
+    /// let checker = HealthChecker::builder().build()?;
+    /// let layer = HealthLayer::new(checker).prometheus_labels([("service", "orders")])?;
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn prometheus_labels<K: AsRef<str>, V: AsRef<str>>(
+        mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let settings = Arc::make_mut(&mut self.settings);
+        settings.prometheus = settings.prometheus.clone().with_labels(labels)?;
         Ok(self)
     }
 

@@ -36,15 +36,45 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prometheus {
     prefix: String,
+    /// Labels on every sample, written once: `service="orders",region="eu"`.
+    constant_labels: String,
 }
 
 impl Default for Prometheus {
     fn default() -> Self {
         Self {
             prefix: "vitals_".to_owned(),
+            constant_labels: String::new(),
         }
     }
 }
+
+/// Label names the exposition's own families use: a constant label may not take one.
+const TAKEN_LABELS: [&str; 23] = [
+    "route",
+    "method",
+    "status_class",
+    "status_code",
+    "le",
+    "quantile",
+    "component",
+    "state",
+    "phase",
+    "rule",
+    "severity",
+    "receiver",
+    "outcome",
+    "name",
+    "version",
+    "commit",
+    "environment",
+    "rust_version",
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "url_scheme",
+    "error_type",
+];
 
 impl Prometheus {
     /// Names prefixed with `prefix`, which must be `[a-zA-Z_:][a-zA-Z0-9_:]*` or empty.
@@ -54,12 +84,73 @@ impl Prometheus {
         }
         Ok(Self {
             prefix: prefix.to_owned(),
+            constant_labels: String::new(),
+        })
+    }
+
+    /// The same renderer with another prefix (its labels kept).
+    pub(crate) fn renamed(&self, prefix: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            constant_labels: self.constant_labels.clone(),
+            ..Self::with_prefix(prefix)?
         })
     }
 
     /// The metric-name prefix.
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Puts `labels` on every sample of the exposition (not on an appended registry's; they
+    /// replace any given before): what
+    /// tells this service's series apart where the scraper does not (`service`, `region`,
+    /// `instance` behind a load balancer). A name must be `[a-zA-Z_][a-zA-Z0-9_]*`, not start
+    /// with `__` (reserved for Prometheus), not be given twice, and not be one the exposition
+    /// uses itself (`route`, `method`, `status_class`, `le`, `component`, …).
+    ///
+    /// ```
+    /// use tower_vitals::render::Prometheus;
+    ///
+    /// let renderer = Prometheus::default().with_labels([("service", "orders"), ("region", "eu")])?;
+    /// assert!(Prometheus::default().with_labels([("route", "x")]).is_err());
+    /// assert!(Prometheus::default().with_labels([("__name__", "x")]).is_err());
+    /// # drop(renderer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn with_labels<K: AsRef<str>, V: AsRef<str>>(
+        mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let labels: Vec<(K, V)> = labels.into_iter().collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, _) in &labels {
+            let name = name.as_ref();
+            let invalid = |reason| ConfigError::InvalidMetricLabel {
+                name: name.to_owned(),
+                reason,
+            };
+            if !valid_label_name(name) {
+                return Err(invalid("a label name must match [a-zA-Z_][a-zA-Z0-9_]*"));
+            }
+            if name.starts_with("__") {
+                return Err(invalid(
+                    "names starting with __ are reserved for Prometheus",
+                ));
+            }
+            if TAKEN_LABELS.contains(&name) {
+                return Err(invalid("the exposition's own families use this label"));
+            }
+            if seen.contains(&name) {
+                return Err(invalid("given twice"));
+            }
+            seen.push(name);
+        }
+        let pairs: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(name, value)| (name.as_ref(), value.as_ref()))
+            .collect();
+        self.constant_labels = label_body(&pairs);
+        Ok(self)
     }
 
     /// The exposition of `vitals`: request families when it has request figures, health and
@@ -98,6 +189,7 @@ impl Prometheus {
     ) -> String {
         Exposition {
             prefix: &self.prefix,
+            constant_labels: &self.constant_labels,
             metrics: vitals.requests.ready(),
             report: &vitals.health,
             counters: &vitals.checks,
@@ -134,6 +226,8 @@ const STATES: [HealthStatus; 4] = HealthStatus::ALL;
 /// What one exposition is made of.
 pub(crate) struct Exposition<'a> {
     pub(crate) prefix: &'a str,
+    /// Labels on every sample (a label body), or empty.
+    pub(crate) constant_labels: &'a str,
     pub(crate) metrics: Option<&'a MetricsSnapshot>,
     pub(crate) report: &'a SystemHealthStatus,
     pub(crate) counters: &'a [CheckCounters],
@@ -157,7 +251,8 @@ impl Exposition<'_> {
         // About 20 lines of up to ~150 bytes per series, 8 per component, 40 more.
         let series = self.metrics.map_or(0, |m| m.series.len());
         let lines = series * 20 + self.report.components.len() * 8 + 40;
-        let mut out = Writer::new(self.prefix, lines * 150, self.format);
+        let mut out = Writer::new(self.prefix, lines * 150, self.format)
+            .with_constant_labels(self.constant_labels);
         if let Some(metrics) = self.metrics {
             http(&mut out, metrics);
         }
@@ -393,6 +488,15 @@ fn anomaly_families(out: &mut Writer<'_>, anomalies: &[Anomaly]) {
             count as f64,
         );
     }
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`.
+fn valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()))
 }
 
 /// What each webhook notifier has done, and its queue now, labelled with the receiver's host.

@@ -8,6 +8,8 @@ use super::openmetrics::TextFormat;
 pub(crate) struct Writer<'a> {
     pub(crate) out: String,
     prefix: &'a str,
+    /// Labels on every sample, already written (`service="orders"`), or empty.
+    constant: &'a str,
     format: TextFormat,
 }
 
@@ -16,8 +18,15 @@ impl<'a> Writer<'a> {
         Self {
             out: String::with_capacity(capacity),
             prefix,
+            constant: "",
             format,
         }
+    }
+
+    /// Writes `labels` (a label body from [`label_body`]) first on every sample.
+    pub(crate) fn with_constant_labels(mut self, labels: &'a str) -> Self {
+        self.constant = labels;
+        self
     }
 
     /// The text, closed as the format asks (`# EOF` for OpenMetrics).
@@ -65,6 +74,11 @@ impl<'a> Writer<'a> {
     pub(crate) fn single_unprefixed(&mut self, name: &str, kind: &str, help: &str, value: f64) {
         self.raw_family(&[name], kind, help);
         self.out.push_str(name);
+        if !self.constant.is_empty() {
+            self.out.push('{');
+            self.out.push_str(self.constant);
+            self.out.push('}');
+        }
         self.value(value);
     }
 
@@ -73,8 +87,12 @@ impl<'a> Writer<'a> {
         out.push_str(self.prefix);
         out.push_str(name);
         out.push_str(suffix);
-        if !labels.is_empty() {
+        if !labels.is_empty() || !self.constant.is_empty() {
             out.push('{');
+            out.push_str(self.constant);
+            if !labels.is_empty() && !self.constant.is_empty() {
+                out.push(',');
+            }
             write_labels(out, labels);
             out.push('}');
         }
@@ -94,11 +112,15 @@ impl<'a> Writer<'a> {
         out.push_str(self.prefix);
         out.push_str(name);
         out.push_str(suffix);
-        if !labels.is_empty() || le.is_some() {
+        if !labels.is_empty() || le.is_some() || !self.constant.is_empty() {
             out.push('{');
+            out.push_str(self.constant);
+            if !labels.is_empty() && !self.constant.is_empty() {
+                out.push(',');
+            }
             out.push_str(labels);
             if let Some(le) = le {
-                if !labels.is_empty() {
+                if !labels.is_empty() || !self.constant.is_empty() {
                     out.push(',');
                 }
                 out.push_str("le=\"");

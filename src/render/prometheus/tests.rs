@@ -124,6 +124,7 @@ fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
 fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFormat) -> String {
     Exposition {
         prefix: "vitals_",
+        constant_labels: "",
         metrics,
         report: &report(names),
         counters: &[],
