@@ -88,7 +88,6 @@ mod tls;
 mod uri;
 mod validate;
 pub mod vitals;
-#[cfg(feature = "http-client")]
 mod webhook;
 
 /// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doc tests, with
@@ -122,6 +121,7 @@ pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use probe::ProcessStats;
 pub use redact::{MAX_MESSAGE_CHARS, redact};
+pub use webhook::WebhookStats;
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
-pub use webhook::{WebhookBuilder, WebhookFormat, WebhookNotifier, WebhookStats};
+pub use webhook::{WebhookBuilder, WebhookFormat, WebhookNotifier};

@@ -107,6 +107,7 @@ impl PathSet {
     /// none is (`Some(false)`), or it depends on the path (`None`). A template without
     /// parameters matches only its own text; for one with parameters only its literal head
     /// (up to the first `{`, `*` or `:`) is known, so any entry that may meet it gives `None`.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn decides_template(&self, template: &str) -> Option<bool> {
         let Some(head_len) = template.find(['{', '}', '*', ':']) else {
             return Some(self.matches(template));

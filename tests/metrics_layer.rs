@@ -1,6 +1,8 @@
 //! `MetricsLayer` over a real Axum server: routes, outcomes, cancellations, timing.
 
 mod common;
+#[path = "support/exposition_tools.rs"]
+mod exposition_tools;
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -454,4 +456,90 @@ async fn exact_status_codes_are_labelled_up_to_the_cap_then_by_class() {
         (2, 2, 1),
         "{routes:?}"
     );
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn route_labels_can_be_allowed_grouped_and_given_bounds_of_their_own() {
+    let collector = MetricsCollector::builder()
+        .routes_only(["/users/{id}", "/upload", "/static/*"])
+        .route_buckets("/upload", [Duration::from_secs(1), Duration::from_secs(5)])
+        .build()
+        .unwrap();
+    let ok = || get(|| async { "ok" });
+    let files = tower::service_fn(|_request: Request<Body>| async {
+        Ok::<_, Infallible>(Response::new(Body::from("file")))
+    });
+    let app = Router::new()
+        .route("/users/{id}", ok())
+        .route("/upload", ok())
+        .route("/admin/{task}", ok())
+        .route("/static/logo.png", ok())
+        .nest_service("/static", files)
+        .layer(
+            MetricsLayer::new(collector.clone())
+                .group_prefix("/static")
+                .unwrap(),
+        );
+    let checker = HealthChecker::builder().build().unwrap();
+    let app = HealthLayer::new(checker)
+        .metrics(collector.clone())
+        .around(app);
+    let server = common::serve_router(Router::new().fallback_service(app)).await;
+    for path in [
+        "/users/1",
+        "/users/2",
+        "/upload",
+        "/admin/reindex",
+        "/static/a.css",
+        "/static/b/c.js",
+        "/static/logo.png",
+        "/nothing",
+    ] {
+        server.get(path).await;
+    }
+    let snapshot = settled(&collector).await;
+    assert_eq!(counted(&snapshot, "/users/{id}"), 2);
+    assert_eq!(counted(&snapshot, "/upload"), 1);
+    assert_eq!(
+        counted(&snapshot, "other"),
+        1,
+        "/admin/{{task}} is not allowed"
+    );
+    assert_eq!(
+        counted(&snapshot, "/static/*"),
+        3,
+        "by path under nest_service, by template for /static/logo.png"
+    );
+    assert_eq!(counted(&snapshot, "unmatched"), 1);
+    assert!(
+        snapshot
+            .series
+            .iter()
+            .all(|s| !s.route.starts_with("/static/") || &*s.route == "/static/*")
+    );
+
+    let text = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    let upload: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("vitals_http_server_request_duration_seconds_bucket{route=\"/upload\"")
+        })
+        .collect();
+    assert_eq!(upload.len(), 3, "{upload:?}");
+    for (line, le) in upload.iter().zip(["1", "5", "+Inf"]) {
+        assert!(line.contains(&format!("le=\"{le}\"")), "{line}");
+    }
+    let users = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(
+                "vitals_http_server_request_duration_seconds_bucket{route=\"/users/{id}\"",
+            )
+        })
+        .count();
+    assert_eq!(users, 15, "the default 14 bounds and +Inf");
+    if let Some((passed, said)) = exposition_tools::promtool(&text) {
+        assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
+    }
 }

@@ -20,7 +20,7 @@ use crate::metrics::MetricsCollector;
 use crate::path::{Gate, PathSet, normalise, without_trailing_slash};
 use crate::reliability::{ReliabilityConfig, Reporter};
 use crate::render::{AppendedMetrics, Prometheus};
-use crate::webhook::WebhookNotifier;
+use crate::vitals::gather::WebhookSource;
 
 /// Adds health endpoints to a service; see the [module docs](crate::health).
 ///
@@ -61,7 +61,7 @@ pub(crate) struct Settings {
     /// The application's build and runtime information.
     pub(crate) info: Option<Arc<AppInfo>>,
     /// Webhook notifiers whose figures `/metrics` shows.
-    pub(crate) webhooks: Vec<WebhookNotifier>,
+    pub(crate) webhooks: Vec<WebhookSource>,
     /// Health groups, with their full paths.
     pub(crate) groups: Vec<(Group, String)>,
     /// Every path served: most requests for the app are passed on after one test of it.
@@ -491,10 +491,12 @@ impl HealthLayer {
     /// # drop(layer);
     /// # Ok::<(), tower_vitals::ConfigError>(())
     /// ```
-    pub fn webhook(mut self, notifier: &WebhookNotifier) -> Self {
+    #[cfg(feature = "http-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
+    pub fn webhook(mut self, notifier: &crate::webhook::WebhookNotifier) -> Self {
         Arc::make_mut(&mut self.settings)
             .webhooks
-            .push(notifier.clone());
+            .push(WebhookSource::of(notifier));
         self
     }
 

@@ -12,7 +12,7 @@ use super::buckets::BucketIndex;
 use super::exemplar::{Exemplars, TraceIds};
 use super::labels::{CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index};
 use super::record::{Outcome, RequestRecord};
-use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
+use super::routes::{RouteRules, Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, shard_data_bytes, thread_index};
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
 use super::statuses::{MAX_CODES, Statuses};
@@ -69,10 +69,11 @@ struct Inner {
     /// What a response's status becomes in a label set.
     statuses: Statuses,
     /// The bucket of a duration, by table.
-    buckets: BucketIndex,
+    buckets: Box<[BucketIndex]>,
     /// The last traced request per bucket of each series.
     exemplars: Exemplars,
-    bounds: Box<[Duration]>,
+    /// By bucket set (0: the default; others for routes with bounds of their own).
+    bounds: BoundSets,
     slot_len: Duration,
     aggregate: Mutex<Aggregate>,
     memory_bytes: usize,
@@ -194,7 +195,7 @@ impl MetricsCollector {
             },
             cache: inner.cache_stats(),
             series,
-            bucket_bounds: inner.bounds.to_vec(),
+            bucket_bounds: inner.bounds[0].to_vec(),
         }
     }
 
@@ -249,6 +250,13 @@ impl MetricsCollector {
         label.map_or(UNMATCHED, |label| self.inner.routes.id(label, None))
     }
 
+    /// The id of a label the caller keeps for good (a group's): found by address alone.
+    pub(crate) fn pinned_route_id(&self, label: &Arc<str>) -> u16 {
+        self.inner
+            .routes
+            .id(label, Some(&|| Box::new(label.clone())))
+    }
+
     /// The id of the route Axum matched; its text is pinned, so later requests find it by
     /// address alone.
     #[cfg(feature = "axum")]
@@ -299,7 +307,7 @@ impl Inner {
         } = ending;
         let sample = Sample {
             series: self.series.id(key, &self.statuses),
-            bucket: self.buckets.of(nanos),
+            bucket: self.bucket_index(key.route).of(nanos),
             nanos,
             headers_nanos,
             failed,
@@ -320,6 +328,15 @@ impl Inner {
             }
         }
         self.shards[home & self.mask].data.lock().record(&sample);
+    }
+
+    /// The bucket table of a route's series.
+    #[inline]
+    fn bucket_index(&self, route: u16) -> &BucketIndex {
+        match &*self.buckets {
+            [only] => only,
+            sets => &sets[usize::from(self.routes.bucket_set(route))],
+        }
     }
 
     fn cache(&self, which: usize, n: u64) {
@@ -379,7 +396,9 @@ impl Inner {
     }
 
     fn series_stats(&self, data: &SeriesData, id: usize, key: SeriesKey) -> Option<SeriesStats> {
-        let buckets = data.buckets_of(id);
+        let set = usize::from(self.routes.bucket_set(key.route));
+        let bounds = &self.bounds[set];
+        let buckets = &data.buckets_of(id)[..=bounds.len()];
         let mut running = 0;
         let cumulative: Vec<u64> = buckets
             .iter()
@@ -397,7 +416,12 @@ impl Inner {
             failures: data.failures_of(id),
             latency_sum: Duration::from_nanos(data.sum_nanos_of(id)),
             cumulative_buckets: cumulative,
-            exemplars: self.exemplars.of(id),
+            bucket_bounds: (set != 0).then(|| bounds.clone()),
+            exemplars: {
+                let mut exemplars = self.exemplars.of(id);
+                exemplars.truncate(bounds.len() + 1);
+                exemplars
+            },
         })
     }
 }
@@ -508,6 +532,10 @@ pub struct MetricsCollectorBuilder {
     max_series: usize,
     status_codes: usize,
     bounds: Vec<Duration>,
+    /// Routes with bounds of their own.
+    route_bounds: Vec<(String, Vec<Duration>)>,
+    /// Only these routes get a label of their own.
+    allowed_routes: Option<Vec<String>>,
     exemplar_slots: usize,
     clock: Option<Clock>,
 }
@@ -525,6 +553,8 @@ impl Default for MetricsCollectorBuilder {
                 .iter()
                 .map(|s| Duration::from_secs_f64(*s))
                 .collect(),
+            route_bounds: Vec::new(),
+            allowed_routes: None,
             exemplar_slots: 1024,
             clock: None,
         }
@@ -603,6 +633,52 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// Bounds of its own for the series of one route (its label: Axum's route template), as
+    /// [`buckets`](Self::buckets) sets them for all others — an upload route measured in
+    /// seconds, a cache hit in microseconds. Up to 15 routes; giving a route again replaces its
+    /// bounds. Memory stays fixed: every series has room for the longest list, here.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_vitals::metrics::MetricsCollector;
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .route_buckets("/upload", [1, 5, 30, 120].map(Duration::from_secs))
+    ///     .build()?;
+    /// # drop(collector);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn route_buckets(
+        mut self,
+        route: impl Into<String>,
+        bounds: impl IntoIterator<Item = Duration>,
+    ) -> Self {
+        let route = route.into();
+        let bounds = bounds.into_iter().collect();
+        self.route_bounds.retain(|(given, _)| *given != route);
+        self.route_bounds.push((route, bounds));
+        self
+    }
+
+    /// Only these routes (labels: Axum's route templates) get a label of their own; requests
+    /// to any other route count under `other`. Bounds the label where routes are many or made
+    /// at run time, without relying on [`max_routes`](Self::max_routes)' first-come order.
+    /// Requests without a route stay `unmatched`.
+    ///
+    /// ```
+    /// use tower_vitals::metrics::MetricsCollector;
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .routes_only(["/orders", "/orders/{id}"])
+    ///     .build()?;
+    /// # drop(collector);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn routes_only<S: Into<String>>(mut self, routes: impl IntoIterator<Item = S>) -> Self {
+        self.allowed_routes = Some(routes.into_iter().map(Into::into).collect());
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
@@ -612,10 +688,11 @@ impl MetricsCollectorBuilder {
     /// Validates the settings and allocates everything the collector will use.
     pub fn build(self) -> Result<MetricsCollector, ConfigError> {
         let shards = self.validate()?;
-        let width = self.bounds.len() + 1;
+        let (buckets, bounds) = self.bucket_sets();
+        let width = bounds.iter().map(|set| set.len() + 1).max().unwrap_or(1);
+        let routes = Routes::with_rules(self.max_routes, self.route_rules());
         let clock = self.clock.unwrap_or_default();
         let origin = clock.now();
-        let routes = Routes::new(self.max_routes);
         let statuses = Statuses::new(self.status_codes);
         let series = Series::new(routes.capacity(), self.max_series, statuses.slots());
         let shard_data_bytes = shard_data_bytes(self.max_series, width);
@@ -626,7 +703,7 @@ impl MetricsCollectorBuilder {
             + routes.bytes()
             + series.bytes()
             + statuses.bytes()
-            + 2 * self.bounds.len() * std::mem::size_of::<u64>()
+            + 2 * bounds.iter().map(|set| set.len()).sum::<usize>() * std::mem::size_of::<u64>()
             + Exemplars::bytes(self.exemplar_slots)
             + std::mem::size_of::<Inner>();
         let inner = Arc::new(Inner {
@@ -634,14 +711,9 @@ impl MetricsCollectorBuilder {
                 .map(|_| CachePadded::new(Shard::new(self.max_series, width)))
                 .collect(),
             mask: shards - 1,
-            buckets: BucketIndex::new(
-                self.bounds
-                    .iter()
-                    .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
-                    .collect(),
-            ),
+            buckets,
             exemplars: Exemplars::new(self.exemplar_slots, width),
-            bounds: self.bounds.into(),
+            bounds,
             slot_len: self.slot_len,
             aggregate: Mutex::new(Aggregate {
                 window: Window::new(self.slots, self.slot_len, origin),
@@ -659,6 +731,44 @@ impl MetricsCollectorBuilder {
         });
         spawn_maintenance(&inner);
         Ok(MetricsCollector { inner })
+    }
+
+    /// The bucket sets: the default bounds first, then each route's own; each as a table and
+    /// as durations.
+    fn bucket_sets(&self) -> (Box<[BucketIndex]>, BoundSets) {
+        let sets: Vec<&Vec<Duration>> = std::iter::once(&self.bounds)
+            .chain(self.route_bounds.iter().map(|(_, bounds)| bounds))
+            .collect();
+        let index = |bounds: &Vec<Duration>| {
+            BucketIndex::new(
+                bounds
+                    .iter()
+                    .map(|b| u64::try_from(b.as_nanos()).unwrap_or(u64::MAX))
+                    .collect(),
+            )
+        };
+        (
+            sets.iter().map(|bounds| index(bounds)).collect(),
+            sets.iter()
+                .map(|bounds| Arc::from(bounds.as_slice()))
+                .collect(),
+        )
+    }
+
+    /// Which routes get a label, and their bucket sets (1… in the order given).
+    fn route_rules(&self) -> RouteRules {
+        RouteRules {
+            allowed: self
+                .allowed_routes
+                .as_ref()
+                .map(|routes| routes.iter().map(|route| route.as_str().into()).collect()),
+            bucket_sets: self
+                .route_bounds
+                .iter()
+                .enumerate()
+                .map(|(i, (route, _))| (route.as_str().into(), i as u8 + 1))
+                .collect(),
+        }
     }
 
     /// Checks every setting; the number of shards to make.
@@ -684,15 +794,19 @@ impl MetricsCollectorBuilder {
             self.slot_len,
             (slot_len, "100 ms to 1 h"),
         )?;
-        if self.bounds.is_empty() || self.bounds.len() > 64 {
+        valid_bounds(&self.bounds)?;
+        if self.route_bounds.len() > 15 {
             return Err(ConfigError::InvalidBuckets(
-                "between 1 and 64 bounds are needed",
+                "at most 15 routes can have bounds of their own",
             ));
         }
-        if self.bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
-            return Err(ConfigError::InvalidBuckets(
-                "bounds must be strictly increasing",
-            ));
+        for (route, bounds) in &self.route_bounds {
+            if route.is_empty() {
+                return Err(ConfigError::InvalidBuckets(
+                    "a route with bounds needs a name",
+                ));
+            }
+            valid_bounds(bounds)?;
         }
         Ok(match self.shards {
             Some(shards) => count("shards", shards, (1..=256, "1 to 256"))?.next_power_of_two(),
@@ -702,6 +816,24 @@ impl MetricsCollectorBuilder {
                 .clamp(2, 64),
         })
     }
+}
+
+/// Bounds by bucket set: the default first, then each route's own.
+type BoundSets = Box<[Arc<[Duration]>]>;
+
+/// Bounds as [`MetricsCollectorBuilder::buckets`] takes them: 1–64, strictly increasing.
+fn valid_bounds(bounds: &[Duration]) -> Result<(), ConfigError> {
+    if bounds.is_empty() || bounds.len() > 64 {
+        return Err(ConfigError::InvalidBuckets(
+            "between 1 and 64 bounds are needed",
+        ));
+    }
+    if bounds.windows(2).any(|pair| pair[0] >= pair[1]) {
+        return Err(ConfigError::InvalidBuckets(
+            "bounds must be strictly increasing",
+        ));
+    }
+    Ok(())
 }
 
 /// Folds at every slot boundary on the current Tokio runtime, if there is one, until the

@@ -1,15 +1,16 @@
 //! [`MetricsLayer`] and which paths it leaves out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use tower_http::classify::MakeClassifier;
 use tower_layer::Layer;
 
 use super::classify::HttpOrGrpc;
 use super::collector::MetricsCollector;
+use super::decide::{Decision, Decisions};
 use super::service::Metrics;
-use crate::path::{PathSet, without_trailing_slash};
+use crate::error::ConfigError;
+use crate::path::{PathSet, normalise as checked_path, under, without_trailing_slash};
 
 /// Records every request it wraps into a [`MetricsCollector`]; see the [module docs](crate::metrics).
 ///
@@ -40,7 +41,10 @@ pub struct MetricsLayer<M = HttpOrGrpc> {
 pub(crate) struct Shared<M> {
     pub(crate) collector: MetricsCollector,
     excluded: Excluded,
-    /// Per route id: whether the exclusions leave it out, decided on its first request.
+    /// Prefixes whose requests share one route label.
+    groups: Vec<Group>,
+    /// Per route id: whether the exclusions leave it out and its group, decided on its first
+    /// request.
     decisions: Decisions,
     pub(crate) make_classifier: M,
 }
@@ -51,106 +55,95 @@ impl<M> Shared<M> {
         Self {
             collector,
             excluded,
+            groups: Vec::new(),
             decisions,
             make_classifier,
         }
     }
 
-    /// The request's route id, or `None` when it is not counted.
+    /// The request's route id (its group's, when it is in one), or `None` when it is not
+    /// counted.
     #[inline]
     pub(crate) fn route_of<B>(&self, request: &http::Request<B>) -> Option<u16> {
         #[cfg(feature = "axum")]
         if let Some(matched) = request.extensions().get::<axum::extract::MatchedPath>() {
             let route = self.collector.matched_route_id(matched);
-            let excluded = match self.decisions.of(route, &self.collector) {
-                Some(Some(excluded)) => excluded,
-                Some(None) => self.excluded.matches(&self.collector, request.uri().path()),
-                None => self.decide(route, matched.as_str(), request.uri().path()),
+            let decision = match self.decisions.of(route, &self.collector) {
+                Some(decision) => decision,
+                None => self.decide(route, matched.as_str()),
             };
-            return (!excluded).then_some(route);
+            let excluded = match decision.excluded {
+                Some(excluded) => excluded,
+                None => self.excluded.matches(&self.collector, request.uri().path()),
+            };
+            return match (excluded, decision.group) {
+                (true, _) => None,
+                (false, None) => Some(route),
+                (false, Some(group)) => Some(self.group_route(group)),
+            };
         }
-        let excluded = self.excluded.matches(&self.collector, request.uri().path());
-        (!excluded).then_some(super::routes::UNMATCHED)
-    }
-
-    /// Decides a route for good where its template allows; else by this request's path.
-    #[cold]
-    fn decide(&self, route: u16, template: &str, path: &str) -> bool {
-        // `other` stands for many templates: its requests are decided by their path.
-        if route != super::routes::OTHER_ROUTE {
-            let decided = self.excluded.decides_template(&self.collector, template);
-            self.decisions.set(
-                route,
-                decided,
-                !self.excluded.health || self.collector.health_paths().is_some(),
-            );
-        }
-        self.excluded.matches(&self.collector, path)
-    }
-}
-
-/// Per route id, one byte: unknown (0), or a decision and whether it holds for good.
-struct Decisions {
-    flags: Box<[AtomicU8]>,
-}
-
-const INCLUDED: u8 = 1;
-const EXCLUDED: u8 = 2;
-const BY_PATH: u8 = 3;
-/// Decided with the health paths a `HealthLayer` gave the collector (or without health paths):
-/// cannot change. Without it, the decision used the default health paths and holds only while
-/// no `HealthLayer` has given the collector its own.
-const FOR_GOOD: u8 = 4;
-
-impl Decisions {
-    fn new(routes: usize) -> Self {
-        Self {
-            flags: (0..routes).map(|_| AtomicU8::new(0)).collect(),
-        }
-    }
-
-    /// `Some(Some(excluded))` when decided for the route, `Some(None)` when each request's
-    /// path decides, `None` when not decided yet (or decided with the default health paths,
-    /// and a `HealthLayer` has given the collector its own since).
-    #[inline]
-    fn of(&self, route: u16, collector: &MetricsCollector) -> Option<Option<bool>> {
-        let flag = self.flags.get(usize::from(route))?.load(Ordering::Relaxed);
-        if flag & FOR_GOOD == 0 && (flag == 0 || collector.health_paths().is_some()) {
+        let path = request.uri().path();
+        if self.excluded.matches(&self.collector, path) {
             return None;
         }
-        Some(match flag & BY_PATH {
-            INCLUDED => Some(false),
-            EXCLUDED => Some(true),
-            _ => None,
+        Some(match self.group_of(path) {
+            Some(group) => self.group_route(group),
+            None => super::routes::UNMATCHED,
         })
     }
 
-    fn set(&self, route: u16, decided: Option<bool>, for_good: bool) {
-        let decision = match decided {
-            Some(false) => INCLUDED,
-            Some(true) => EXCLUDED,
-            None => BY_PATH,
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    /// Decides a route for good where its template allows (stored, unless the route is
+    /// `other`, which stands for many templates).
+    #[cold]
+    fn decide(&self, route: u16, template: &str) -> Decision {
+        let decision = Decision {
+            excluded: self.excluded.decides_template(&self.collector, template),
+            group: self.group_of_template(template),
         };
-        if let Some(flag) = self.flags.get(usize::from(route)) {
-            flag.store(
-                decision | if for_good { FOR_GOOD } else { 0 },
-                Ordering::Relaxed,
-            );
+        if route != super::routes::OTHER_ROUTE {
+            let for_good = !self.excluded.health || self.collector.health_paths().is_some();
+            self.decisions.set(route, decision, for_good);
         }
+        decision
+    }
+
+    /// The group a path without a route falls in.
+    #[inline]
+    fn group_of(&self, path: &str) -> Option<usize> {
+        if self.groups.is_empty() {
+            return None;
+        }
+        self.groups
+            .iter()
+            .position(|group| under(path, &group.prefix))
+    }
+
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    /// The group of a route template: one whose prefix covers the template's literal head.
+    fn group_of_template(&self, template: &str) -> Option<usize> {
+        let head = template
+            .find(['{', '}', '*', ':'])
+            .map_or(template, |end| &template[..end]);
+        let head = head
+            .strip_suffix('/')
+            .filter(|h| !h.is_empty())
+            .unwrap_or(head);
+        self.groups
+            .iter()
+            .position(|group| under(head, &group.prefix))
+    }
+
+    fn group_route(&self, group: usize) -> u16 {
+        self.collector.pinned_route_id(&self.groups[group].label)
     }
 }
 
-impl Clone for Decisions {
-    /// Undecided: a clone is made to change the exclusions.
-    fn clone(&self) -> Self {
-        Self::new(self.flags.len())
-    }
-}
-
-impl std::fmt::Debug for Decisions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decisions").finish_non_exhaustive()
-    }
+/// Requests under a path prefix counted under one route label (`/static/*`).
+#[derive(Debug, Clone)]
+pub(crate) struct Group {
+    prefix: String,
+    label: Arc<str>,
 }
 
 /// Paths not counted: the health endpoints' (unless turned off) and the application's own.
@@ -176,6 +169,7 @@ fn default_health_paths() -> &'static PathSet {
 }
 
 impl Excluded {
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     /// As [`PathSet::decides_template`], over both sets.
     fn decides_template(&self, collector: &MetricsCollector, template: &str) -> Option<bool> {
         let own = if self.own.is_empty() {
@@ -270,6 +264,36 @@ impl<M: Clone> MetricsLayer<M> {
         &self.shared.collector
     }
 
+    /// Counts every request under `prefix` (and `prefix` itself) under one route label,
+    /// `{prefix}/*`: static files, a proxied API, anything whose paths or routes are many. A
+    /// request whose Axum route template lies under the prefix joins the group by its template;
+    /// one without a route (a fallback, a service under `nest_service`), by its path. At most
+    /// 31 groups; under [`routes_only`](super::MetricsCollectorBuilder::routes_only), list the
+    /// group's label too.
+    ///
+    /// ```
+    /// use tower_vitals::metrics::{MetricsCollector, MetricsLayer};
+    ///
+    /// let layer = MetricsLayer::new(MetricsCollector::new()).group_prefix("/static")?;
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn group_prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        let prefix = checked_path(prefix, false)?;
+        let shared = Arc::make_mut(&mut self.shared);
+        shared.groups.retain(|group| group.prefix != prefix);
+        if shared.groups.len() >= 31 {
+            return Err(ConfigError::InvalidPath {
+                path: prefix,
+                reason: "at most 31 route groups",
+            });
+        }
+        let label = format!("{prefix}/*").into();
+        shared.groups.push(Group { prefix, label });
+        shared.decisions = shared.decisions.clone();
+        Ok(self)
+    }
+
     /// The exclusions, to change: what was decided per route is forgotten.
     fn excluded_mut(&mut self) -> &mut Excluded {
         let shared = Arc::make_mut(&mut self.shared);
@@ -307,6 +331,24 @@ mod tests {
         for path in ["/healthz", "/", "/metrics/x", "/metricsx", "/api/health"] {
             assert!(!excluded.matches(&collector, path), "{path}");
         }
+    }
+
+    #[test]
+    fn groups_take_valid_prefixes_up_to_31() {
+        let layer = MetricsLayer::new(MetricsCollector::new());
+        for bad in ["static", "/a//b", "/x?y"] {
+            let error = layer.clone().group_prefix(bad).unwrap_err().to_string();
+            assert!(error.contains(bad), "{error}");
+        }
+        let full = (0..31).fold(layer, |layer, i| {
+            layer.group_prefix(&format!("/g{i}")).unwrap()
+        });
+        assert!(
+            full.clone().group_prefix("/g3").is_ok(),
+            "the same prefix again replaces it"
+        );
+        let error = full.group_prefix("/g31").unwrap_err().to_string();
+        assert!(error.contains("at most 31"), "{error}");
     }
 
     #[test]

@@ -55,6 +55,7 @@ mod buckets;
 mod cells;
 mod classify;
 mod collector;
+mod decide;
 mod exemplar;
 mod future;
 mod labels;

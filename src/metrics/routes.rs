@@ -12,7 +12,7 @@
 
 use std::any::Any;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
@@ -31,9 +31,37 @@ const PINNED: u64 = 1 << 63;
 /// What keeps a label's text alive at its address (a clone of the owner of the text).
 pub(crate) type Pin = Box<dyn Any + Send + Sync>;
 
+/// What a new route label may become: whether it gets an id of its own (an allow-list), and
+/// which bucket bounds its series use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RouteRules {
+    /// Only these labels get an id; others are `other`. `None`: any, up to the cap.
+    pub(crate) allowed: Option<Vec<Box<str>>>,
+    /// Label → bucket set (1…); any other label uses set 0.
+    pub(crate) bucket_sets: Vec<(Box<str>, u8)>,
+}
+
+impl RouteRules {
+    fn allows(&self, label: &str) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|route| &**route == label))
+    }
+
+    fn bucket_set_of(&self, label: &str) -> u8 {
+        self.bucket_sets
+            .iter()
+            .find(|(route, _)| &**route == label)
+            .map_or(0, |(_, set)| *set)
+    }
+}
+
 pub(crate) struct Routes {
     /// Id → text; set once per id.
     names: Box<[OnceLock<Box<str>>]>,
+    /// Id → the bucket set its series use.
+    bucket_sets: Box<[AtomicU8]>,
+    rules: RouteRules,
     /// Id → whether an address of its text is pinned.
     pinned: Box<[AtomicBool]>,
     /// Address of a label's text → (PINNED? | length << 16 | id).
@@ -51,11 +79,18 @@ struct Slow {
 }
 
 impl Routes {
+    #[cfg(test)]
     pub(crate) fn new(max_routes: usize) -> Self {
+        Self::with_rules(max_routes, RouteRules::default())
+    }
+
+    pub(crate) fn with_rules(max_routes: usize, rules: RouteRules) -> Self {
         let capacity = max_routes + RESERVED_ROUTES;
         let table = (4 * capacity).next_power_of_two();
         let routes = Self {
             names: (0..capacity).map(|_| OnceLock::new()).collect(),
+            bucket_sets: (0..capacity).map(|_| AtomicU8::new(0)).collect(),
+            rules,
             pinned: (0..capacity).map(|_| AtomicBool::new(false)).collect(),
             keys: (0..table).map(|_| AtomicUsize::new(0)).collect(),
             values: (0..table).map(|_| AtomicU64::new(0)).collect(),
@@ -80,7 +115,9 @@ impl Routes {
     /// Bytes allocated for the tables (route names add their text when first seen).
     pub(crate) fn bytes(&self) -> usize {
         self.names.len()
-            * (std::mem::size_of::<OnceLock<Box<str>>>() + std::mem::size_of::<AtomicBool>())
+            * (std::mem::size_of::<OnceLock<Box<str>>>()
+                + std::mem::size_of::<AtomicBool>()
+                + std::mem::size_of::<AtomicU8>())
             + self.keys.len()
                 * (std::mem::size_of::<AtomicUsize>() + 2 * std::mem::size_of::<AtomicU64>())
     }
@@ -125,6 +162,12 @@ impl Routes {
             return id;
         }
         self.assign(label, address, start, pin)
+    }
+
+    /// The bucket set of a route id's series.
+    #[inline]
+    pub(crate) fn bucket_set(&self, id: u16) -> u8 {
+        self.bucket_sets[usize::from(id)].load(Ordering::Relaxed)
     }
 
     /// The text of a route id.
@@ -183,9 +226,11 @@ impl Routes {
         let existing = (0..slow.assigned).find(|&id| self.name(id as u16) == Some(label));
         let id = match existing {
             Some(id) => id as u16,
+            None if !self.rules.allows(label) => OTHER_ROUTE,
             None if slow.assigned < self.names.len() => {
                 let id = slow.assigned;
                 let _ = self.names[id].set(label.into());
+                self.bucket_sets[id].store(self.rules.bucket_set_of(label), Ordering::Relaxed);
                 slow.assigned += 1;
                 self.remember_text(label, id as u16);
                 id as u16
@@ -415,6 +460,25 @@ mod tests {
         let found = finished.recv_timeout(std::time::Duration::from_secs(10));
         drop(held);
         assert!(found.is_ok(), "a lookup waited for the mutex");
+    }
+
+    #[test]
+    fn an_allow_list_leaves_every_other_label_to_other_and_sets_pick_bounds() {
+        let routes = Routes::with_rules(
+            8,
+            RouteRules {
+                allowed: Some(vec!["/a".into(), "/upload".into()]),
+                bucket_sets: vec![("/upload".into(), 1)],
+            },
+        );
+        let a = routes.id("/a", None);
+        let upload = routes.id("/upload", None);
+        assert_eq!((a, upload), (2, 3));
+        for label in ["/b", "/users/{id}", "/a/"] {
+            assert_eq!(routes.id(label, None), OTHER_ROUTE, "{label}");
+        }
+        assert_eq!((routes.bucket_set(a), routes.bucket_set(upload)), (0, 1));
+        assert_eq!(routes.bucket_set(OTHER_ROUTE), 0);
     }
 
     #[test]

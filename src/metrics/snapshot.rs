@@ -126,6 +126,10 @@ pub struct SeriesStats {
     pub latency_sum: Duration,
     /// Cumulative bucket counts, one per bound plus +Inf (the last equals `count`).
     pub cumulative_buckets: Vec<u64>,
+    /// This series' own bounds, when its route has them
+    /// ([`route_buckets`](super::MetricsCollectorBuilder::route_buckets)); else the
+    /// snapshot's [`bucket_bounds`](MetricsSnapshot::bucket_bounds).
+    pub bucket_bounds: Option<Arc<[Duration]>>,
     /// The last traced request that fell in each bucket (not cumulative), where one did.
     pub exemplars: Vec<Option<super::Exemplar>>,
 }

@@ -20,10 +20,9 @@ use crate::info::AppInfo;
 use crate::metrics::{Exemplar, MetricsCollector, MetricsSnapshot};
 use crate::probe::RuntimeStats;
 use crate::validate;
-use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, validate_source_name};
+use crate::vitals::gather::{FLAP_WINDOW, SOURCE_TIMEOUT, WebhookSource, validate_source_name};
 use crate::vitals::source::{IntoFigures, NamedSource};
 use crate::vitals::{ProcessFigures, Source, Vitals, VitalsGatherer, Want};
-use crate::webhook::WebhookNotifier;
 
 /// Settings of the reliability report.
 ///
@@ -248,7 +247,7 @@ impl Reporter {
         checker: HealthChecker,
         metrics: Option<MetricsCollector>,
         info: Option<Arc<AppInfo>>,
-        webhooks: &[WebhookNotifier],
+        webhooks: &[WebhookSource],
     ) -> Self {
         let mut gatherer = VitalsGatherer::builder(checker)
             .source_timeout(config.source_timeout)
@@ -260,8 +259,8 @@ impl Reporter {
         if let Some(info) = info {
             gatherer = gatherer.shared_info(info);
         }
-        for notifier in webhooks {
-            gatherer = gatherer.webhook(notifier);
+        for source in webhooks {
+            gatherer = gatherer.webhook_source(source.clone());
         }
         Self {
             ttl: config.ttl,

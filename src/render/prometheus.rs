@@ -380,15 +380,17 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
 }
 
 fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[String]) {
-    let bounds: Vec<String> = metrics
-        .bucket_bounds
-        .iter()
-        .map(|bound| {
-            let mut text = String::new();
-            push_float(&mut text, bound.as_secs_f64());
-            text
-        })
-        .collect();
+    let texts = |bounds: &[Duration]| -> Vec<String> {
+        bounds
+            .iter()
+            .map(|bound| {
+                let mut text = String::new();
+                push_float(&mut text, bound.as_secs_f64());
+                text
+            })
+            .collect()
+    };
+    let default_bounds = texts(&metrics.bucket_bounds);
     let duration = "http_server_request_duration_seconds";
     out.family(
         duration,
@@ -396,6 +398,9 @@ fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[
         "Duration of HTTP server requests, from the call to the end of the response body.",
     );
     for (series, labels) in metrics.series.iter().zip(labels) {
+        // A route with bounds of its own has its own `le` values.
+        let own_bounds = series.bucket_bounds.as_deref().map(texts);
+        let bounds = own_bounds.as_ref().unwrap_or(&default_bounds);
         let exemplars = series.exemplars.iter().map(Option::as_ref);
         let les = bounds.iter().map(String::as_str).chain(["+Inf"]);
         let counts = series.cumulative_buckets.iter().copied();

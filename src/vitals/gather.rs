@@ -18,7 +18,7 @@ use crate::metrics::MetricsCollector;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
 use crate::redact::redact;
 use crate::validate;
-use crate::webhook::{WebhookNotifier, WebhookStats};
+use crate::webhook::WebhookStats;
 
 /// Gathers [`Vitals`]; cheap to clone (one shared state). Made by [`VitalsGatherer::builder`].
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ struct Inner {
     flap_window: Duration,
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
-    webhooks: Vec<WebhookNotifier>,
+    webhooks: Vec<WebhookSource>,
     cpu: CpuSampler,
     probe: RuntimeProbe,
 }
@@ -49,7 +49,7 @@ pub struct VitalsGathererBuilder {
     flap_window: Duration,
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
-    webhooks: Vec<WebhookNotifier>,
+    webhooks: Vec<WebhookSource>,
 }
 
 /// What one gathering needs: endpoints ask only for what they show.
@@ -264,12 +264,38 @@ impl VitalsGatherer {
     }
 }
 
+/// A webhook notifier's figures, read when gathered, and its receiver's host.
+#[derive(Clone)]
+pub(crate) struct WebhookSource {
+    receiver: String,
+    read: Arc<dyn Fn() -> WebhookStats + Send + Sync>,
+}
+
+impl WebhookSource {
+    #[cfg(feature = "http-client")]
+    pub(crate) fn of(notifier: &crate::webhook::WebhookNotifier) -> Self {
+        let notifier = notifier.clone();
+        Self {
+            receiver: notifier.receiver(),
+            read: Arc::new(move || notifier.stats()),
+        }
+    }
+}
+
+impl std::fmt::Debug for WebhookSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSource")
+            .field("receiver", &self.receiver)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Each notifier's figures under its receiver's host; a host seen before gets `#2`, `#3`…
 /// so that every label is distinct.
-fn webhook_figures(notifiers: &[WebhookNotifier]) -> Vec<(String, WebhookStats)> {
-    let mut figures: Vec<(String, WebhookStats)> = Vec::with_capacity(notifiers.len());
-    for notifier in notifiers {
-        let receiver = notifier.receiver();
+fn webhook_figures(sources: &[WebhookSource]) -> Vec<(String, WebhookStats)> {
+    let mut figures: Vec<(String, WebhookStats)> = Vec::with_capacity(sources.len());
+    for source in sources {
+        let receiver = source.receiver.clone();
         let seen = figures
             .iter()
             .filter(|(label, _)| label == &receiver || label.starts_with(&format!("{receiver} #")))
@@ -278,7 +304,7 @@ fn webhook_figures(notifiers: &[WebhookNotifier]) -> Vec<(String, WebhookStats)>
             0 => receiver,
             n => format!("{receiver} #{}", n + 1),
         };
-        figures.push((label, notifier.stats()));
+        figures.push((label, (source.read)()));
     }
     figures
 }
@@ -338,8 +364,14 @@ impl VitalsGathererBuilder {
 
     /// Adds a webhook notifier's figures (deliveries, drops, attempts, its queue), labelled
     /// with its receiver's host.
-    pub fn webhook(mut self, notifier: &WebhookNotifier) -> Self {
-        self.webhooks.push(notifier.clone());
+    #[cfg(feature = "http-client")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
+    pub fn webhook(self, notifier: &crate::webhook::WebhookNotifier) -> Self {
+        self.webhook_source(WebhookSource::of(notifier))
+    }
+
+    pub(crate) fn webhook_source(mut self, source: WebhookSource) -> Self {
+        self.webhooks.push(source);
         self
     }
 

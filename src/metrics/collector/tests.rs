@@ -209,6 +209,21 @@ fn bad_settings_are_errors() {
         MetricsCollector::builder()
             .buckets([Duration::from_secs(1), Duration::from_secs(1)])
             .build(),
+        MetricsCollector::builder().status_codes(65).build(),
+        MetricsCollector::builder()
+            .route_buckets("/upload", [])
+            .build(),
+        MetricsCollector::builder()
+            .route_buckets("/upload", [Duration::from_secs(2), Duration::from_secs(1)])
+            .build(),
+        MetricsCollector::builder()
+            .route_buckets("", [Duration::from_secs(1)])
+            .build(),
+        (0..16)
+            .fold(MetricsCollector::builder(), |builder, i| {
+                builder.route_buckets(format!("/r{i}"), [Duration::from_secs(1)])
+            })
+            .build(),
     ];
     for error in errors {
         assert!(error.is_err());
@@ -221,6 +236,11 @@ fn bad_settings_are_errors() {
             .to_string(),
         "max routes of 0 is out of range (1 to 4096)"
     );
+    // Giving a route again replaces its bounds: fifteen routes, sixteen calls.
+    let again = (0..16).fold(MetricsCollector::builder(), |builder, i| {
+        builder.route_buckets(format!("/r{}", i % 15), [Duration::from_secs(1)])
+    });
+    assert!(again.build().is_ok());
 }
 
 #[tokio::test(start_paused = true)]
