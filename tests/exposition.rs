@@ -163,6 +163,79 @@ async fn constant_labels_are_on_every_sample() {
     assert!(twice.unwrap_err().to_string().contains("given twice"));
 }
 
+/// With OpenTelemetry's names, the request histogram is `http_server_request_duration_seconds`
+/// labelled as the HTTP semantic conventions say, and both tools accept the text.
+#[tokio::test]
+async fn requests_can_be_named_as_opentelemetrys_conventions_say() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::builder().status_codes(8).build().unwrap();
+    let app = Router::new()
+        .route("/fast/{id}", get(|| async { "fast" }))
+        .route(
+            "/down",
+            get(|| async { axum::http::StatusCode::SERVICE_UNAVAILABLE }),
+        )
+        .layer(MetricsLayer::new(collector.clone()));
+    let health = HealthLayer::new(checker)
+        .metrics(collector.clone())
+        .prometheus_opentelemetry_names("https")
+        .unwrap();
+    let server = common::serve_router(Router::new().fallback_service(health.around(app))).await;
+    server.get("/fast/1").await;
+    server.get("/fast/2").await;
+    server.get("/down").await;
+    server.get("/nowhere").await;
+    let purge = Method::from_bytes(b"PURGE").unwrap();
+    assert_eq!(server.send(purge, "/fast/3").await.status, 405);
+
+    let text = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    let count = "http_server_request_duration_seconds_count";
+    for line in [
+        format!(
+            r#"{count}{{http_request_method="GET",http_route="/fast/{{id}}",http_response_status_code="200",url_scheme="https"}} 2"#
+        ),
+        format!(
+            r#"{count}{{http_request_method="GET",http_route="/down",http_response_status_code="503",url_scheme="https",error_type="503"}} 1"#
+        ),
+        format!(
+            r#"{count}{{http_request_method="GET",http_response_status_code="404",url_scheme="https"}} 1"#
+        ),
+        format!(
+            r#"{count}{{http_request_method="_OTHER",http_route="/fast/{{id}}",http_response_status_code="405",url_scheme="https"}} 1"#
+        ),
+        r#"http_server_active_requests{url_scheme="https"} 0"#.to_owned(),
+        "# TYPE http_server_request_duration_seconds histogram".to_owned(),
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line} in\n{text}");
+    }
+    for gone in [
+        "vitals_http_server_request_duration_seconds",
+        "vitals_http_server_requests_total",
+    ] {
+        assert!(!text.contains(gone), "{gone} in\n{text}");
+    }
+    assert!(
+        text.contains("vitals_health_status{"),
+        "the other families keep their names"
+    );
+    if let Some((passed, said)) = promtool(&text) {
+        assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
+    }
+    let openmetrics =
+        String::from_utf8(server.get_accepting("/metrics", SCRAPE_ACCEPT).await.body).unwrap();
+    if let Some(families) = openmetrics_parser(&openmetrics) {
+        for family in [
+            "http_server_request_duration_seconds histogram",
+            "http_server_active_requests gauge",
+        ] {
+            assert!(
+                families.iter().any(|f| f == family),
+                "{family} in {families:?}"
+            );
+        }
+    }
+}
+
 /// A request carrying a sampled W3C `traceparent` leaves its trace as the exemplar of the
 /// bucket it fell in, shown in OpenMetrics only; an unsampled one, or one without, leaves none.
 #[tokio::test]

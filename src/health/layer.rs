@@ -290,6 +290,29 @@ impl HealthLayer {
         Ok(self)
     }
 
+    /// Names the request histogram as OpenTelemetry's HTTP server semantic conventions do
+    /// (`http_server_request_duration_seconds{http_request_method, http_route,
+    /// http_response_status_code, url_scheme, error_type}`); see
+    /// [`Prometheus::with_opentelemetry_names`]. The crate's own names stay the default, so
+    /// dashboards built on them keep working.
+    ///
+    /// ```
+    /// use tower_vitals::{HealthChecker, HealthLayer};
+    ///
+    /// let checker = HealthChecker::builder().build()?;
+    /// let layer = HealthLayer::new(checker).prometheus_opentelemetry_names("http")?;
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn prometheus_opentelemetry_names(mut self, url_scheme: &str) -> Result<Self, ConfigError> {
+        let settings = Arc::make_mut(&mut self.settings);
+        settings.prometheus = settings
+            .prometheus
+            .clone()
+            .with_opentelemetry_names(url_scheme)?;
+        Ok(self)
+    }
+
     /// Labels on every sample of `/metrics` (an appended registry's aside), e.g.
     /// `[("service", "orders")]`; see [`Prometheus::with_labels`] for the rules.
     ///

@@ -38,6 +38,8 @@ pub struct Prometheus {
     prefix: String,
     /// Labels on every sample, written once: `service="orders",region="eu"`.
     constant_labels: String,
+    /// OpenTelemetry's names for the request histogram, with this `url_scheme`.
+    otel_scheme: Option<String>,
 }
 
 impl Default for Prometheus {
@@ -45,6 +47,7 @@ impl Default for Prometheus {
         Self {
             prefix: "vitals_".to_owned(),
             constant_labels: String::new(),
+            otel_scheme: None,
         }
     }
 }
@@ -84,16 +87,46 @@ impl Prometheus {
         }
         Ok(Self {
             prefix: prefix.to_owned(),
-            constant_labels: String::new(),
+            ..Self::default()
         })
     }
 
     /// The same renderer with another prefix (its labels kept).
     pub(crate) fn renamed(&self, prefix: &str) -> Result<Self, ConfigError> {
         Ok(Self {
-            constant_labels: self.constant_labels.clone(),
-            ..Self::with_prefix(prefix)?
+            prefix: Self::with_prefix(prefix)?.prefix,
+            ..self.clone()
         })
+    }
+
+    /// Writes the request histogram under OpenTelemetry's HTTP server semantic conventions, as
+    /// Prometheus names them: `http_server_request_duration_seconds` (no prefix) labelled
+    /// `http_request_method` (`_OTHER` for a method outside the common ones), `http_route`
+    /// (left out for requests without a route), `http_response_status_code` (with exact codes:
+    /// [`status_codes`](crate::metrics::MetricsCollectorBuilder::status_codes)), `url_scheme`
+    /// (`url_scheme`, `http` or `https`: the scheme clients use, which an app behind a TLS
+    /// proxy cannot see) and, for 5xx, service errors and cancellations, `error_type` (the
+    /// code, `_OTHER`, or `cancelled`); and `http_server_active_requests`. They replace
+    /// `vitals_http_server_request_duration_seconds` and the `vitals_http_server_requests…`
+    /// counters (the histogram's `_count` has them); every other family keeps its name.
+    ///
+    /// ```
+    /// use tower_vitals::render::Prometheus;
+    ///
+    /// let renderer = Prometheus::default().with_opentelemetry_names("https")?;
+    /// assert!(Prometheus::default().with_opentelemetry_names("ftp").is_err());
+    /// # drop(renderer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn with_opentelemetry_names(mut self, url_scheme: &str) -> Result<Self, ConfigError> {
+        if !matches!(url_scheme, "http" | "https") {
+            return Err(ConfigError::InvalidMetricLabel {
+                name: format!("url_scheme={url_scheme}"),
+                reason: "the URL scheme is http or https",
+            });
+        }
+        self.otel_scheme = Some(url_scheme.to_owned());
+        Ok(self)
     }
 
     /// The metric-name prefix.
@@ -190,6 +223,7 @@ impl Prometheus {
         Exposition {
             prefix: &self.prefix,
             constant_labels: &self.constant_labels,
+            otel_scheme: self.otel_scheme.as_deref(),
             metrics: vitals.requests.ready(),
             report: &vitals.health,
             counters: &vitals.checks,
@@ -228,6 +262,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) prefix: &'a str,
     /// Labels on every sample (a label body), or empty.
     pub(crate) constant_labels: &'a str,
+    /// OpenTelemetry's names for the request histogram, with this `url_scheme`.
+    pub(crate) otel_scheme: Option<&'a str>,
     pub(crate) metrics: Option<&'a MetricsSnapshot>,
     pub(crate) report: &'a SystemHealthStatus,
     pub(crate) counters: &'a [CheckCounters],
@@ -254,7 +290,7 @@ impl Exposition<'_> {
         let mut out = Writer::new(self.prefix, lines * 150, self.format)
             .with_constant_labels(self.constant_labels);
         if let Some(metrics) = self.metrics {
-            http(&mut out, metrics);
+            http(&mut out, metrics, self.otel_scheme);
         }
         self.health(&mut out);
         if let Some(info) = self.info {
@@ -354,7 +390,14 @@ impl Exposition<'_> {
     }
 }
 
-fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme: Option<&str>) {
+    if let Some(scheme) = otel_scheme {
+        semconv::http(out, metrics, scheme);
+        window_summary(out, metrics);
+        time_to_headers(out, metrics);
+        single_families(out, metrics);
+        return;
+    }
     // Each series' labels are escaped once and written many times.
     let labels: Vec<String> = metrics
         .series
@@ -372,14 +415,29 @@ fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
             label_body(&labels)
         })
         .collect();
-    request_histogram(out, metrics, &labels);
+    request_histogram(
+        out,
+        metrics,
+        &labels,
+        (
+            "http_server_request_duration_seconds",
+            "Duration of HTTP server requests, from the call to the end of the response body.",
+        ),
+    );
     window_summary(out, metrics);
     time_to_headers(out, metrics);
     request_counters(out, metrics, &labels);
     single_families(out, metrics);
 }
 
-fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[String]) {
+/// The request histogram `(name, help)` of every series, labelled with `labels` (one body per
+/// series), with exemplars in OpenMetrics.
+pub(crate) fn request_histogram(
+    out: &mut Writer<'_>,
+    metrics: &MetricsSnapshot,
+    labels: &[String],
+    (duration, help): (&str, &str),
+) {
     let texts = |bounds: &[Duration]| -> Vec<String> {
         bounds
             .iter()
@@ -391,12 +449,7 @@ fn request_histogram(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[
             .collect()
     };
     let default_bounds = texts(&metrics.bucket_bounds);
-    let duration = "http_server_request_duration_seconds";
-    out.family(
-        duration,
-        "histogram",
-        "Duration of HTTP server requests, from the call to the end of the response body.",
-    );
+    out.family(duration, "histogram", help);
     for (series, labels) in metrics.series.iter().zip(labels) {
         // A route with bounds of its own has its own `le` values.
         let own_bounds = series.bucket_bounds.as_deref().map(texts);
@@ -811,5 +864,6 @@ fn process_families(out: &mut Writer<'_>, process: &ProcessStats) {
     }
 }
 
+mod semconv;
 #[cfg(test)]
 mod tests;

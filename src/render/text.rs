@@ -23,6 +23,11 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Names the next families with `prefix` instead; the prefix it had.
+    pub(crate) fn swap_prefix(&mut self, prefix: &'a str) -> &'a str {
+        std::mem::replace(&mut self.prefix, prefix)
+    }
+
     /// Writes `labels` (a label body from [`label_body`]) first on every sample.
     pub(crate) fn with_constant_labels(mut self, labels: &'a str) -> Self {
         self.constant = labels;

@@ -125,6 +125,7 @@ fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFo
     Exposition {
         prefix: "vitals_",
         constant_labels: "",
+        otel_scheme: None,
         metrics,
         report: &report(names),
         counters: &[],
