@@ -9,11 +9,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 short=2000 long=12000
-[ "${1:-}" = "--quick" ] && short=500 long=3000
+otel=
+for arg in "$@"; do
+  case "$arg" in
+    --quick) short=500 long=3000 ;;
+    --otel) otel=1 ;; # with the opentelemetry feature: MetricsLayer with and without a span
+    *) echo "usage: bash benches/callgrind.sh [--quick] [--otel]" >&2; exit 2 ;;
+  esac
+done
+features=()
+[ -n "$otel" ] && features=(--features opentelemetry)
 
 command -v valgrind >/dev/null || { echo "valgrind is needed (Debian: apt-get install valgrind)" >&2; exit 1; }
 
-bin=$(cargo bench --bench peers --no-run --message-format=json 2>/dev/null | python3 -c '
+bin=$(cargo bench --bench peers "${features[@]}" --no-run --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
@@ -27,6 +36,7 @@ instructions() { # variant requests -> total instructions of the run
 }
 
 variants=(bare floor tower-vitals health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
+[ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel)
 declare -A per
 for v in "${variants[@]}"; do
   a=$(instructions "$v" "$short")
@@ -46,12 +56,20 @@ for v in "${variants[@]}"; do
   printf '%-20s %12d %10s\n' "$v" "${per[$v]}" "$([ "$v" = bare ] && echo - || added "$v")"
 done
 ours=$(added tower-vitals)
+traced=$(( per[tower-vitals-traced] - per[bare-traced] ))
 echo
+if [ -n "$otel" ]; then
+  echo "with the opentelemetry feature (no span current unless said):"
+  echo "MetricsLayer added, no trace:                         $ours"
+  echo "MetricsLayer added, a sampled traceparent header:     $traced, $(ratio "$traced" "$ours")x without"
+  spanned=$(added tower-vitals-otel)
+  echo "MetricsLayer added, a sampled OpenTelemetry span:     $spanned, $(ratio "$spanned" "$ours")x without"
+  exit 0
+fi
 echo "MetricsLayer added ÷ floor added:              $(ratio "$ours" "$(added floor)")"
 echo "MetricsLayer added ÷ tikv prometheus added:    $(ratio "$ours" "$(added tikv)")"
 echo "MetricsLayer added ÷ prometheus-client added:  $(ratio "$ours" "$(added prometheus-client)")"
 echo "MetricsLayer added ÷ axum-prometheus added:    $(ratio "$ours" "$(added axum-prometheus)")"
 echo "HealthLayer (Router::layer) added, ordinary request: $(added health)"
 echo "HealthLayer::around(router) added, ordinary request: $(added health-around)"
-traced=$(( per[tower-vitals-traced] - per[bare-traced] ))
 echo "MetricsLayer added with a sampled traceparent (exemplar kept): $traced, $(ratio "$traced" "$ours")x without"

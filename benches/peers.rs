@@ -9,7 +9,9 @@
 //! (`HealthLayer::around`: the same layer once around the whole router); `tikv` and `prometheus-client` (hand-written
 //! layers, a histogram by method, route and status, timed to the end of the body as ours);
 //! `axum-prometheus` (its `PrometheusMetricLayer`); `tower-vitals-traced` and `bare-traced`: the
-//! same with every request carrying a sampled `traceparent` (an exemplar kept per request).
+//! same with every request carrying a sampled `traceparent` (an exemplar kept per request);
+//! with the `opentelemetry` feature, `tower-vitals-otel`: every request inside a sampled
+//! OpenTelemetry context.
 //!
 //! `cargo bench --bench peers -- <variant> <requests>`.
 
@@ -232,6 +234,28 @@ fn main() {
             Some(TRACEPARENT),
         ),
         "bare-traced" => measured(&router(), requests, Some(TRACEPARENT)),
+        #[cfg(feature = "opentelemetry")]
+        "tower-vitals-otel" => {
+            // A sampled span current for every request, as tracing-opentelemetry makes it.
+            use opentelemetry::trace::{
+                SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+            };
+            let span = SpanContext::new(
+                TraceId::from_bytes([7; 16]),
+                SpanId::from_bytes([9; 8]),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            );
+            let _current = opentelemetry::Context::new()
+                .with_remote_span_context(span)
+                .attach();
+            measured(
+                &router().layer(MetricsLayer::new(MetricsCollector::new())),
+                requests,
+                None,
+            );
+        }
         "health" => measured(&router().layer(HealthLayer::new(checker())), requests, None),
         "health-around" => measured(
             &HealthLayer::new(checker()).around(router()),

@@ -33,6 +33,7 @@
 //! | `deadpool-postgres` | no | `DeadpoolPostgresCheck`: the same on a connection of the app's deadpool-postgres pool, with the pool's figures |
 //! | `sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite` | no | `SqlxCheck` on the app's sqlx 0.9 pool (Rust 1.94+): the query stopped on the server, the real connect error, the pool's figures |
 //! | `redis` | no | `RedisCheck`: `PING` through redis' `ConnectionManager` (reconnects after a restart) |
+//! | `opentelemetry` | no | exemplars from the current OpenTelemetry context (opentelemetry 0.33; with `tracing-opentelemetry` 0.34, the entered span's) |
 //!
 //! # Quick start (Axum)
 //!

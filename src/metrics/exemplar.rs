@@ -14,6 +14,22 @@ pub struct TraceIds {
 }
 
 impl TraceIds {
+    /// The ids of the span in the current OpenTelemetry context — with `tracing` and
+    /// `tracing-opentelemetry`, the entered span's — when it is valid and sampled.
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn from_current_context() -> Option<Self> {
+        use opentelemetry::trace::TraceContextExt;
+        opentelemetry::Context::map_current(|context| {
+            let span = context.span();
+            let ids = span.span_context();
+            (ids.is_valid() && ids.is_sampled()).then(|| Self {
+                trace_id: ids.trace_id().to_bytes(),
+                span_id: ids.span_id().to_bytes(),
+            })
+        })
+    }
+
     /// The ids of a `traceparent` header value (`00-<trace id>-<parent id>-<flags>`, lowercase
     /// hex), when it is valid and the trace is sampled; `None` otherwise (no allocation either
     /// way).

@@ -70,10 +70,12 @@ where
         let method = request.method();
         let no_body = method == Method::HEAD;
         let classifier = shared.make_classifier.make_classifier(&request);
-        let trace = request
-            .headers()
-            .get(&TRACEPARENT)
-            .and_then(|value| TraceIds::from_traceparent(value.as_bytes()));
+        let trace = current_trace().or_else(|| {
+            request
+                .headers()
+                .get(&TRACEPARENT)
+                .and_then(|value| TraceIds::from_traceparent(value.as_bytes()))
+        });
         let tracker = Tracker::start(&shared.collector, route, method_index(method), trace);
         ResponseFuture::tracked(self.inner.call(request), tracker, classifier, no_body)
     }
@@ -81,3 +83,16 @@ where
 
 /// W3C Trace Context's header.
 static TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
+
+/// The trace of the current OpenTelemetry context, which names the server's own span.
+#[cfg(feature = "opentelemetry")]
+#[inline]
+fn current_trace() -> Option<TraceIds> {
+    TraceIds::from_current_context()
+}
+
+#[cfg(not(feature = "opentelemetry"))]
+#[inline]
+fn current_trace() -> Option<TraceIds> {
+    None
+}
