@@ -70,6 +70,9 @@ async fn metrics_are_served_as_openmetrics_when_asked() {
         "# TYPE vitals_health_check_runs counter",
         "# TYPE process_cpu_seconds counter",
         "# TYPE vitals_http_server_request_duration_seconds histogram",
+        "# UNIT vitals_http_server_request_duration_seconds seconds",
+        "# UNIT process_cpu_seconds seconds",
+        "# UNIT process_resident_memory_bytes bytes",
     ] {
         assert!(
             text.lines().any(|l| l == line),

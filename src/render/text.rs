@@ -74,6 +74,22 @@ impl<'a> Writer<'a> {
         out.push(' ');
         out.push_str(kind);
         out.push('\n');
+        // OpenMetrics states the unit of a family whose name ends with it.
+        if openmetrics {
+            let start = out.len();
+            write_name(out);
+            let unit = ["seconds", "bytes"]
+                .into_iter()
+                .find(|unit| out[start..].ends_with(&format!("_{unit}")));
+            let family = out.split_off(start);
+            if let Some(unit) = unit {
+                out.push_str("# UNIT ");
+                out.push_str(&family);
+                out.push(' ');
+                out.push_str(unit);
+                out.push('\n');
+            }
+        }
     }
 
     pub(crate) fn single_unprefixed(&mut self, name: &str, kind: &str, help: &str, value: f64) {
