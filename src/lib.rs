@@ -105,8 +105,8 @@ struct ReadmeSnippets;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
-    HealthCheckerBuilder, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
-    StatusChange, check_time_left,
+    HealthCheckerBuilder, Incident, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
+    StatusChange, StatusTimeline, TimelinePoint, TimelineSettings, check_time_left,
 };
 pub use config::{HealthConfig, env_name};
 pub use drain::{Drain, DrainBuilder, Stopped};

@@ -13,12 +13,14 @@ use tokio::net::TcpStream;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
-const HEALTH_PATHS: [&str; 5] = [
+const HEALTH_PATHS: [&str; 7] = [
     "/health/live",
     "/health/ready",
     "/health",
     "/health/reliability",
     "/metrics",
+    "/health/history",
+    "/health/incidents",
 ];
 
 async fn server() -> (common::Server, MetricsCollector) {

@@ -80,7 +80,9 @@ fn layer_settings_apply_and_bad_ones_name_their_variable() {
             "/internal/readyz",
             "/internal/health",
             "/internal/health/reliability",
-            "/internal/startupz"
+            "/internal/startupz",
+            "/internal/health/history",
+            "/internal/health/incidents"
         ]
     );
     let bad_path =

@@ -56,6 +56,74 @@ fn memory_is_fixed_and_recording_allocates_nothing() {
     a_flood_of_odd_requests_grows_nothing();
     layering_allocates_nothing();
     exact_status_codes_keep_memory_fixed();
+    a_day_of_status_history_keeps_memory_fixed();
+}
+
+/// A check run every 10 s for a simulated day (Tokio's paused clock), with an incident in the
+/// warm-up: the timeline's rings and the incident log were allocated at build, so the heap is
+/// the same size after the day; the day is all there.
+fn a_day_of_status_history_keeps_memory_fixed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tower_vitals::{CheckResult, HealthChecker};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let up = Arc::new(AtomicBool::new(false));
+        let flag = up.clone();
+        let checker = HealthChecker::builder()
+            .check("db", move || {
+                let up = flag.load(Ordering::SeqCst);
+                async move {
+                    if up {
+                        CheckResult::healthy()
+                    } else {
+                        CheckResult::unhealthy("down")
+                    }
+                }
+            })
+            .cache_ttl(Duration::ZERO)
+            .build()
+            .unwrap();
+        let step = Duration::from_secs(10);
+        for i in 0..60 {
+            up.store(i >= 30, Ordering::SeqCst);
+            drop(checker.report().await);
+            tokio::time::advance(step).await;
+        }
+        let warm = dhat::HeapStats::get().curr_bytes;
+        for _ in 0..24 * 360 {
+            drop(checker.report().await);
+            tokio::time::advance(step).await;
+        }
+        assert_eq!(
+            dhat::HeapStats::get().curr_bytes,
+            warm,
+            "a day of runs kept nothing"
+        );
+        let now = checker.now();
+        let day = checker
+            .timeline(
+                "db",
+                now - Duration::from_secs(24 * 3600),
+                now,
+                Some(Duration::from_secs(60)),
+            )
+            .unwrap();
+        assert_eq!(
+            day.points.len(),
+            1441,
+            "every minute of the day, and the one begun"
+        );
+        assert_eq!(day.availability_percent(), Some(100.0));
+        let incidents = checker.incidents(Some("db"), now - Duration::from_secs(25 * 3600));
+        assert_eq!(incidents.len(), 1, "the warm-up's incident is still there");
+        assert_eq!(incidents[0].duration, Duration::from_secs(300));
+    });
+    println!("status history: heap unchanged over a simulated day of runs every 10 s");
 }
 
 /// Forty distinct status codes over five routes and three methods with exact codes kept for

@@ -89,7 +89,10 @@ async fn assert_pool_figures(checker: &HealthChecker, max: u64) {
             break;
         }
     }
-    assert!(served_stale, "past the TTL the last result is served while a run refreshes it");
+    assert!(
+        served_stale,
+        "past the TTL the last result is served while a run refreshes it"
+    );
     let component = loop {
         let component = checker.report().await.components.remove(0);
         if component.fresh {

@@ -3,18 +3,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::defaults::Defaults;
+use super::incidents::IncidentLog;
 use super::lifecycle::LifecycleState;
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
+use super::timeline::{Timeline, TimelineSettings};
 use super::{Check, HealthCheck, HealthChecker, Shared};
 use crate::config::{HealthConfig, env_name, var};
 use crate::error::ConfigError;
-use crate::validate::duration;
+use crate::validate::{count, duration};
 
 /// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
 /// duplicates, out-of-range settings) are reported by [`build`](Self::build).
@@ -24,6 +26,8 @@ pub struct HealthCheckerBuilder {
     defaults: Defaults,
     checks: Vec<Check>,
     history: Option<usize>,
+    timeline: TimelineSettings,
+    incident_log: Option<usize>,
     listeners: Vec<listen::Listener>,
     /// The setting that asked, and the names of the checks to keep.
     enabled: Option<(String, Vec<String>)>,
@@ -122,6 +126,36 @@ impl HealthCheckerBuilder {
         self
     }
 
+    /// How finely and how far back each component's status over time is kept (default 10 s
+    /// intervals for an hour and 1 min intervals for a day; steps of 1 s to 1 h, at most
+    /// 100 000 intervals per ring, the coarse step a multiple of the fine one). Memory is fixed
+    /// here: [`TimelineSettings::bytes_per_component`] per check (72 KB with the defaults).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_vitals::{HealthChecker, TimelineSettings};
+    ///
+    /// let minute = Duration::from_secs(60);
+    /// let checker = HealthChecker::builder()
+    ///     .timeline(TimelineSettings {
+    ///         fine: (Duration::from_secs(10), 30 * minute),
+    ///         coarse: (5 * minute, 7 * 24 * 60 * minute),
+    ///     })
+    ///     .build()?;
+    /// # drop(checker);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn timeline(mut self, settings: TimelineSettings) -> Self {
+        self.timeline = settings;
+        self
+    }
+
+    /// How many incidents the log keeps, the newest (default 200; 0 to 100 000).
+    pub fn incident_log(mut self, incidents: usize) -> Self {
+        self.incident_log = Some(incidents);
+        self
+    }
+
     /// Calls `listener` once for every change of a component's shown status (and for its first
     /// result), from the task that ran the check. A listener that panics is logged and skipped.
     ///
@@ -194,6 +228,12 @@ impl HealthCheckerBuilder {
                 allowed: "0 to 1024",
             });
         }
+        validate_timeline(&self.timeline)?;
+        let incident_log = self.incident_log.unwrap_or(200);
+        count("incident log", incident_log, (0..=100_000, "0 to 100 000"))?;
+        let started = Instant::now();
+        let wall_started = SystemTime::now();
+        let incidents = Arc::new(parking_lot::Mutex::new(IncidentLog::new(incident_log)));
         let changes = Arc::new(tokio::sync::Notify::new());
         let notify = changes.clone();
         let mut listeners = self.listeners;
@@ -206,7 +246,15 @@ impl HealthCheckerBuilder {
                 return Err(ConfigError::DuplicateCheckName(spec.name));
             }
             let max_staleness = self.defaults.max_staleness_of(&spec);
-            let slot = Slot::new(spec, history, max_staleness, listeners.clone());
+            let timeline = Timeline::new(&self.timeline, started, wall_started);
+            let slot = Slot::new(
+                spec,
+                history,
+                max_staleness,
+                listeners.clone(),
+                timeline,
+                incidents.clone(),
+            );
             slots.push(Arc::new(slot));
         }
         // Background checks start now when built on a runtime, else on the first report.
@@ -220,7 +268,9 @@ impl HealthCheckerBuilder {
                 deadline: self.defaults.deadline,
                 accepting_traffic: AtomicBool::new(true),
                 lifecycle: LifecycleState::default(),
-                started: Instant::now(),
+                started,
+                wall_started,
+                incidents,
                 changes,
             }),
         })
@@ -255,4 +305,41 @@ impl HealthCheckerBuilder {
         }
         Ok(())
     }
+}
+
+/// Steps of 1 s to 1 h, spans of at least a step and at most 100 000 intervals, the coarse
+/// step a multiple of the fine one.
+fn validate_timeline(settings: &TimelineSettings) -> Result<(), ConfigError> {
+    for (name, (step, span)) in [("fine", settings.fine), ("coarse", settings.coarse)] {
+        let setting = format!("timeline {name} step");
+        duration(
+            &setting,
+            step,
+            (
+                Duration::from_secs(1)..=Duration::from_secs(3600),
+                "1 s to 1 h",
+            ),
+        )?;
+        let intervals = span.as_nanos() / step.as_nanos();
+        if !(1..=100_000).contains(&intervals) {
+            return Err(ConfigError::InvalidCount {
+                setting: format!("timeline {name} intervals (span ÷ step)"),
+                value: intervals as u64,
+                allowed: "1 to 100 000",
+            });
+        }
+    }
+    if !settings
+        .coarse
+        .0
+        .as_nanos()
+        .is_multiple_of(settings.fine.0.as_nanos())
+    {
+        return Err(ConfigError::InvalidCount {
+            setting: "timeline coarse step (in fine steps)".to_owned(),
+            value: (settings.coarse.0.as_nanos() / settings.fine.0.as_nanos()) as u64,
+            allowed: "a whole number of fine steps",
+        });
+    }
+    Ok(())
 }

@@ -7,12 +7,14 @@ mod check;
 mod defaults;
 mod health_check;
 mod history;
+mod incidents;
 mod lifecycle;
 mod listen;
 mod run;
 mod select;
 mod slot;
 mod time_left;
+mod timeline;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,10 +25,12 @@ use tokio::time::Instant;
 pub use builder::HealthCheckerBuilder;
 pub use check::{Check, MAX_NAME_CHARS};
 pub use health_check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
+pub use incidents::Incident;
 pub use lifecycle::{Lifecycle, Phase};
 pub use listen::StatusChange;
 pub use select::Selector;
 pub use time_left::check_time_left;
+pub use timeline::{StatusTimeline, TimelinePoint, TimelineSettings};
 
 use self::slot::{Begin, Slot, View};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
@@ -70,6 +74,10 @@ struct Shared {
     accepting_traffic: AtomicBool,
     lifecycle: lifecycle::LifecycleState,
     started: Instant,
+    /// The wall clock at `started`: times on the timelines are `wall_started + elapsed`.
+    wall_started: SystemTime,
+    /// Every check's incidents.
+    incidents: Arc<parking_lot::Mutex<incidents::IncidentLog>>,
     /// Woken on every status change and ready switch.
     changes: Arc<tokio::sync::Notify>,
 }
@@ -217,6 +225,88 @@ impl HealthChecker {
     /// Time since the checker was built.
     pub fn uptime(&self) -> Duration {
         self.shared.started.elapsed()
+    }
+
+    /// The wall-clock time now, on the checker's clock (its start plus the time since, by
+    /// Tokio's clock): what its timelines and incidents are dated by.
+    pub fn now(&self) -> SystemTime {
+        self.shared.wall_started + self.shared.started.elapsed()
+    }
+
+    /// `component`'s shown status from `since` to `until`: a point per interval of the
+    /// timeline (see [`HealthCheckerBuilder::timeline`]) — the fine one when it reaches back
+    /// to `since` — or per `step`, rounded down to whole intervals. `None` for an unknown
+    /// component.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_vitals::HealthChecker;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let checker = HealthChecker::builder().check("db", || async {}).build()?;
+    /// checker.report().await;
+    /// tokio::time::sleep(Duration::from_millis(20)).await;
+    /// let now = checker.now();
+    /// let timeline = checker.timeline("db", now - Duration::from_secs(60), now, None).unwrap();
+    /// // Nothing before the checker's start: one 10 s interval so far.
+    /// assert_eq!(timeline.step, Duration::from_secs(10));
+    /// assert_eq!(timeline.points.len(), 1);
+    /// assert_eq!(timeline.points[0].status, Some(tower_vitals::HealthStatus::Healthy));
+    /// let hour = checker.availability("db", now - Duration::from_secs(3600), now);
+    /// assert_eq!(hour, Some(100.0));
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn timeline(
+        &self,
+        component: &str,
+        since: SystemTime,
+        until: SystemTime,
+        step: Option<Duration>,
+    ) -> Option<StatusTimeline> {
+        let slot = self.slot(component)?;
+        Some(slot.timeline(
+            self.instant_of(since),
+            self.instant_of(until),
+            Instant::now(),
+            step,
+        ))
+    }
+
+    /// The percentage of the known time from `since` to `until` that `component` was shown
+    /// healthy (degraded, unknown and unhealthy are not); `None` for an unknown component or
+    /// while nothing is known.
+    pub fn availability(
+        &self,
+        component: &str,
+        since: SystemTime,
+        until: SystemTime,
+    ) -> Option<f64> {
+        self.timeline(component, since, until, None)?
+            .availability_percent()
+    }
+
+    /// The incidents of `component` (or every component) that lasted into `since` or began
+    /// after it, oldest first. They stay after the component recovers.
+    pub fn incidents(&self, component: Option<&str>, since: SystemTime) -> Vec<Incident> {
+        self.shared
+            .incidents
+            .lock()
+            .since(component, since, self.now())
+    }
+
+    /// The checker's `Instant` of a wall-clock time (clamped to its start).
+    fn instant_of(&self, at: SystemTime) -> Instant {
+        self.shared.started
+            + at.duration_since(self.shared.wall_started)
+                .unwrap_or_default()
+    }
+
+    fn slot(&self, component: &str) -> Option<&Arc<Slot>> {
+        self.shared
+            .slots
+            .iter()
+            .find(|slot| slot.spec.name == component)
     }
 
     /// The registered check names, in registration order.

@@ -17,8 +17,10 @@ use tokio::time::Instant;
 use super::background;
 use super::check::CheckSpec;
 use super::history::{Entry, History};
+use super::incidents::IncidentLog;
 use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
+use super::timeline::{StatusTimeline, Timeline};
 use crate::health_report::{ComponentStatus, HealthStatus};
 use crate::redact::{redact, redact_metadata};
 use crate::round::millis;
@@ -75,6 +77,8 @@ struct State {
     consecutive_failures: u32,
     consecutive_successes: u32,
     history: History,
+    /// The shown status over time.
+    timeline: Timeline,
 }
 
 /// Why a view has no record.
@@ -113,6 +117,8 @@ pub(crate) struct Slot {
     executions: AtomicU64,
     failures: AtomicU64,
     listeners: Arc<[Listener]>,
+    /// The checker's incident log, shared by every check.
+    incidents: Arc<Mutex<IncidentLog>>,
     background_started: AtomicBool,
     /// Past this age a result is not served as current: the component is unknown.
     max_staleness: Duration,
@@ -124,6 +130,8 @@ impl Slot {
         history: usize,
         max_staleness: Duration,
         listeners: Arc<[Listener]>,
+        timeline: Timeline,
+        incidents: Arc<Mutex<IncidentLog>>,
     ) -> Self {
         Self {
             max_staleness,
@@ -135,11 +143,13 @@ impl Slot {
                 consecutive_failures: 0,
                 consecutive_successes: 0,
                 history: History::new(history),
+                timeline,
             }),
             done: watch::Sender::new(0),
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             listeners,
+            incidents,
             background_started: AtomicBool::new(false),
         }
     }
@@ -364,7 +374,18 @@ impl Slot {
         });
         state.last = Some(record.clone());
         state.running = false;
+        state
+            .timeline
+            .run(outcome.finished, status, raw_failing, outcome.duration);
+        let wall = state.timeline.wall(outcome.finished);
         drop(state);
+        self.incidents.lock().run(
+            &spec.name,
+            previous.as_ref().map(|p| p.status),
+            status,
+            record.message.as_deref(),
+            wall,
+        );
         self.done.send_modify(|generation| *generation += 1);
         if changed {
             self.announce(previous.map(|p| p.status), &record, outcome.attempts);
@@ -389,6 +410,23 @@ impl Slot {
                     .as_deref()
                     .unwrap_or(previous.status.as_str())
             )
+        }
+    }
+
+    /// The shown status from `since` to `until`, counted up to `now`.
+    pub(crate) fn timeline(
+        &self,
+        since: Instant,
+        until: Instant,
+        now: Instant,
+        step: Option<Duration>,
+    ) -> StatusTimeline {
+        let mut state = self.state.lock();
+        state.timeline.advance(now);
+        let resolution = state.timeline.resolution(since, now, step);
+        StatusTimeline {
+            step: state.timeline.step(resolution),
+            points: state.timeline.points(since, until, resolution),
         }
     }
 

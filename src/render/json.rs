@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-use crate::checker::{CheckCounters, Lifecycle, Phase};
+use crate::checker::{CheckCounters, Incident, Lifecycle, Phase, StatusTimeline};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
@@ -437,6 +438,54 @@ pub(crate) fn components_only(report: &SystemHealthStatus) -> Vec<u8> {
 /// The body of a 405 answer.
 pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
     br#"{"error":"method not allowed","allow":["GET","HEAD"]}"#;
+
+/// `{"since":…,"until":…,"components":[{"name":…,"step_seconds":…,"availability_percent":…,
+/// "points":[…]}]}`.
+pub(crate) fn history(
+    since: SystemTime,
+    until: SystemTime,
+    timelines: &[(&str, StatusTimeline)],
+) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(serialize_with = "crate::health_report::rfc3339")]
+        since: SystemTime,
+        #[serde(serialize_with = "crate::health_report::rfc3339")]
+        until: SystemTime,
+        components: Vec<Component<'a>>,
+    }
+    #[derive(Serialize)]
+    struct Component<'a> {
+        name: &'a str,
+        availability_percent: Option<f64>,
+        #[serde(flatten)]
+        timeline: &'a StatusTimeline,
+    }
+    let body = Body {
+        since,
+        until,
+        components: timelines
+            .iter()
+            .map(|(name, timeline)| Component {
+                name,
+                availability_percent: timeline.availability_percent().map(round3),
+                timeline,
+            })
+            .collect(),
+    };
+    serde_json::to_vec(&body).expect("history serialises")
+}
+
+/// `{"since":…,"incidents":[…]}`.
+pub(crate) fn incidents(since: SystemTime, incidents: &[Incident]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        #[serde(serialize_with = "crate::health_report::rfc3339")]
+        since: SystemTime,
+        incidents: &'a [Incident],
+    }
+    serde_json::to_vec(&Body { since, incidents }).expect("incidents serialise")
+}
 
 #[cfg(test)]
 mod tests {

@@ -211,6 +211,29 @@ pub(crate) fn error(body: Vec<u8>) -> Rendered {
     Rendered::json(body)
 }
 
+/// The body of a 400 answer to a query that cannot be read: what is wrong with it.
+pub(crate) fn bad_query(error: &str) -> Rendered {
+    let body = serde_json::json!({ "error": error });
+    Rendered::json(serde_json::to_vec(&body).expect("error serialises"))
+}
+
+/// `/health/history`: each component's timeline from `since` to `until`.
+pub(crate) fn history(
+    since: std::time::SystemTime,
+    until: std::time::SystemTime,
+    timelines: &[(&str, crate::checker::StatusTimeline)],
+) -> Rendered {
+    Rendered::json(json::history(since, until, timelines))
+}
+
+/// `/health/incidents`: the incidents since `since`.
+pub(crate) fn incidents(
+    since: std::time::SystemTime,
+    incidents: &[crate::checker::Incident],
+) -> Rendered {
+    Rendered::json(json::incidents(since, incidents))
+}
+
 /// The body of a 405 answer.
 pub(crate) fn method_not_allowed() -> Rendered {
     Rendered::json(Bytes::from_static(json::METHOD_NOT_ALLOWED))

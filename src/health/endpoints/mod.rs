@@ -8,9 +8,12 @@
 pub(crate) mod component;
 mod detail;
 pub(crate) mod group;
+mod history;
+mod incidents;
 mod info;
 mod live;
 mod metrics;
+mod range;
 mod ready;
 mod reliability;
 mod startup;
@@ -59,7 +62,7 @@ pub(crate) struct Descriptor {
 pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
 
 /// Every endpoint, in the order paths are matched.
-pub(crate) const TABLE: [&Descriptor; 7] = [
+pub(crate) const TABLE: [&Descriptor; 9] = [
     &live::ENDPOINT,
     &ready::ENDPOINT,
     &detail::ENDPOINT,
@@ -67,6 +70,8 @@ pub(crate) const TABLE: [&Descriptor; 7] = [
     &metrics::ENDPOINT,
     &startup::ENDPOINT,
     &info::ENDPOINT,
+    &history::ENDPOINT,
+    &incidents::ENDPOINT,
 ];
 
 /// What a routed path names beyond its endpoint.
@@ -142,7 +147,7 @@ pub(crate) fn answer(
 }
 
 /// 401 with `WWW-Authenticate: Bearer`, for a guarded endpoint the client may not see.
-fn unauthorized(head: bool) -> Response<Bytes> {
+pub(crate) fn unauthorized(head: bool) -> Response<Bytes> {
     let mut response = frame(StatusCode::UNAUTHORIZED, render::unauthorized(), head);
     response
         .headers_mut()
