@@ -16,6 +16,11 @@ trap cleanup EXIT
 app=127.0.0.1:3917
 prom=127.0.0.1:9917
 
+# The fleet's rules: valid, and every alert fires when it should and only then.
+echo "promtool on deploy/prometheus/rules.yml:"
+promtool check rules deploy/prometheus/rules.yml
+(cd deploy/prometheus && promtool test rules rules.test.yml)
+
 # /metrics behind a bearer token, as it would be where the port is reachable from outside.
 token="scrape-$RANDOM-$RANDOM"
 printf '%s' "$token" >"$work/token"
@@ -56,6 +61,8 @@ cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
+rule_files:
+  - $PWD/deploy/prometheus/rules.yml
 scrape_configs:
   - job_name: tower-vitals-example
     authorization:
@@ -87,6 +94,24 @@ done
 echo "Prometheus (scraping with the token): up=$up, vitals_health_component_status{component=\"database\",state=\"healthy\"}=$health, sum(vitals_http_server_requests_total)=$requests"
 if [ "$up" != "1" ] || [ "$health" != "1" ] || [ -z "$requests" ]; then
   tail -20 "$work/prometheus.log"; echo "Prometheus did not scrape the example"; exit 1
+fi
+
+# The rules evaluate on the example's real series: a recording rule has a value, and no rule
+# reports an error.
+rate="" rules=""
+for _ in $(seq 40); do
+  rate=$(query 'job:vitals_http_server_requests:rate5m{job="tower-vitals-example"}')
+  rules=$(curl -fsS "http://$prom/api/v1/rules" 2>/dev/null | python3 -c '
+import json, sys
+rules = [r for g in json.load(sys.stdin)["data"]["groups"] for r in g["rules"]]
+bad = [r["name"] for r in rules if r.get("health") != "ok"]
+print(len(rules) if rules and not bad else "")' 2>/dev/null || true)
+  [ -n "$rate" ] && [ -n "$rules" ] && break
+  sleep 0.5
+done
+echo "Prometheus rules: $rules evaluated without error; job:vitals_http_server_requests:rate5m=$rate"
+if [ -z "$rate" ] || [ -z "$rules" ]; then
+  curl -fsS "http://$prom/api/v1/rules" | head -c 2000; echo; echo "the rules did not evaluate on the example's series"; exit 1
 fi
 
 # Exemplars: requests carrying a sampled W3C traceparent leave their trace ids beside the
