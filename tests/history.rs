@@ -187,3 +187,48 @@ async fn bad_queries_are_400_unknown_components_404_and_others_401() {
         assert_eq!(reply.header("www-authenticate"), "Bearer");
     }
 }
+
+#[tokio::test]
+async fn request_traffic_over_time_comes_with_the_components() {
+    use tower_vitals::{MetricsCollector, MetricsLayer};
+    let second = Duration::from_secs(1);
+    let collector = MetricsCollector::builder()
+        .traffic_history(TimelineSettings {
+            fine: (second, 60 * second),
+            coarse: (10 * second, 600 * second),
+        })
+        .build()
+        .unwrap();
+    let up = Arc::new(AtomicBool::new(true));
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "home" }))
+        .route(
+            "/boom",
+            axum::routing::get(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+        )
+        .layer(MetricsLayer::new(collector.clone()));
+    let health = HealthLayer::new(checker(&up))
+        .metrics(collector)
+        .details(DetailPolicy::Always);
+    let server =
+        common::serve_router(axum::Router::new().fallback_service(health.around(app))).await;
+    for i in 0..12 {
+        server.get(if i % 4 == 0 { "/boom" } else { "/" }).await;
+    }
+    let history = server
+        .get("/health/history?since=-20s&step=1s")
+        .await
+        .json();
+    let traffic = &history["traffic"];
+    assert_eq!(traffic["step_seconds"], 1.0);
+    let points = traffic["points"].as_array().unwrap();
+    let sum = |key: &str| points.iter().map(|p| p[key].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(
+        (sum("requests"), sum("failures")),
+        (12, 3),
+        "health paths are not traffic"
+    );
+    assert!(points.iter().any(|p| p["p95_ms"].as_f64().is_some()));
+    let one = server.get("/health/history?component=db").await.json();
+    assert!(one.get("traffic").is_none(), "only without ?component");
+}

@@ -309,7 +309,7 @@ impl HealthCheckerBuilder {
 
 /// Steps of 1 s to 1 h, spans of at least a step and at most 100 000 intervals, the coarse
 /// step a multiple of the fine one.
-fn validate_timeline(settings: &TimelineSettings) -> Result<(), ConfigError> {
+pub(crate) fn validate_timeline(settings: &TimelineSettings) -> Result<(), ConfigError> {
     for (name, (step, span)) in [("fine", settings.fine), ("coarse", settings.coarse)] {
         let setting = format!("timeline {name} step");
         duration(

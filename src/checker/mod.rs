@@ -23,6 +23,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 pub use builder::HealthCheckerBuilder;
+pub(crate) use builder::validate_timeline;
 pub use check::{Check, MAX_NAME_CHARS};
 pub use health_check::{CheckError, CheckFuture, HealthCheck, IntoCheckResult};
 pub use incidents::Incident;

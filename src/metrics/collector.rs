@@ -1,7 +1,7 @@
 //! [`MetricsCollector`]: sharded recording, folded into the window and the totals on read.
 
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
@@ -16,7 +16,9 @@ use super::routes::{RouteRules, Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, shard_data_bytes, thread_index};
 use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
 use super::statuses::{MAX_CODES, Statuses};
+use super::traffic::{Traffic, TrafficTimeline};
 use super::window::Window;
+use crate::checker::TimelineSettings;
 use crate::error::ConfigError;
 use crate::path::PathSet;
 use crate::validate::{count, duration};
@@ -88,6 +90,8 @@ struct Aggregate {
     series: SeriesData,
     /// An empty buffer, swapped into a shard on fold.
     spare: Box<ShardData>,
+    /// Traffic over time, recorded when folded.
+    traffic: Traffic,
 }
 
 impl MetricsCollector {
@@ -166,6 +170,11 @@ impl MetricsCollector {
         let now = inner.clock.now();
         let window = aggregate.window.stats(now);
         let in_flight = inner.in_flight(&aggregate);
+        let since_origin = now.saturating_duration_since(inner.origin);
+        let totals = aggregate.totals;
+        aggregate
+            .traffic
+            .record(since_origin, &totals, &window, in_flight);
         let totals = aggregate.totals;
         let series = if with_series {
             inner
@@ -197,6 +206,28 @@ impl MetricsCollector {
             series,
             bucket_bounds: inner.bounds[0].to_vec(),
         }
+    }
+
+    /// Request traffic from `since` to `until`: a point per interval (10 s for the last hour,
+    /// 1 min for the last day by default: [`MetricsCollectorBuilder::traffic_history`]) or per
+    /// `step` — requests, failures, cancellations, rate, error rate, the window's p50/p95/p99
+    /// and the most requests in flight. Recorded when the collector folds its shards: at every
+    /// window slot on a Tokio runtime, and on every read.
+    pub fn traffic(
+        &self,
+        since: SystemTime,
+        until: SystemTime,
+        step: Option<Duration>,
+    ) -> TrafficTimeline {
+        self.inner.record_traffic();
+        let inner = &*self.inner;
+        let aggregate = inner.aggregate.lock();
+        let origin = aggregate.traffic.wall_origin();
+        let offset = |at: SystemTime| at.duration_since(origin).unwrap_or_default();
+        let now = inner.clock.now().saturating_duration_since(inner.origin);
+        aggregate
+            .traffic
+            .timeline(offset(since), offset(until), now, step)
     }
 
     /// The rolling-window figures alone.
@@ -337,6 +368,21 @@ impl Inner {
             [only] => only,
             sets => &sets[usize::from(self.routes.bucket_set(route))],
         }
+    }
+
+    /// Folds the shards and records the traffic since the last record.
+    fn record_traffic(&self) {
+        let mut aggregate = self.maintain();
+        let now = self.clock.now();
+        let window = aggregate.window.stats(now);
+        let in_flight = self.in_flight(&aggregate);
+        let totals = aggregate.totals;
+        aggregate.traffic.record(
+            now.saturating_duration_since(self.origin),
+            &totals,
+            &window,
+            in_flight,
+        );
     }
 
     fn cache(&self, which: usize, n: u64) {
@@ -531,6 +577,8 @@ pub struct MetricsCollectorBuilder {
     max_routes: usize,
     max_series: usize,
     status_codes: usize,
+    /// How finely and how far back traffic over time is kept.
+    traffic: TimelineSettings,
     bounds: Vec<Duration>,
     /// Routes with bounds of their own.
     route_bounds: Vec<(String, Vec<Duration>)>,
@@ -549,6 +597,7 @@ impl Default for MetricsCollectorBuilder {
             max_routes: 64,
             max_series: 512,
             status_codes: 0,
+            traffic: TimelineSettings::default(),
             bounds: OTEL_DURATION_BOUNDS
                 .iter()
                 .map(|s| Duration::from_secs_f64(*s))
@@ -595,6 +644,14 @@ impl MetricsCollectorBuilder {
     /// ones count under route `other`, method `OTHER`.
     pub fn max_series(mut self, series: usize) -> Self {
         self.max_series = series;
+        self
+    }
+
+    /// How finely and how far back [`traffic`](MetricsCollector::traffic) is kept (default 10 s
+    /// intervals for an hour, 1 min for a day; the same limits as
+    /// [`HealthCheckerBuilder::timeline`](crate::HealthCheckerBuilder::timeline)).
+    pub fn traffic_history(mut self, settings: TimelineSettings) -> Self {
+        self.traffic = settings;
         self
     }
 
@@ -705,6 +762,7 @@ impl MetricsCollectorBuilder {
             + statuses.bytes()
             + 2 * bounds.iter().map(|set| set.len()).sum::<usize>() * std::mem::size_of::<u64>()
             + Exemplars::bytes(self.exemplar_slots)
+            + Traffic::bytes(&self.traffic)
             + std::mem::size_of::<Inner>();
         let inner = Arc::new(Inner {
             shards: (0..shards)
@@ -720,6 +778,7 @@ impl MetricsCollectorBuilder {
                 totals: Counts::default(),
                 series: SeriesData::new(self.max_series, width),
                 spare: Box::new(ShardData::new(self.max_series, width)),
+                traffic: Traffic::new(&self.traffic, SystemTime::now()),
             }),
             health_paths: OnceLock::new(),
             clock,
@@ -795,6 +854,7 @@ impl MetricsCollectorBuilder {
             (slot_len, "100 ms to 1 h"),
         )?;
         valid_bounds(&self.bounds)?;
+        crate::checker::validate_timeline(&self.traffic)?;
         if self.route_bounds.len() > 15 {
             return Err(ConfigError::InvalidBuckets(
                 "at most 15 routes can have bounds of their own",
@@ -851,7 +911,7 @@ fn spawn_maintenance(inner: &Arc<Inner>) {
         loop {
             ticks.tick().await;
             match collector.upgrade() {
-                Some(inner) => drop(inner.maintain()),
+                Some(inner) => inner.record_traffic(),
                 None => break,
             }
         }

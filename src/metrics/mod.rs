@@ -66,6 +66,7 @@ mod service;
 mod shard;
 mod snapshot;
 mod statuses;
+mod traffic;
 mod window;
 
 pub use body::ResponseBody;
@@ -77,3 +78,4 @@ pub use layer::MetricsLayer;
 pub use record::{Outcome, RequestRecord};
 pub use service::Metrics;
 pub use snapshot::{CacheStats, LatencyStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
+pub use traffic::{TrafficPoint, TrafficTimeline};

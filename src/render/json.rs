@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use crate::checker::{CheckCounters, Incident, Lifecycle, Phase, StatusTimeline};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
-use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot};
+use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot, TrafficTimeline};
 use crate::probe::RuntimeStats;
 use crate::reliability::{Anomaly, ReliabilityReport};
 use crate::round::{millis, round3};
@@ -445,6 +445,7 @@ pub(crate) fn history(
     since: SystemTime,
     until: SystemTime,
     timelines: &[(&str, StatusTimeline)],
+    traffic: Option<&TrafficTimeline>,
 ) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
@@ -453,6 +454,8 @@ pub(crate) fn history(
         #[serde(serialize_with = "crate::health_report::rfc3339")]
         until: SystemTime,
         components: Vec<Component<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        traffic: Option<&'a TrafficTimeline>,
     }
     #[derive(Serialize)]
     struct Component<'a> {
@@ -472,6 +475,7 @@ pub(crate) fn history(
                 timeline,
             })
             .collect(),
+        traffic,
     };
     serde_json::to_vec(&body).expect("history serialises")
 }

@@ -222,8 +222,9 @@ pub(crate) fn history(
     since: std::time::SystemTime,
     until: std::time::SystemTime,
     timelines: &[(&str, crate::checker::StatusTimeline)],
+    traffic: Option<&crate::metrics::TrafficTimeline>,
 ) -> Rendered {
-    Rendered::json(json::history(since, until, timelines))
+    Rendered::json(json::history(since, until, timelines, traffic))
 }
 
 /// `/health/incidents`: the incidents since `since`.

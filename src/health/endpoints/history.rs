@@ -1,6 +1,7 @@
 //! `/health/history`: each component's shown status over time — a point per interval or per
 //! `step`, with its worst status, availability (share of time healthy), runs, failures and run
-//! durations — for clients the detail policy allows (others get 401).
+//! durations — and, without `component`, the request traffic of the layer's collector, for
+//! clients the detail policy allows (others get 401).
 //! `?component=db&since=-1h&until=now&step=1m`.
 
 use std::time::Duration;
@@ -51,5 +52,11 @@ fn answer(ask: &Ask<'_>) -> Answer {
         .into_iter()
         .filter_map(|name| Some((name, checker.timeline(name, since, until, step)?)))
         .collect();
-    Answer::Now(ask.frame(StatusCode::OK, render::history(since, until, &timelines)))
+    // Request traffic too, when the layer has a collector and no one component was asked.
+    let traffic = match (&ask.settings.metrics, &component) {
+        (Some(metrics), None) => Some(metrics.traffic(since, until, step)),
+        _ => None,
+    };
+    let rendered = render::history(since, until, &timelines, traffic.as_ref());
+    Answer::Now(ask.frame(StatusCode::OK, rendered))
 }
