@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
 
-const HEALTH_PATHS: [&str; 7] = [
+const HEALTH_PATHS: [&str; 8] = [
     "/health/live",
     "/health/ready",
     "/health",
@@ -21,6 +21,7 @@ const HEALTH_PATHS: [&str; 7] = [
     "/metrics",
     "/health/history",
     "/health/incidents",
+    "/health/dashboard",
 ];
 
 async fn server() -> (common::Server, MetricsCollector) {

@@ -82,7 +82,8 @@ fn layer_settings_apply_and_bad_ones_name_their_variable() {
             "/internal/health/reliability",
             "/internal/startupz",
             "/internal/health/history",
-            "/internal/health/incidents"
+            "/internal/health/incidents",
+            "/internal/health/dashboard"
         ]
     );
     let bad_path =

@@ -74,6 +74,12 @@ impl Paths {
         join(&self.prefix, relative)
     }
 
+    /// The full path (prefix included) of the endpoint named `name`, if it is on.
+    pub(crate) fn path_of(&self, name: &str) -> Option<&str> {
+        let index = TABLE.iter().position(|endpoint| endpoint.name == name)?;
+        self.full[index].as_deref()
+    }
+
     /// The relative path of the endpoint named `name`, if it is on.
     pub(crate) fn relative(&self, name: &str) -> Option<&str> {
         let index = TABLE.iter().position(|endpoint| endpoint.name == name)?;

@@ -26,6 +26,7 @@
 //! A new format is one file here taking a [`Vitals`]; text formats share the writer and the
 //! escaping in `text.rs`.
 
+pub(crate) mod dashboard;
 mod json;
 mod merge;
 mod openmetrics;

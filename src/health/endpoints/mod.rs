@@ -6,6 +6,7 @@
 //! [`TABLE`], and a builder method on `HealthLayer` if it has a path of its own to set.
 
 pub(crate) mod component;
+mod dashboard;
 mod detail;
 pub(crate) mod group;
 mod history;
@@ -62,7 +63,7 @@ pub(crate) struct Descriptor {
 pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
 
 /// Every endpoint, in the order paths are matched.
-pub(crate) const TABLE: [&Descriptor; 9] = [
+pub(crate) const TABLE: [&Descriptor; 10] = [
     &live::ENDPOINT,
     &ready::ENDPOINT,
     &detail::ENDPOINT,
@@ -72,6 +73,7 @@ pub(crate) const TABLE: [&Descriptor; 9] = [
     &info::ENDPOINT,
     &history::ENDPOINT,
     &incidents::ENDPOINT,
+    &dashboard::ENDPOINT,
 ];
 
 /// What a routed path names beyond its endpoint.

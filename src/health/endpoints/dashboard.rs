@@ -1,0 +1,37 @@
+//! `/health/dashboard`: one self-contained HTML page — the overall status, each component with
+//! its status over the last hour, availability, reason and last incident, request charts,
+//! anomalies and incidents — refreshed by its script from the layer's other endpoints. The
+//! current status is in the HTML itself; components only for clients the detail policy
+//! allows (the page then asks for a token, given once as `#token=…`).
+
+use http::StatusCode;
+
+use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
+use crate::render::dashboard::{self, Sources};
+
+pub(super) const ENDPOINT: Descriptor = Descriptor {
+    name: "dashboard",
+    default_path: Some("/health/dashboard"),
+    methods: GET_HEAD,
+    access: Access::Details,
+    runs_checks: false,
+    answer,
+};
+
+fn answer(ask: &Ask<'_>) -> Answer {
+    let (checker, settings) = (ask.checker.clone(), ask.settings.clone());
+    let (details, head) = (ask.details, ask.head);
+    Answer::Later(Box::pin(async move {
+        let report = checker.report().await;
+        let paths = &settings.paths;
+        let sources = Sources {
+            health: paths.path_of("detail").unwrap_or("/health"),
+            history: paths.path_of("history").unwrap_or("/health/history"),
+            incidents: paths.path_of("incidents").unwrap_or("/health/incidents"),
+            reliability: paths.path_of("reliability"),
+        };
+        let components = details.then_some(report.components.as_slice());
+        let page = dashboard::page(report.status, components, &sources, checker.now());
+        frame(StatusCode::OK, page, head)
+    }))
+}

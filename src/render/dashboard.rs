@@ -1,0 +1,153 @@
+//! The dashboard: one self-contained HTML page (`dashboard.html`: inline styles, inline SVG
+//! charts, one inline script; nothing fetched from elsewhere). The server fills in the current
+//! status — and, for clients shown details, each component with its reason — so it reads
+//! without scripts; the script then refreshes it every 5 s from the layer's own endpoints
+//! (the detailed report, history, incidents, the reliability report), sending a bearer token
+//! given once in the URL's fragment (`#token=…`, kept in the tab's session storage).
+
+use std::fmt::Write;
+use std::time::SystemTime;
+
+use super::Rendered;
+use crate::health_report::{ComponentStatus, HealthStatus};
+
+const PAGE: &str = include_str!("dashboard.html");
+
+/// A strict policy for the page: nothing but itself.
+pub(crate) const HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+];
+
+/// Where the page's script reads from.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct Sources<'a> {
+    pub(crate) health: &'a str,
+    pub(crate) history: &'a str,
+    pub(crate) incidents: &'a str,
+    pub(crate) reliability: Option<&'a str>,
+}
+
+/// The page with `status` and, when shown, the components filled in.
+pub(crate) fn page(
+    status: HealthStatus,
+    components: Option<&[ComponentStatus]>,
+    sources: &Sources<'_>,
+    at: SystemTime,
+) -> Rendered {
+    let rows = match components {
+        Some(components) => components.iter().fold(String::new(), |mut rows, c| {
+            let _ = write!(
+                rows,
+                "<tr class=\"component\" data-name=\"{name}\" data-status=\"{status}\"><td class=\"name\">{name}</td>\
+                 <td><span class=\"badge {status}\">{status}</span></td><td class=\"timeline\"></td>\
+                 <td class=\"availability\">—</td><td class=\"reason\">{reason}</td><td class=\"incident\">—</td></tr>",
+                name = escape(&c.name),
+                status = c.status.as_str(),
+                reason = escape(c.reason.as_deref().or(c.message.as_deref()).unwrap_or("")),
+            );
+            rows
+        }),
+        None => "<tr><td colspan=\"6\" class=\"muted\">Component details are not shown to this client: \
+                 open the page as …/dashboard#token=YOUR_TOKEN.</td></tr>"
+            .to_owned(),
+    };
+    // JSON inside a <script> element: no `<` may start a closing tag.
+    let config = serde_json::to_string(sources)
+        .expect("paths serialise")
+        .replace('<', "\\u003c");
+    let body = PAGE
+        .replace("{{status}}", status.as_str())
+        .replace("{{at}}", &humantime::format_rfc3339_seconds(at).to_string())
+        .replace("{{components}}", &rows)
+        .replace("{{config}}", &config);
+    Rendered {
+        content_type: "text/html; charset=utf-8",
+        headers: HEADERS,
+        body: body.into(),
+    }
+}
+
+/// Text for HTML: `&`, `<`, `>`, `"` and `'` as entities.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> Sources<'static> {
+        Sources {
+            health: "/health",
+            history: "/health/history",
+            incidents: "/health/incidents",
+            reliability: Some("/health/reliability</script>"),
+        }
+    }
+
+    #[test]
+    fn the_page_is_small_self_contained_and_escapes_what_it_shows() {
+        let component = ComponentStatus {
+            name: "db \"<primary>\"".to_owned(),
+            status: HealthStatus::Unhealthy,
+            message: Some("<script>alert(1)</script> & more".to_owned()),
+            response_time_ms: 1.0,
+            metadata: serde_json::Map::new(),
+            checked_at: None,
+            fresh: true,
+            age_ms: 0.0,
+            critical: true,
+            tags: Vec::new(),
+            consecutive_failures: 1,
+            since: None,
+            reason: None,
+            history: crate::health_report::HistorySummary::default(),
+        };
+        let rendered = page(
+            HealthStatus::Unhealthy,
+            Some(&[component]),
+            &sources(),
+            SystemTime::UNIX_EPOCH,
+        );
+        let html = String::from_utf8(rendered.body.to_vec()).unwrap();
+        assert!(html.len() < 60 * 1024, "{} bytes", html.len());
+        assert!(
+            html.contains("data-name=\"db &quot;&lt;primary&gt;&quot;\" data-status=\"unhealthy\"")
+        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"));
+        assert!(!html.contains("<script>alert"));
+        assert!(
+            html.contains("/health/reliability\\u003c/script>"),
+            "no early </script>"
+        );
+        assert!(!html.contains("{{"), "every placeholder filled");
+        for external in ["http://", "https://", "src=\"", "@import", "url("] {
+            let outside = html.replace("http://www.w3.org/2000/svg", "");
+            assert!(!outside.contains(external), "{external}");
+        }
+        let bare = page(
+            HealthStatus::Healthy,
+            None,
+            &sources(),
+            SystemTime::UNIX_EPOCH,
+        );
+        let bare = String::from_utf8(bare.body.to_vec()).unwrap();
+        assert!(bare.contains("not shown to this client") && !bare.contains("class=\"component\""));
+    }
+}
