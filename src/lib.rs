@@ -82,6 +82,7 @@ pub mod render;
 /// The former name of [`reliability`], kept so that existing imports compile.
 #[doc(hidden)]
 pub use reliability as report;
+mod ring;
 mod round;
 #[cfg(feature = "http-client")]
 mod tls;

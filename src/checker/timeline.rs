@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::health_report::HealthStatus;
+use crate::ring::RoundRobin;
 
 /// How finely and how far back each component's status is kept: a fine ring and a coarse one,
 /// each a step and a span (default 10 s for an hour, 1 min for a day).
@@ -40,15 +41,13 @@ impl TimelineSettings {
     /// Bytes one component's timeline takes.
     pub fn bytes_per_component(&self) -> usize {
         let (fine, coarse) = self.lengths();
-        (fine + coarse) * std::mem::size_of::<Interval>()
+        Ring::bytes(fine) + Ring::bytes(coarse)
     }
 }
 
 /// What one interval holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Interval {
-    /// Its number (intervals since the origin) + 1; 0 while it holds nothing.
-    number: u64,
     /// The worst status shown during it.
     worst: Option<HealthStatus>,
     runs: u32,
@@ -60,79 +59,41 @@ struct Interval {
     known_us: u32,
 }
 
-/// A ring of intervals of one length.
-#[derive(Debug)]
-struct Ring {
-    step: Duration,
-    intervals: Box<[Interval]>,
+type Ring = RoundRobin<Interval>;
+
+/// Accounts the time from `from` to `to` (since the origin) to `status`.
+fn hold(ring: &mut Ring, from: Duration, to: Duration, status: HealthStatus) {
+    if to <= from {
+        return;
+    }
+    let len = ring.len() as u64;
+    let (first, last) = (ring.number(from), ring.number(to));
+    // Older intervals than a ring's length would be overwritten anyway.
+    for number in first.max(last.saturating_sub(len - 1))..=last {
+        let start = ring.start(number);
+        let (lo, hi) = (from.max(start), to.min(start + ring.step()));
+        if hi <= lo {
+            continue;
+        }
+        // At most a step: 1 h is 3.6e9 µs, within a u32.
+        let micros = (hi - lo).as_micros() as u32;
+        let interval = ring.at(number);
+        interval.worst = interval.worst.max(Some(status));
+        interval.known_us += micros;
+        if status == HealthStatus::Healthy {
+            interval.healthy_us += micros;
+        }
+    }
 }
 
-impl Ring {
-    fn new(step: Duration, len: usize) -> Self {
-        Self {
-            step,
-            intervals: vec![Interval::default(); len.max(1)].into(),
-        }
-    }
-
-    fn number(&self, since_origin: Duration) -> u64 {
-        (since_origin.as_nanos() / self.step.as_nanos()) as u64
-    }
-
-    /// The interval `number`, emptied first if the ring still holds an older one there.
-    fn at(&mut self, number: u64) -> &mut Interval {
-        let len = self.intervals.len() as u64;
-        let interval = &mut self.intervals[(number % len) as usize];
-        if interval.number != number + 1 {
-            *interval = Interval {
-                number: number + 1,
-                ..Interval::default()
-            };
-        }
-        interval
-    }
-
-    /// The interval `number` if the ring still holds it.
-    fn get(&self, number: u64) -> Option<&Interval> {
-        let len = self.intervals.len() as u64;
-        let interval = &self.intervals[(number % len) as usize];
-        (interval.number == number + 1).then_some(interval)
-    }
-
-    /// Accounts the time from `from` to `to` (since the origin) to `status`.
-    fn hold(&mut self, from: Duration, to: Duration, status: HealthStatus) {
-        if to <= from {
-            return;
-        }
-        let len = self.intervals.len() as u64;
-        let (first, last) = (self.number(from), self.number(to));
-        // Older intervals than a ring's length would be overwritten anyway.
-        for number in first.max(last.saturating_sub(len - 1))..=last {
-            let start = self.step * number as u32;
-            let (lo, hi) = (from.max(start), to.min(start + self.step));
-            if hi <= lo {
-                continue;
-            }
-            // At most a step: 1 h is 3.6e9 µs, within a u32.
-            let micros = (hi - lo).as_micros() as u32;
-            let interval = self.at(number);
-            interval.worst = interval.worst.max(Some(status));
-            interval.known_us += micros;
-            if status == HealthStatus::Healthy {
-                interval.healthy_us += micros;
-            }
-        }
-    }
-
-    fn run(&mut self, at: Duration, status: HealthStatus, failed: bool, duration: Duration) {
-        let interval = self.at(self.number(at));
-        interval.worst = interval.worst.max(Some(status));
-        interval.runs += 1;
-        interval.failures += u32::from(failed);
-        let micros = u32::try_from(duration.as_micros()).unwrap_or(u32::MAX);
-        interval.duration_max_us = interval.duration_max_us.max(micros);
-        interval.duration_sum_us += u64::from(micros);
-    }
+fn run_in(ring: &mut Ring, at: Duration, status: HealthStatus, failed: bool, duration: Duration) {
+    let interval = ring.at(ring.number(at));
+    interval.worst = interval.worst.max(Some(status));
+    interval.runs += 1;
+    interval.failures += u32::from(failed);
+    let micros = u32::try_from(duration.as_micros()).unwrap_or(u32::MAX);
+    interval.duration_max_us = interval.duration_max_us.max(micros);
+    interval.duration_sum_us += u64::from(micros);
 }
 
 /// One point of a component's timeline: an interval, or several merged.
@@ -228,8 +189,8 @@ impl Timeline {
     pub(crate) fn advance(&mut self, now: Instant) {
         let now = self.since_origin(now);
         if let Some(status) = self.held {
-            self.fine.hold(self.held_since, now, status);
-            self.coarse.hold(self.held_since, now, status);
+            hold(&mut self.fine, self.held_since, now, status);
+            hold(&mut self.coarse, self.held_since, now, status);
         }
         self.held_since = self.held_since.max(now);
     }
@@ -244,8 +205,8 @@ impl Timeline {
     ) {
         self.advance(at);
         let at = self.since_origin(at);
-        self.fine.run(at, status, failed, duration);
-        self.coarse.run(at, status, failed, duration);
+        run_in(&mut self.fine, at, status, failed, duration);
+        run_in(&mut self.coarse, at, status, failed, duration);
         self.held = Some(status);
     }
 
@@ -257,17 +218,16 @@ impl Timeline {
         now: Instant,
         step: Option<Duration>,
     ) -> Resolution {
-        let reach = |ring: &Ring| ring.step * ring.intervals.len() as u32;
         let back = now.saturating_duration_since(since);
-        let fine_fits = back <= reach(&self.fine);
+        let fine_fits = back <= self.fine.reach();
         match step {
             None if fine_fits => Resolution::Fine(1),
             None => Resolution::Coarse(1),
-            Some(step) if fine_fits && step < self.coarse.step => {
-                Resolution::Fine((step.as_nanos() / self.fine.step.as_nanos()).max(1) as u64)
+            Some(step) if fine_fits && step < self.coarse.step() => {
+                Resolution::Fine((step.as_nanos() / self.fine.step().as_nanos()).max(1) as u64)
             }
             Some(step) => {
-                Resolution::Coarse((step.as_nanos() / self.coarse.step.as_nanos()).max(1) as u64)
+                Resolution::Coarse((step.as_nanos() / self.coarse.step().as_nanos()).max(1) as u64)
             }
         }
     }
@@ -277,8 +237,8 @@ impl Timeline {
     /// The time a point covers at `resolution`.
     pub(crate) fn step(&self, resolution: Resolution) -> Duration {
         match resolution {
-            Resolution::Fine(merge) => self.fine.step * merge as u32,
-            Resolution::Coarse(merge) => self.coarse.step * merge as u32,
+            Resolution::Fine(merge) => self.fine.step() * merge as u32,
+            Resolution::Coarse(merge) => self.coarse.step() * merge as u32,
         }
     }
 
@@ -298,7 +258,7 @@ impl Timeline {
         let mut number = first;
         while number <= last {
             let mut point = TimelinePoint {
-                start: self.wall_origin + ring.step * number as u32,
+                start: self.wall_origin + ring.start(number),
                 status: None,
                 availability: None,
                 runs: 0,
@@ -455,7 +415,8 @@ mod tests {
     fn memory_is_fixed_however_long_it_runs() {
         let (mut timeline, origin) = timeline();
         let bytes = TimelineSettings::default().bytes_per_component();
-        assert_eq!(bytes, (360 + 1440) * std::mem::size_of::<Interval>());
+        assert_eq!(bytes, (360 + 1440) * (8 + std::mem::size_of::<Interval>()));
+        assert_eq!(bytes, 72_000, "as documented");
         for i in 0..(3 * 24 * 360) {
             run(
                 &mut timeline,
@@ -463,8 +424,8 @@ mod tests {
                 HealthStatus::Healthy,
             );
         }
-        assert_eq!(timeline.fine.intervals.len(), 360);
-        assert_eq!(timeline.coarse.intervals.len(), 1440);
+        assert_eq!(timeline.fine.len(), 360);
+        assert_eq!(timeline.coarse.len(), 1440);
         // Three days in, the oldest day is gone and the last is whole.
         let now = origin + 3 * 24 * 60 * MINUTE;
         timeline.advance(now);

@@ -11,11 +11,10 @@ use serde::Serialize;
 use super::shard::Counts;
 use super::snapshot::WindowStats;
 use crate::checker::TimelineSettings;
+use crate::ring::RoundRobin;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
-    /// Its number + 1; 0 while empty.
-    number: u64,
     requests: u64,
     failures: u64,
     cancelled: u64,
@@ -25,42 +24,7 @@ struct Interval {
     in_flight_max: u32,
 }
 
-#[derive(Debug)]
-struct Ring {
-    step: Duration,
-    intervals: Box<[Interval]>,
-}
-
-impl Ring {
-    fn new(step: Duration, len: usize) -> Self {
-        Self {
-            step,
-            intervals: vec![Interval::default(); len.max(1)].into(),
-        }
-    }
-
-    fn number(&self, at: Duration) -> u64 {
-        (at.as_nanos() / self.step.as_nanos()) as u64
-    }
-
-    fn at(&mut self, number: u64) -> &mut Interval {
-        let len = self.intervals.len() as u64;
-        let interval = &mut self.intervals[(number % len) as usize];
-        if interval.number != number + 1 {
-            *interval = Interval {
-                number: number + 1,
-                ..Interval::default()
-            };
-        }
-        interval
-    }
-
-    fn get(&self, number: u64) -> Option<&Interval> {
-        let len = self.intervals.len() as u64;
-        let interval = &self.intervals[(number % len) as usize];
-        (interval.number == number + 1).then_some(interval)
-    }
-}
+type Ring = RoundRobin<Interval>;
 
 /// One point of the traffic timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -135,7 +99,7 @@ impl Traffic {
     /// Bytes of the rings for `settings`.
     pub(crate) fn bytes(settings: &TimelineSettings) -> usize {
         let (fine, coarse) = settings.lengths();
-        (fine + coarse) * std::mem::size_of::<Interval>()
+        Ring::bytes(fine) + Ring::bytes(coarse)
     }
 
     /// Adds what the totals gained since the last record, with the window's quantiles and the
@@ -183,16 +147,15 @@ impl Traffic {
         now: Duration,
         step: Option<Duration>,
     ) -> TrafficTimeline {
-        let reach = |ring: &Ring| ring.step * ring.intervals.len() as u32;
-        let fine_fits = now.saturating_sub(since) <= reach(&self.fine);
+        let fine_fits = now.saturating_sub(since) <= self.fine.reach();
         let (ring, step) = match step {
-            None if fine_fits => (&self.fine, self.fine.step),
-            Some(step) if fine_fits && step < self.coarse.step => (&self.fine, step),
-            None => (&self.coarse, self.coarse.step),
+            None if fine_fits => (&self.fine, self.fine.step()),
+            Some(step) if fine_fits && step < self.coarse.step() => (&self.fine, step),
+            None => (&self.coarse, self.coarse.step()),
             Some(step) => (&self.coarse, step),
         };
-        let merge = (step.as_nanos() / ring.step.as_nanos()).max(1) as u64;
-        let step = ring.step * merge as u32;
+        let merge = (step.as_nanos() / ring.step().as_nanos()).max(1) as u64;
+        let step = ring.step() * merge as u32;
         let first = ring.number(since) / merge * merge;
         let last = ring.number(until);
         let mut points = Vec::new();
@@ -213,7 +176,7 @@ impl Traffic {
             }
             let ms = |us: u32| (us > 0).then(|| f64::from(us) / 1e3);
             points.push(TrafficPoint {
-                start: self.wall_origin + ring.step * number as u32,
+                start: self.wall_origin + ring.start(number),
                 requests: merged.requests,
                 failures: merged.failures,
                 cancelled: merged.cancelled,

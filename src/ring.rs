@@ -1,0 +1,87 @@
+//! [`RoundRobin`]: a fixed ring of intervals of one length, as a round-robin database keeps
+//! them: interval `n` (counted from an origin) lives in slot `n % len` until interval
+//! `n + len` takes its place. Allocated once; never grows.
+
+use std::time::Duration;
+
+#[derive(Debug)]
+pub(crate) struct RoundRobin<T> {
+    step: Duration,
+    /// Per slot: the number + 1 of the interval it holds; 0 while it holds none.
+    numbers: Box<[u64]>,
+    values: Box<[T]>,
+}
+
+impl<T: Default + Clone> RoundRobin<T> {
+    /// `len` intervals (at least one) of `step` each.
+    pub(crate) fn new(step: Duration, len: usize) -> Self {
+        Self {
+            step,
+            numbers: vec![0; len.max(1)].into(),
+            values: vec![T::default(); len.max(1)].into(),
+        }
+    }
+
+    /// Bytes of `len` intervals.
+    pub(crate) fn bytes(len: usize) -> usize {
+        len.max(1) * (std::mem::size_of::<u64>() + std::mem::size_of::<T>())
+    }
+
+    pub(crate) fn step(&self) -> Duration {
+        self.step
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// How far back the ring reaches.
+    pub(crate) fn reach(&self) -> Duration {
+        self.step * self.len() as u32
+    }
+
+    /// The number of the interval holding `at` (since the origin).
+    pub(crate) fn number(&self, at: Duration) -> u64 {
+        (at.as_nanos() / self.step.as_nanos()) as u64
+    }
+
+    /// When interval `number` starts (since the origin).
+    pub(crate) fn start(&self, number: u64) -> Duration {
+        self.step * number as u32
+    }
+
+    /// Interval `number`, emptied first if its slot still holds an older one.
+    pub(crate) fn at(&mut self, number: u64) -> &mut T {
+        let slot = (number % self.len() as u64) as usize;
+        if self.numbers[slot] != number + 1 {
+            self.numbers[slot] = number + 1;
+            self.values[slot] = T::default();
+        }
+        &mut self.values[slot]
+    }
+
+    /// Interval `number`, if the ring still holds it.
+    pub(crate) fn get(&self, number: u64) -> Option<&T> {
+        let slot = (number % self.len() as u64) as usize;
+        (self.numbers[slot] == number + 1).then(|| &self.values[slot])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interval_stays_until_one_a_ring_later_takes_its_slot() {
+        let mut ring: RoundRobin<u32> = RoundRobin::new(Duration::from_secs(10), 3);
+        assert_eq!(ring.number(Duration::from_secs(25)), 2);
+        *ring.at(2) += 5;
+        *ring.at(2) += 1;
+        assert_eq!(ring.get(2), Some(&6));
+        assert_eq!(ring.get(5), None, "same slot, another interval");
+        *ring.at(5) += 1;
+        assert_eq!((ring.get(2), ring.get(5)), (None, Some(&1)));
+        assert_eq!(ring.reach(), Duration::from_secs(30));
+        assert_eq!(RoundRobin::<u32>::bytes(3), 36);
+    }
+}
