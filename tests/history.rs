@@ -231,4 +231,15 @@ async fn request_traffic_over_time_comes_with_the_components() {
     assert!(points.iter().any(|p| p["p95_ms"].as_f64().is_some()));
     let one = server.get("/health/history?component=db").await.json();
     assert!(one.get("traffic").is_none(), "only without ?component");
+
+    // The process, sampled every 10 s from the first gathering on (the first sample at once).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let history = server.get("/health/history?since=-1m").await.json();
+    let process = &history["process"];
+    assert_eq!(process["step_seconds"], 10.0);
+    let points = process["points"].as_array().unwrap();
+    if cfg!(target_os = "linux") {
+        let rss = points.iter().filter_map(|p| p["rss_bytes"].as_u64()).max();
+        assert!(rss.is_some_and(|rss| rss > 1_000_000), "{process}");
+    }
 }

@@ -9,7 +9,7 @@
 /// assert!(stats.threads >= 1);
 /// # }
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ProcessStats {
     /// User and system CPU time used, in seconds.

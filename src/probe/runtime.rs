@@ -36,7 +36,7 @@ impl Drop for Restart {
 }
 
 /// Sleeps `interval` in a loop on the runtime and records how late each wake-up is.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RuntimeProbe {
     state: Arc<ProbeState>,
     interval: Duration,
@@ -89,6 +89,13 @@ impl RuntimeProbe {
     }
 
     /// The runtime's figures; the maximum lag restarts from here.
+    /// How late the probe's last timer fired, in milliseconds, leaving the largest since the
+    /// last [`read`](Self::read) for that reader.
+    pub(crate) fn last_lag_ms(&self) -> Option<f64> {
+        let nanos = self.state.last.load(Ordering::Relaxed);
+        (nanos > 0).then(|| (nanos - 1) as f64 / 1e6)
+    }
+
     pub(crate) fn read(&self) -> Result<RuntimeStats, String> {
         let runtime = Handle::try_current().map_err(|_| "not on a Tokio runtime".to_owned())?;
         let metrics = runtime.metrics();

@@ -12,7 +12,7 @@ use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot, TrafficTimeline}
 use crate::probe::RuntimeStats;
 use crate::reliability::{Anomaly, ReliabilityReport};
 use crate::round::{millis, round3};
-use crate::vitals::{ProcessFigures, Source, Vitals};
+use crate::vitals::{ProcessFigures, ProcessTimeline, Source, Vitals};
 
 /// The liveness body: the process answers, so it is alive.
 pub(crate) const LIVE: &[u8] = br#"{"status":"healthy"}"#;
@@ -446,6 +446,7 @@ pub(crate) fn history(
     until: SystemTime,
     timelines: &[(&str, StatusTimeline)],
     traffic: Option<&TrafficTimeline>,
+    process: Option<&ProcessTimeline>,
 ) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
@@ -456,6 +457,8 @@ pub(crate) fn history(
         components: Vec<Component<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         traffic: Option<&'a TrafficTimeline>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        process: Option<&'a ProcessTimeline>,
     }
     #[derive(Serialize)]
     struct Component<'a> {
@@ -476,6 +479,7 @@ pub(crate) fn history(
             })
             .collect(),
         traffic,
+        process,
     };
     serde_json::to_vec(&body).expect("history serialises")
 }

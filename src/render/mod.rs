@@ -224,8 +224,9 @@ pub(crate) fn history(
     until: std::time::SystemTime,
     timelines: &[(&str, crate::checker::StatusTimeline)],
     traffic: Option<&crate::metrics::TrafficTimeline>,
+    process: Option<&crate::vitals::ProcessTimeline>,
 ) -> Rendered {
-    Rendered::json(json::history(since, until, timelines, traffic))
+    Rendered::json(json::history(since, until, timelines, traffic, process))
 }
 
 /// `/health/incidents`: the incidents since `since`.

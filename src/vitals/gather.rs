@@ -8,9 +8,10 @@ use std::time::{Duration, SystemTime};
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use super::process_history::{ProcessHistory, ProcessTimeline};
 use super::source::{IntoFigures, NamedSource};
 use super::{ProcessFigures, Source, Vitals};
-use crate::checker::{HealthChecker, Selector};
+use crate::checker::{HealthChecker, Selector, TimelineSettings};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
@@ -37,6 +38,8 @@ struct Inner {
     webhooks: Vec<WebhookSource>,
     cpu: CpuSampler,
     probe: RuntimeProbe,
+    /// The process over time, sampled from the first gathering on.
+    process_history: Arc<ProcessHistory>,
 }
 
 /// Settings of a [`VitalsGatherer`], checked by [`build`](Self::build).
@@ -129,6 +132,23 @@ impl VitalsGatherer {
         .await
     }
 
+    /// The process (CPU, resident memory, the runtime's scheduling lag) from `since` to
+    /// `until`, per `step`; sampled every 10 s from the first gathering on.
+    pub fn process_timeline(
+        &self,
+        since: std::time::SystemTime,
+        until: std::time::SystemTime,
+        step: Option<Duration>,
+    ) -> ProcessTimeline {
+        self.start_process_history();
+        self.inner.process_history.timeline(since, until, step)
+    }
+
+    fn start_process_history(&self) {
+        self.inner.probe.ensure_started();
+        self.inner.process_history.ensure_started(&self.inner.probe);
+    }
+
     /// The checker it gathers from.
     pub fn checker(&self) -> &HealthChecker {
         &self.inner.checker
@@ -155,6 +175,7 @@ impl VitalsGatherer {
 
     /// What `want` asks for: the sources concurrently, each within the timeout.
     pub(crate) async fn gather_with(&self, want: &Want<'_>) -> Vitals {
+        self.start_process_history();
         let started = Instant::now();
         let inner = &*self.inner;
         let timeout = inner.timeout;
@@ -406,6 +427,7 @@ impl VitalsGathererBuilder {
                 webhooks: self.webhooks,
                 cpu: CpuSampler::new(),
                 probe: RuntimeProbe::new(Duration::from_millis(100)),
+                process_history: Arc::new(ProcessHistory::new(&TimelineSettings::default())),
             }),
         })
     }

@@ -27,6 +27,7 @@
 //! ```
 
 pub(crate) mod gather;
+mod process_history;
 pub(crate) mod source;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ use crate::webhook::WebhookStats;
 
 pub(crate) use gather::Want;
 pub use gather::{VitalsGatherer, VitalsGathererBuilder};
+pub use process_history::{ProcessPoint, ProcessTimeline};
 pub use source::{IntoFigures, SourceFuture};
 
 /// A source of figures: gathered, failed (with why), or not configured.

@@ -57,6 +57,10 @@ fn answer(ask: &Ask<'_>) -> Answer {
         (Some(metrics), None) => Some(metrics.traffic(since, until, step)),
         _ => None,
     };
-    let rendered = render::history(since, until, &timelines, traffic.as_ref());
+    let process = component.is_none().then(|| {
+        let reporter = ask.settings.reporter(checker);
+        reporter.gatherer().process_timeline(since, until, step)
+    });
+    let rendered = render::history(since, until, &timelines, traffic.as_ref(), process.as_ref());
     Answer::Now(ask.frame(StatusCode::OK, rendered))
 }
