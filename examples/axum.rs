@@ -9,7 +9,8 @@
 //! requests are still served for the propagation delay (`HEALTH_DRAIN_DELAY_MS`, default 5 s),
 //! then graceful shutdown waits for the requests in flight (`HEALTH_DRAIN_BUDGET_MS`, default
 //! 20 s). A second signal stops it at once. `METRICS_TOKEN_FILE` names a file holding a bearer
-//! token that `/metrics` then requires.
+//! token that `/metrics` then requires. `POST /demo/outage` closes the stand-in database (the
+//! check fails: watch `/health/dashboard`) and `POST /demo/recover` opens it again.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{
     Check, CheckResult, Drain, HealthChecker, HealthConfig, HealthLayer, MetricsCollector,
@@ -50,7 +52,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
 
-    let database = start_stand_in_database().await?;
+    let stand_in = start_stand_in_database().await?;
+    let database = stand_in.addr;
     let backlog = Arc::new(AtomicUsize::new(0));
     start_worker(backlog.clone());
 
@@ -101,6 +104,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
         .with_state(backlog)
+        .merge(outage_switch(stand_in))
         .layer(MetricsLayer::new(metrics)); // per route: it labels requests with the route
     // Once around the whole router: `Router::layer` would wrap every route with it.
     let app = health.around(app);
@@ -114,6 +118,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  health           {base}{path}");
     }
     println!("  app routes       {base}/   and   POST {base}/jobs");
+    println!("  demo outage      POST {base}/demo/outage   and   POST {base}/demo/recover");
     println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
     let server = axum::serve(listener, app.into_make_service())
@@ -159,14 +164,68 @@ fn start_worker(backlog: Arc<AtomicUsize>) {
     });
 }
 
-/// A listener standing in for a database server: accepts connections and closes them.
-async fn start_stand_in_database() -> std::io::Result<SocketAddr> {
+/// `POST /demo/outage` closes the stand-in database, `POST /demo/recover` opens it again.
+fn outage_switch(stand_in: StandIn) -> Router {
+    let down = stand_in.clone();
+    Router::new()
+        .route(
+            "/demo/outage",
+            post(move || async move {
+                down.up.send_replace(false);
+                "the stand-in database is closed: its check fails from the next run\n"
+            }),
+        )
+        .route(
+            "/demo/recover",
+            post(move || async move {
+                stand_in.up.send_replace(true);
+                "the stand-in database is open again\n"
+            }),
+        )
+}
+
+/// A listener standing in for a database server: accepts connections and closes them; closed
+/// while `up` says false (connections are refused), open again on the same address after.
+#[derive(Clone)]
+struct StandIn {
+    addr: SocketAddr,
+    up: Arc<watch::Sender<bool>>,
+}
+
+async fn start_stand_in_database() -> std::io::Result<StandIn> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let (up, mut changes) = watch::channel(true);
     tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            drop(socket);
+        let mut listener = Some(listener);
+        loop {
+            match listener.take() {
+                Some(open) => tokio::select! {
+                    accepted = open.accept() => {
+                        drop(accepted);
+                        listener = Some(open);
+                    }
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        // Closed (dropped) unless still up.
+                        listener = (*changes.borrow()).then_some(open);
+                    }
+                },
+                None => {
+                    if changes.changed().await.is_err() {
+                        return;
+                    }
+                    if *changes.borrow() {
+                        listener = TcpListener::bind(addr).await.ok();
+                    }
+                }
+            }
         }
     });
-    Ok(addr)
+    Ok(StandIn {
+        addr,
+        up: Arc::new(up),
+    })
 }

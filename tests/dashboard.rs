@@ -1,22 +1,16 @@
-//! The dashboard in a real browser: headless Chromium loads it from a real server, its script
-//! runs and reads the other endpoints, and the DOM shows the component that failed, its
-//! timeline and the incident. A screenshot is saved as `target/dashboard.png`. CI installs
+//! The dashboard in a real browser: headless Chromium loads the running axum example's, its
+//! script runs and reads the other endpoints, and after the example's stand-in database is
+//! closed the DOM shows the component failed, its timeline and the incident. A screenshot is saved as `target/dashboard.png`. CI installs
 //! Debian's `chromium` and sets REQUIRE_CHROMIUM=1; elsewhere the test is skipped without it.
-#![cfg(feature = "axum")]
+#![cfg(all(unix, feature = "axum"))]
 
-mod common;
+#[path = "support/example.rs"]
+mod example;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::process::Command;
-use tower_vitals::health::DetailPolicy;
-use tower_vitals::{
-    Check, CheckResult, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer,
-    TimelineSettings,
-};
 
 /// The browser, or `None` (then the test is skipped, unless REQUIRE_CHROMIUM is set).
 fn chromium() -> Option<PathBuf> {
@@ -67,62 +61,45 @@ async fn browse(browser: &PathBuf, url: &str, args: &[&str]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_shows_a_failed_component_and_its_incident_in_a_browser() {
+async fn the_examples_dashboard_shows_a_failed_component_and_its_incident_in_a_browser() {
     let Some(browser) = chromium() else { return };
-    let up = Arc::new(AtomicBool::new(true));
-    let flag = up.clone();
-    let second = Duration::from_secs(1);
-    let checker = HealthChecker::builder()
-        .register(
-            Check::new("db", move || {
-                let up = flag.load(Ordering::SeqCst);
-                async move {
-                    if up {
-                        CheckResult::healthy()
-                    } else {
-                        CheckResult::unhealthy("connection refused")
-                    }
-                }
-            })
-            .retries(0),
-        )
-        .check("cache", || async {})
-        .cache_ttl(Duration::ZERO)
-        .timeline(TimelineSettings {
-            fine: (second, 60 * second),
-            coarse: (10 * second, 600 * second),
-        })
-        .build()
-        .unwrap();
-    let collector = MetricsCollector::new();
-    let app = axum::Router::new()
-        .route("/", axum::routing::get(|| async { "home" }))
-        .layer(MetricsLayer::new(collector.clone()));
-    let health = HealthLayer::new(checker)
-        .metrics(collector)
-        .details(DetailPolicy::Always);
-    let server =
-        common::serve_router(axum::Router::new().fallback_service(health.around(app))).await;
+    let (_example, base) = example::start(&[]);
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(format!("{base}{path}")).send();
     for _ in 0..5 {
-        server.get("/").await;
+        get("/").await.unwrap();
     }
-    assert_eq!(server.get("/health/ready").await.status, 200);
+    assert_eq!(get("/health/ready").await.unwrap().status(), 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    up.store(false, Ordering::SeqCst);
-    assert_eq!(server.get("/health/ready").await.status, 503);
+    // The example's outage switch closes its stand-in database: the check's connect is refused.
+    let outage = client
+        .post(format!("{base}/demo/outage"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outage.status(), 200);
+    let mut ready = 200;
+    for _ in 0..50 {
+        ready = get("/health/ready").await.unwrap().status().as_u16();
+        if ready == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, 503, "the database check failed");
 
-    let url = server.url("/health/dashboard");
+    let url = format!("{base}/health/dashboard");
     let dom = browse(&browser, &url, &["--dump-dom"]).await;
     assert!(
         dom.contains("data-rendered=\"script\""),
         "the script ran:\n{dom}"
     );
     assert!(
-        dom.contains("class=\"component\" data-name=\"db\" data-status=\"unhealthy\""),
+        dom.contains("class=\"component\" data-name=\"database\" data-status=\"unhealthy\""),
         "{dom}"
     );
     assert!(
-        dom.contains("class=\"component\" data-name=\"cache\" data-status=\"healthy\""),
+        dom.contains("class=\"component\" data-name=\"job-queue\" data-status=\"healthy\""),
         "{dom}"
     );
     assert!(
@@ -130,10 +107,10 @@ async fn the_dashboard_shows_a_failed_component_and_its_incident_in_a_browser() 
         "the timeline shows the failure: {dom}"
     );
     assert!(
-        dom.contains("class=\"incident\" data-component=\"db\" data-open=\"true\""),
+        dom.contains("class=\"incident\" data-component=\"database\" data-open=\"true\""),
         "{dom}"
     );
-    assert!(dom.contains("connection refused"), "the reason");
+    assert!(dom.contains("Connection refused"), "the reason");
     assert!(dom.contains("Requests per second"), "the traffic charts");
 
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/dashboard.png");

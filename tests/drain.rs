@@ -4,62 +4,25 @@
 //! response, and the process must exit 0 within delay + budget.
 #![cfg(all(unix, feature = "axum"))]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+#[path = "support/example.rs"]
+mod example;
+
+use std::process::Command;
+
+use example::Guard;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The example binary `cargo test` built beside this test's own.
-fn example() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join("axum")
-}
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 const DELAY_MS: u64 = 1500;
 const BUDGET_MS: u64 = 4000;
 
-/// Starts the example on an ephemeral port; its base URL from the line it prints.
+/// Starts the example with a short drain delay and budget.
 fn start() -> (Guard, String) {
-    let binary = example();
-    assert!(binary.exists(), "{} not built", binary.display());
-    let mut child = Command::new(binary)
-        .env("ADDR", "127.0.0.1:0")
-        .env("HEALTH_DRAIN_DELAY_MS", DELAY_MS.to_string())
-        .env("HEALTH_DRAIN_BUDGET_MS", BUDGET_MS.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the example printed its address")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    // Keep reading so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Guard(child), base)
+    example::start(&[
+        ("HEALTH_DRAIN_DELAY_MS", &DELAY_MS.to_string()),
+        ("HEALTH_DRAIN_BUDGET_MS", &BUDGET_MS.to_string()),
+    ])
 }
 
 #[derive(Default)]
