@@ -113,6 +113,14 @@ async fn the_examples_dashboard_shows_a_failed_component_and_its_incident_in_a_b
     assert!(dom.contains("Connection refused"), "the reason");
     assert!(dom.contains("Requests per second"), "the traffic charts");
 
+    // The day view: the same page over 24 h at 1 min intervals.
+    let day = browse(&browser, &format!("{url}?range=day"), &["--dump-dom"]).await;
+    assert!(
+        day.contains("data-range=\"day\"") && day.contains(">Last day</th>"),
+        "{day}"
+    );
+    assert!(day.contains("data-status=\"unhealthy\"><title>"), "{day}");
+
     let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/dashboard.png");
     let _ = std::fs::remove_file(&shot);
     let argument = format!("--screenshot={}", shot.display());
