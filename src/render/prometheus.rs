@@ -13,7 +13,7 @@ use crate::checker::{CheckCounters, Lifecycle, Phase};
 use crate::error::ConfigError;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
-use crate::metrics::{Exemplar, MetricsSnapshot};
+use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
 use crate::reliability::Anomaly;
 use crate::vitals::Vitals;
@@ -494,28 +494,17 @@ fn write_exemplar(out: &mut Writer<'_>, exemplar: &Exemplar) {
 /// Time to the response headers: quantiles over the window, sum and count since start (as
 /// the request duration's window summary).
 fn time_to_headers(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
-    let name = "http_server_time_to_headers_window_seconds";
-    out.family(
-        name,
-        "summary",
-        "Time from the call to the response headers: quantiles over the rolling window; sum and count since start.",
-    );
-    let headers = &metrics.window.time_to_headers;
-    for (quantile, value) in [
-        ("0.5", headers.p50),
-        ("0.95", headers.p95),
-        ("0.99", headers.p99),
-    ] {
-        let seconds = if headers.count == 0 {
-            f64::NAN
-        } else {
-            value.as_secs_f64()
-        };
-        out.sample(name, "", &[("quantile", quantile)], seconds);
-    }
     let totals = &metrics.totals;
-    out.sample(name, "_sum", &[], totals.headers_sum.as_secs_f64());
-    out.sample(name, "_count", &[], totals.headers_count as f64);
+    window_quantile_summary(
+        out,
+        (
+            "http_server_time_to_headers_window_seconds",
+            "Time from the call to the response headers: quantiles over the rolling window; sum and count since start.",
+        ),
+        &metrics.window.time_to_headers,
+        totals.headers_sum,
+        totals.headers_count,
+    );
 }
 
 /// The anomalies firing in the last reliability report, by rule and severity: how many (a
@@ -654,34 +643,40 @@ fn runtime_families(out: &mut Writer<'_>, runtime: &RuntimeStats) {
 }
 
 fn window_summary(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
-    let window = "http_server_request_duration_window_seconds";
-    out.family(
-        window,
-        "summary",
-        "Request duration quantiles over the rolling window; sum and count since start.",
+    let totals = &metrics.totals;
+    window_quantile_summary(
+        out,
+        (
+            "http_server_request_duration_window_seconds",
+            "Request duration quantiles over the rolling window; sum and count since start.",
+        ),
+        &metrics.window.latency,
+        totals.latency_sum,
+        totals.successes + totals.failures,
     );
-    let latency = &metrics.window.latency;
-    for (quantile, value) in [
-        ("0.5", latency.p50),
-        ("0.95", latency.p95),
-        ("0.99", latency.p99),
-    ] {
-        // No request in the window: no quantile (NaN, as Prometheus' own clients write it).
-        let seconds = if latency.count == 0 {
+}
+
+/// A summary family `(name, help)`: `stats`' p50/p95/p99 over the rolling window, and `sum`
+/// and `count` since start.
+fn window_quantile_summary(
+    out: &mut Writer<'_>,
+    (name, help): (&str, &str),
+    stats: &LatencyStats,
+    sum: Duration,
+    count: u64,
+) {
+    out.family(name, "summary", help);
+    for (quantile, value) in [("0.5", stats.p50), ("0.95", stats.p95), ("0.99", stats.p99)] {
+        // Nothing in the window: no quantile (NaN, as Prometheus' own clients write it).
+        let seconds = if stats.count == 0 {
             f64::NAN
         } else {
             value.as_secs_f64()
         };
-        out.sample(window, "", &[("quantile", quantile)], seconds);
+        out.sample(name, "", &[("quantile", quantile)], seconds);
     }
-    let totals = &metrics.totals;
-    out.sample(window, "_sum", &[], totals.latency_sum.as_secs_f64());
-    out.sample(
-        window,
-        "_count",
-        &[],
-        (totals.successes + totals.failures) as f64,
-    );
+    out.sample(name, "_sum", &[], sum.as_secs_f64());
+    out.sample(name, "_count", &[], count as f64);
 }
 
 fn request_counters(out: &mut Writer<'_>, metrics: &MetricsSnapshot, labels: &[String]) {
