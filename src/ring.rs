@@ -67,6 +67,25 @@ impl<T: Default + Clone> RoundRobin<T> {
     }
 }
 
+/// Which of a fine and a coarse ring to read for points `step` apart, reaching `back` into the
+/// past: the fine one when it reaches that far and the step (if given) is under the coarse
+/// one's, else the coarse one; `true` for the fine one, and how many of its intervals make a
+/// point (the step rounded down to whole intervals, at least one).
+pub(crate) fn pick<T: Default + Clone>(
+    fine: &RoundRobin<T>,
+    coarse: &RoundRobin<T>,
+    back: Duration,
+    step: Option<Duration>,
+) -> (bool, u64) {
+    let fine_fits = back <= fine.reach();
+    let use_fine = fine_fits && step.is_none_or(|step| step < coarse.step());
+    let ring = if use_fine { fine } else { coarse };
+    let merge = step.map_or(1, |step| {
+        (step.as_nanos() / ring.step().as_nanos()).max(1) as u64
+    });
+    (use_fine, merge)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +102,27 @@ mod tests {
         assert_eq!((ring.get(2), ring.get(5)), (None, Some(&1)));
         assert_eq!(ring.reach(), Duration::from_secs(30));
         assert_eq!(RoundRobin::<u32>::bytes(3), 36);
+    }
+
+    #[test]
+    fn the_fine_ring_is_read_when_it_reaches_back_and_the_step_is_finer_than_the_coarse() {
+        let minute = Duration::from_secs(60);
+        let fine: RoundRobin<u32> = RoundRobin::new(Duration::from_secs(10), 360);
+        let coarse: RoundRobin<u32> = RoundRobin::new(minute, 1440);
+        assert_eq!(pick(&fine, &coarse, 30 * minute, None), (true, 1));
+        assert_eq!(
+            pick(&fine, &coarse, 30 * minute, Some(Duration::from_secs(25))),
+            (true, 2)
+        );
+        assert_eq!(pick(&fine, &coarse, 30 * minute, Some(minute)), (false, 1));
+        assert_eq!(pick(&fine, &coarse, 120 * minute, None), (false, 1));
+        assert_eq!(
+            pick(&fine, &coarse, 120 * minute, Some(5 * minute)),
+            (false, 5)
+        );
+        assert_eq!(
+            pick(&fine, &coarse, 120 * minute, Some(Duration::from_secs(1))),
+            (false, 1)
+        );
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::health_report::HealthStatus;
-use crate::ring::RoundRobin;
+use crate::ring::{RoundRobin, pick};
 
 /// How finely and how far back each component's status is kept: a fine ring and a coarse one,
 /// each a step and a span (default 10 s for an hour, 1 min for a day).
@@ -219,16 +219,9 @@ impl Timeline {
         step: Option<Duration>,
     ) -> Resolution {
         let back = now.saturating_duration_since(since);
-        let fine_fits = back <= self.fine.reach();
-        match step {
-            None if fine_fits => Resolution::Fine(1),
-            None => Resolution::Coarse(1),
-            Some(step) if fine_fits && step < self.coarse.step() => {
-                Resolution::Fine((step.as_nanos() / self.fine.step().as_nanos()).max(1) as u64)
-            }
-            Some(step) => {
-                Resolution::Coarse((step.as_nanos() / self.coarse.step().as_nanos()).max(1) as u64)
-            }
+        match pick(&self.fine, &self.coarse, back, step) {
+            (true, merge) => Resolution::Fine(merge),
+            (false, merge) => Resolution::Coarse(merge),
         }
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::shard::Counts;
 use super::snapshot::WindowStats;
 use crate::checker::TimelineSettings;
-use crate::ring::RoundRobin;
+use crate::ring::{RoundRobin, pick};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
@@ -147,14 +147,8 @@ impl Traffic {
         now: Duration,
         step: Option<Duration>,
     ) -> TrafficTimeline {
-        let fine_fits = now.saturating_sub(since) <= self.fine.reach();
-        let (ring, step) = match step {
-            None if fine_fits => (&self.fine, self.fine.step()),
-            Some(step) if fine_fits && step < self.coarse.step() => (&self.fine, step),
-            None => (&self.coarse, self.coarse.step()),
-            Some(step) => (&self.coarse, step),
-        };
-        let merge = (step.as_nanos() / ring.step().as_nanos()).max(1) as u64;
+        let (fine, merge) = pick(&self.fine, &self.coarse, now.saturating_sub(since), step);
+        let ring = if fine { &self.fine } else { &self.coarse };
         let step = ring.step() * merge as u32;
         let first = ring.number(since) / merge * merge;
         let last = ring.number(until);

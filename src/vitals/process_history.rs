@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::checker::TimelineSettings;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
-use crate::ring::RoundRobin;
+use crate::ring::{RoundRobin, pick};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
@@ -149,14 +149,8 @@ impl ProcessHistory {
         let (since, until) = (offset(since), offset(until));
         let now = self.origin.elapsed();
         let rings = self.rings.lock();
-        let fine_fits = now.saturating_sub(since) <= rings.fine.reach();
-        let (ring, step) = match step {
-            None if fine_fits => (&rings.fine, rings.fine.step()),
-            Some(step) if fine_fits && step < rings.coarse.step() => (&rings.fine, step),
-            None => (&rings.coarse, rings.coarse.step()),
-            Some(step) => (&rings.coarse, step),
-        };
-        let merge = (step.as_nanos() / ring.step().as_nanos()).max(1) as u64;
+        let (fine, merge) = pick(&rings.fine, &rings.coarse, now.saturating_sub(since), step);
+        let ring = if fine { &rings.fine } else { &rings.coarse };
         let mut points = Vec::new();
         let mut number = ring.number(since) / merge * merge;
         while number <= ring.number(until) {
