@@ -11,6 +11,7 @@ use tokio::runtime::Handle;
 use super::buckets::BucketIndex;
 use super::exemplar::{Exemplars, TraceIds};
 use super::labels::{CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index};
+use super::native::{MAX_SCALE, MIN_SCALE, NativeSet};
 use super::record::{Outcome, RequestRecord};
 use super::routes::{RouteRules, Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, shard_data_bytes, thread_index};
@@ -92,6 +93,17 @@ struct Aggregate {
     spare: Box<ShardData>,
     /// Traffic over time, recorded when folded.
     traffic: Traffic,
+    /// Native histograms per series, when kept.
+    natives: Option<NativeSet>,
+}
+
+impl Aggregate {
+    /// Sorts a shard's pending latencies into the native histograms.
+    fn drain_native(&mut self, data: &mut ShardData) {
+        if let (Some(natives), Some(pending)) = (&mut self.natives, &mut data.native) {
+            natives.drain(pending);
+        }
+    }
 }
 
 impl MetricsCollector {
@@ -182,7 +194,10 @@ impl MetricsCollector {
                 .keys()
                 .into_iter()
                 .enumerate()
-                .filter_map(|(id, key)| inner.series_stats(&aggregate.series, id, key))
+                .filter_map(|(id, key)| {
+                    let natives = aggregate.natives.as_ref();
+                    inner.series_stats(&aggregate.series, natives, id, key)
+                })
                 .collect()
         } else {
             Vec::new()
@@ -354,11 +369,27 @@ impl Inner {
         let home = thread_index();
         for offset in 0..self.shards.len() {
             if let Some(mut data) = self.shards[(home + offset) & self.mask].data.try_lock() {
+                if data.native_full() {
+                    // Drained under the aggregate's lock, taken before a shard's as a fold
+                    // does; if it is busy, a fold is under way: another shard will do.
+                    let Some(mut aggregate) = self.aggregate.try_lock() else {
+                        continue;
+                    };
+                    aggregate.drain_native(&mut data);
+                }
                 data.record(&sample);
                 return;
             }
         }
-        self.shards[home & self.mask].data.lock().record(&sample);
+        let shard = &self.shards[home & self.mask].data;
+        let mut data = shard.lock();
+        if data.native_full() {
+            drop(data);
+            let mut aggregate = self.aggregate.lock();
+            data = shard.lock();
+            aggregate.drain_native(&mut data);
+        }
+        data.record(&sample);
     }
 
     /// The bucket table of a route's series.
@@ -409,6 +440,9 @@ impl Inner {
             aggregate.window.absorb(folded, &counts);
             aggregate.totals.add(&counts);
             aggregate.series.add(&folded.series);
+            if let (Some(natives), Some(pending)) = (&mut aggregate.natives, &mut folded.native) {
+                natives.drain(pending);
+            }
             folded.reset();
         }
         aggregate.window.advance(now);
@@ -441,7 +475,13 @@ impl Inner {
         }
     }
 
-    fn series_stats(&self, data: &SeriesData, id: usize, key: SeriesKey) -> Option<SeriesStats> {
+    fn series_stats(
+        &self,
+        data: &SeriesData,
+        natives: Option<&NativeSet>,
+        id: usize,
+        key: SeriesKey,
+    ) -> Option<SeriesStats> {
         let set = usize::from(self.routes.bucket_set(key.route));
         let bounds = &self.bounds[set];
         let buckets = &data.buckets_of(id)[..=bounds.len()];
@@ -468,6 +508,7 @@ impl Inner {
                 exemplars.truncate(bounds.len() + 1);
                 exemplars
             },
+            native: natives.and_then(|natives| natives.of(id)),
         })
     }
 }
@@ -585,6 +626,8 @@ pub struct MetricsCollectorBuilder {
     /// Only these routes get a label of their own.
     allowed_routes: Option<Vec<String>>,
     exemplar_slots: usize,
+    /// Native histograms: the finest scale and the buckets per series.
+    native: Option<(i8, usize)>,
     clock: Option<Clock>,
 }
 
@@ -605,6 +648,7 @@ impl Default for MetricsCollectorBuilder {
             route_bounds: Vec::new(),
             allowed_routes: None,
             exemplar_slots: 1024,
+            native: None,
             clock: None,
         }
     }
@@ -683,6 +727,31 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// Keeps each series' latencies in exponential buckets too, for Prometheus native
+    /// histograms (the protobuf exposition, feature `protobuf`) and
+    /// [`NativeBuckets::quantile`](super::NativeBuckets::quantile): scale 4 at finest (16
+    /// buckets per doubling, a quantile within 2.2 %) and 160 buckets per series, so a series
+    /// whose latencies span more than 10 doublings halves its resolution until they fit
+    /// (scale 3 holds 1 ms to 1 s within 4.4 %). See
+    /// [`native_histogram_limits`](Self::native_histogram_limits).
+    ///
+    /// Memory, allocated here: `max_series × (8 × buckets + 24)` bytes (668 KB for 512 series
+    /// of 160 buckets, measured by `tests/metrics_memory.rs`) and 32 KB per shard, plus one.
+    /// A record appends one word to its shard's list; the buckets are found when the shards
+    /// are folded (or a list fills), under the collector's lock, not the shard's.
+    pub fn native_histograms(mut self) -> Self {
+        self.native = Some(self.native.unwrap_or((4, 160)));
+        self
+    }
+
+    /// Native histograms with these limits: `max_scale` the finest scale (−4 to 8; buckets
+    /// are `2^(2^-max_scale)` wide, so 3 for 9 %, 4 for 4.4 %, 8 for 0.27 %) and
+    /// `max_buckets` per series (8 to 4 096).
+    pub fn native_histogram_limits(mut self, max_scale: i8, max_buckets: usize) -> Self {
+        self.native = Some((max_scale, max_buckets));
+        self
+    }
+
     /// Upper bounds of the cumulative latency buckets (default: OpenTelemetry's
     /// `http.server.request.duration` bounds, 5 ms to 10 s); 1–64 strictly increasing values.
     pub fn buckets(mut self, bounds: impl IntoIterator<Item = Duration>) -> Self {
@@ -752,7 +821,8 @@ impl MetricsCollectorBuilder {
         let origin = clock.now();
         let statuses = Statuses::new(self.status_codes);
         let series = Series::new(routes.capacity(), self.max_series, statuses.slots());
-        let shard_data_bytes = shard_data_bytes(self.max_series, width);
+        let native = self.native.is_some();
+        let shard_data_bytes = shard_data_bytes(self.max_series, width, native);
         let memory_bytes = shards * std::mem::size_of::<CachePadded<Shard>>()
             + (shards + 1) * shard_data_bytes
             + Window::bytes(self.slots)
@@ -763,10 +833,13 @@ impl MetricsCollectorBuilder {
             + 2 * bounds.iter().map(|set| set.len()).sum::<usize>() * std::mem::size_of::<u64>()
             + Exemplars::bytes(self.exemplar_slots)
             + Traffic::bytes(&self.traffic)
+            + self
+                .native
+                .map_or(0, |(_, buckets)| NativeSet::bytes(self.max_series, buckets))
             + std::mem::size_of::<Inner>();
         let inner = Arc::new(Inner {
             shards: (0..shards)
-                .map(|_| CachePadded::new(Shard::new(self.max_series, width)))
+                .map(|_| CachePadded::new(Shard::new(self.max_series, width, native)))
                 .collect(),
             mask: shards - 1,
             buckets,
@@ -777,8 +850,11 @@ impl MetricsCollectorBuilder {
                 window: Window::new(self.slots, self.slot_len, origin),
                 totals: Counts::default(),
                 series: SeriesData::new(self.max_series, width),
-                spare: Box::new(ShardData::new(self.max_series, width)),
+                spare: Box::new(ShardData::new(self.max_series, width, native)),
                 traffic: Traffic::new(&self.traffic, SystemTime::now()),
+                natives: self
+                    .native
+                    .map(|(scale, buckets)| NativeSet::new(self.max_series, buckets, scale)),
             }),
             health_paths: OnceLock::new(),
             clock,
@@ -854,6 +930,14 @@ impl MetricsCollectorBuilder {
             (slot_len, "100 ms to 1 h"),
         )?;
         valid_bounds(&self.bounds)?;
+        if let Some((scale, buckets)) = self.native {
+            if !(MIN_SCALE..=MAX_SCALE).contains(&scale) {
+                return Err(ConfigError::InvalidBuckets(
+                    "the native histograms' scale is -4 to 8",
+                ));
+            }
+            count("native histogram buckets", buckets, (8..=4096, "8 to 4096"))?;
+        }
         crate::checker::validate_timeline(&self.traffic)?;
         if self.route_bounds.len() > 15 {
             return Err(ConfigError::InvalidBuckets(

@@ -60,6 +60,7 @@ mod exemplar;
 mod future;
 mod labels;
 mod layer;
+mod native;
 mod record;
 mod routes;
 mod service;
@@ -77,5 +78,7 @@ pub use future::ResponseFuture;
 pub use layer::MetricsLayer;
 pub use record::{Outcome, RequestRecord};
 pub use service::Metrics;
-pub use snapshot::{CacheStats, LatencyStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
+pub use snapshot::{
+    CacheStats, LatencyStats, MetricsSnapshot, NativeBuckets, SeriesStats, Totals, WindowStats,
+};
 pub use traffic::{TrafficPoint, TrafficTimeline};

@@ -10,6 +10,7 @@ use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 
 use super::cells::LatencyCells;
+use super::native::Pending;
 
 /// Latencies are kept in microseconds from 1 µs to 1 h, 2 significant figures (≈1% error).
 pub(crate) const LOWEST_US: u64 = 1;
@@ -28,9 +29,12 @@ pub(crate) fn histogram_bytes() -> usize {
     histogram().distinct_values() * std::mem::size_of::<u64>()
 }
 
-/// Bytes of a shard's data.
-pub(crate) fn shard_data_bytes(series: usize, width: usize) -> usize {
-    std::mem::size_of::<ShardData>() + 2 * LatencyCells::bytes() + SeriesData::bytes(series, width)
+/// Bytes of a shard's data (`native`: with a list of latencies pending for native histograms).
+pub(crate) fn shard_data_bytes(series: usize, width: usize, native: bool) -> usize {
+    std::mem::size_of::<ShardData>()
+        + 2 * LatencyCells::bytes()
+        + SeriesData::bytes(series, width)
+        + if native { Pending::bytes() } else { 0 }
 }
 
 /// One request, resolved to ids and nanoseconds.
@@ -162,11 +166,14 @@ pub(crate) struct ShardData {
     /// Recorded by hand, not started through a tracker (so not in flight).
     untracked: u64,
     pub(crate) series: SeriesData,
+    /// Latencies for the native histograms, when the collector keeps them.
+    pub(crate) native: Option<Pending>,
 }
 
 impl ShardData {
-    pub(crate) fn new(series: usize, width: usize) -> Self {
+    pub(crate) fn new(series: usize, width: usize, native: bool) -> Self {
         Self {
+            native: native.then(Pending::new),
             latency: LatencyCells::new(),
             headers: LatencyCells::new(),
             sum_nanos: 0,
@@ -192,6 +199,15 @@ impl ShardData {
             }
         }
         self.series.record(sample);
+        if let Some(native) = &mut self.native {
+            native.push(sample.series, sample.nanos);
+        }
+    }
+
+    /// Whether the native histograms' list is full: it must be drained before a record.
+    #[inline]
+    pub(crate) fn native_full(&self) -> bool {
+        self.native.as_ref().is_some_and(Pending::full)
     }
 
     /// The plain counters of what was recorded since the last reset.
@@ -221,6 +237,9 @@ impl ShardData {
         self.headers_max_nanos = 0;
         self.untracked = 0;
         self.series.reset();
+        if let Some(native) = &mut self.native {
+            native.clear();
+        }
     }
 }
 
@@ -234,9 +253,9 @@ pub(crate) struct Shard {
 }
 
 impl Shard {
-    pub(crate) fn new(series: usize, width: usize) -> Self {
+    pub(crate) fn new(series: usize, width: usize, native: bool) -> Self {
         Self {
-            data: Mutex::new(Box::new(ShardData::new(series, width))),
+            data: Mutex::new(Box::new(ShardData::new(series, width, native))),
             started: AtomicU64::new(0),
             cache: Default::default(),
         }
@@ -279,7 +298,7 @@ mod tests {
 
     #[test]
     fn out_of_range_latencies_are_clamped_and_counted() {
-        let mut data = ShardData::new(1, 2);
+        let mut data = ShardData::new(1, 2, false);
         data.record(&sample(10)); // 10 ns: below 1 µs
         data.record(&sample(2 * 3_600_000_000_000)); // 2 h
         data.record(&sample(5_000)); // in range
@@ -299,7 +318,7 @@ mod tests {
 
     #[test]
     fn cancelled_requests_count_but_have_no_latency() {
-        let mut data = ShardData::new(1, 2);
+        let mut data = ShardData::new(1, 2, false);
         data.record(&Sample {
             cancelled: true,
             tracked: true,
@@ -315,7 +334,7 @@ mod tests {
 
     #[test]
     fn counts_are_derived_from_the_rows_and_cells() {
-        let mut data = ShardData::new(3, 2);
+        let mut data = ShardData::new(3, 2, false);
         let failed = Sample {
             series: 1,
             bucket: 1,

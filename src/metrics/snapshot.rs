@@ -132,4 +132,89 @@ pub struct SeriesStats {
     pub bucket_bounds: Option<Arc<[Duration]>>,
     /// The last traced request that fell in each bucket (not cumulative), where one did.
     pub exemplars: Vec<Option<super::Exemplar>>,
+    /// The same requests in exponential buckets, when the collector keeps them
+    /// ([`native_histograms`](super::MetricsCollectorBuilder::native_histograms)).
+    pub native: Option<NativeBuckets>,
+}
+
+/// A native (exponential) histogram of latencies, as Prometheus and OpenTelemetry define one:
+/// at scale `s`, bucket `i` holds the latencies in `(2^((i-1)/2^s), 2^(i/2^s)]` seconds; those
+/// of at most `zero_threshold` seconds are in the zero bucket. Histograms of any scale add up
+/// (across replicas, say) by merging buckets down to the coarsest scale, which is what makes
+/// their quantiles exact to a bucket across a fleet.
+///
+/// ```
+/// use http::{Method, StatusCode};
+/// use std::time::Duration;
+/// use tower_vitals::metrics::{MetricsCollector, Outcome, RequestRecord};
+///
+/// let collector = MetricsCollector::builder().native_histograms().build()?;
+/// for millis in 1..=100 {
+///     collector.record(&RequestRecord {
+///         route: Some("/orders"),
+///         method: &Method::GET,
+///         outcome: Outcome::status(StatusCode::OK),
+///         duration: Duration::from_millis(millis),
+///         time_to_headers: None,
+///     });
+/// }
+/// let native = collector.snapshot().series[0].native.clone().unwrap();
+/// assert_eq!((native.scale, native.count()), (4, 100));
+/// let p95 = native.quantile(0.95).unwrap();
+/// assert!((p95 - 0.095).abs() / 0.095 < 0.023, "{p95}"); // half a bucket at scale 4
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NativeBuckets {
+    /// The resolution: `2^scale` buckets per doubling (−4 to 8).
+    pub scale: i8,
+    /// The upper bound of the zero bucket, in seconds.
+    pub zero_threshold: f64,
+    /// Latencies in the zero bucket.
+    pub zero_count: u64,
+    /// The index of `counts[0]`'s bucket.
+    pub offset: i32,
+    /// Counts of consecutive buckets from `offset` (not cumulative; some may be 0).
+    pub counts: Vec<u64>,
+}
+
+impl NativeBuckets {
+    /// Every latency counted, the zero bucket's included.
+    pub fn count(&self) -> u64 {
+        self.zero_count + self.counts.iter().sum::<u64>()
+    }
+
+    /// The upper bound of bucket `index`, in seconds: `2^(index / 2^scale)`.
+    pub fn upper_bound(&self, index: i32) -> f64 {
+        super::native::upper_bound(self.scale, index)
+    }
+
+    /// The `q` quantile (0–1) in seconds: the bucket holding that rank, interpolated
+    /// exponentially within it (as Prometheus does for native histograms); `None` when empty.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = q * total as f64;
+        if rank <= self.zero_count as f64 {
+            return Some(0.0);
+        }
+        let mut below = self.zero_count as f64;
+        for (position, &count) in self.counts.iter().enumerate() {
+            if count == 0 {
+                continue;
+            }
+            let index = self.offset + position as i32;
+            if below + count as f64 >= rank {
+                let (lower, upper) = (self.upper_bound(index - 1), self.upper_bound(index));
+                let fraction = (rank - below) / count as f64;
+                return Some(lower * (upper / lower).powf(fraction));
+            }
+            below += count as f64;
+        }
+        let last = self.offset + self.counts.len() as i32 - 1;
+        Some(self.upper_bound(last))
+    }
 }

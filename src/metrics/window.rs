@@ -176,7 +176,7 @@ mod tests {
         (
             Window::new(6, Duration::from_secs(10), origin),
             origin,
-            ShardData::new(1, 1),
+            ShardData::new(1, 1, false),
         )
     }
 
@@ -235,7 +235,7 @@ mod tests {
         let (mut window, origin, mut data) = window();
         record(&mut data, 900_000); // a slow request in the first slot
         absorb(&mut window, &mut data);
-        let mut fast = ShardData::new(1, 1);
+        let mut fast = ShardData::new(1, 1, false);
         for second in 1..=70u64 {
             let now = origin + Duration::from_secs(second);
             window.advance(now);

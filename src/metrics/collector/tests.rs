@@ -5,6 +5,7 @@ use http::{Method, StatusCode};
 use quanta::Mock;
 
 use super::*;
+use crate::metrics::NativeBuckets;
 
 fn mocked() -> (MetricsCollector, Arc<Mock>) {
     let (clock, mock) = Clock::mock();
@@ -254,4 +255,61 @@ async fn the_maintenance_task_stops_with_the_collector() {
         "the task holds no strong reference"
     );
     tokio::time::sleep(Duration::from_secs(20)).await; // and ends at its next tick
+}
+
+/// Native histograms fed from 8 threads (each shard's list fills and is drained many times)
+/// while another thread takes snapshots: every series' native count equals its classic count.
+#[test]
+fn native_histograms_count_every_request_under_contention() {
+    let collector = MetricsCollector::builder()
+        .shards(2)
+        .native_histograms()
+        .build()
+        .unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let snapshot = collector.snapshot();
+                for series in &snapshot.series {
+                    // A list is drained, when full, under the lock a snapshot folds under.
+                    let native = series.native.as_ref().map_or(0, NativeBuckets::count);
+                    assert_eq!(native, series.count);
+                }
+            }
+        });
+        let workers: Vec<_> = (0..8u64)
+            .map(|thread| {
+                let collector = &collector;
+                scope.spawn(move || {
+                    for i in 0..20_000u64 {
+                        let route = if i % 3 == 0 { "/a" } else { "/b" };
+                        let millis = 1 + (i * 7 + thread) % 300;
+                        record(collector, route, 200, millis);
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let snapshot = collector.snapshot();
+    assert_eq!(snapshot.totals.requests, 160_000);
+    for series in &snapshot.series {
+        let native = series.native.as_ref().expect("kept");
+        assert_eq!(native.count(), series.count, "{}", series.route);
+        let p99 = native.quantile(0.99).unwrap();
+        assert!((0.290..0.310).contains(&p99), "{p99}");
+    }
+    let off = MetricsCollector::new();
+    record(&off, "/a", 200, 5);
+    assert_eq!(off.snapshot().series[0].native, None, "off by default");
+    for (scale, buckets) in [(9, 160), (-5, 160), (4, 7), (4, 5000)] {
+        let built = MetricsCollector::builder()
+            .native_histogram_limits(scale, buckets)
+            .build();
+        assert!(built.is_err(), "{scale} {buckets}");
+    }
 }
