@@ -115,6 +115,67 @@ async fn metrics_are_served_as_openmetrics_when_asked() {
     assert!(!String::from_utf8(plain.body).unwrap().contains("# EOF"));
 }
 
+/// With the `protobuf` feature and native histograms, Prometheus' protobuf `Accept` gets
+/// length-delimited `MetricFamily` messages (what they hold is checked by the encoder's unit
+/// tests and by a real Prometheus in `.ci/native-histograms.sh`); other clients the text.
+#[cfg(feature = "protobuf")]
+#[tokio::test]
+async fn native_histograms_are_served_as_protobuf_when_asked() {
+    const PROMETHEUS_NATIVE_ACCEPT: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    let checker = odd_checker();
+    let collector = MetricsCollector::builder()
+        .native_histograms()
+        .build()
+        .unwrap();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let server = serve(checker, &collector, health).await;
+    for id in 0..3 {
+        server.get(&format!("/fast/{id}")).await;
+    }
+    server.get("/slow").await;
+
+    let reply = server
+        .get_accepting("/metrics", PROMETHEUS_NATIVE_ACCEPT)
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        tower_vitals::render::PROTOBUF_CONTENT_TYPE
+    );
+    assert_eq!(reply.header("vary"), "accept");
+    // Varint-length frames that exactly fill the body, each a family.
+    let (mut body, mut frames) = (&reply.body[..], 0);
+    while !body.is_empty() {
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let byte = body[0];
+            body = &body[1..];
+            len |= usize::from(byte & 0x7f) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        assert!(len <= body.len(), "a frame past the end");
+        body = &body[len..];
+        frames += 1;
+    }
+    assert!(frames > 10, "{frames} families");
+    let has = |text: &str| reply.body.windows(text.len()).any(|w| w == text.as_bytes());
+    assert!(has("vitals_http_server_request_duration_seconds"));
+    assert!(
+        has("vitals_http_server_requests_total"),
+        "counters keep `_total`"
+    );
+    assert!(has("cache \"primary\" \\ east"), "label values unescaped");
+
+    let text = server.get_accepting("/metrics", SCRAPE_ACCEPT).await;
+    assert!(
+        text.header("content-type")
+            .starts_with("application/openmetrics-text")
+    );
+}
+
 /// Labels given for every sample are on every sample of both formats (the prefix changed
 /// after them keeps them), and both tools accept the text.
 #[tokio::test]

@@ -31,6 +31,8 @@ mod json;
 mod merge;
 mod openmetrics;
 mod prometheus;
+#[cfg(feature = "protobuf")]
+mod protobuf;
 mod text;
 
 use bytes::Bytes;
@@ -41,7 +43,10 @@ use crate::vitals::Vitals;
 
 pub use merge::AppendedMetrics;
 pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
+pub(crate) use prometheus::ScrapeFormat;
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
+#[cfg(feature = "protobuf")]
+pub use protobuf::{CONTENT_TYPE as PROTOBUF_CONTENT_TYPE, accepts_protobuf};
 
 /// Version of the JSON bodies' layout, sent as `X-Health-Version`.
 pub const HEALTH_VERSION: &str = "1";

@@ -22,6 +22,27 @@ use crate::webhook::WebhookStats;
 /// The `Content-Type` of the text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// What a scrape asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScrapeFormat {
+    Text(TextFormat),
+    /// The protobuf exposition.
+    #[cfg(feature = "protobuf")]
+    Protobuf,
+}
+
+impl ScrapeFormat {
+    /// The format an `Accept` header asks for: protobuf first (with the feature), then as
+    /// [`TextFormat::negotiate`].
+    pub(crate) fn negotiate(accept: Option<&str>) -> Self {
+        #[cfg(feature = "protobuf")]
+        if super::protobuf::accepts_protobuf(accept) {
+            return Self::Protobuf;
+        }
+        Self::Text(TextFormat::negotiate(accept))
+    }
+}
+
 /// The Prometheus text renderer, with its metric-name prefix (default `vitals_`; the
 /// `process_…` families keep their standard names).
 ///
@@ -194,19 +215,35 @@ impl Prometheus {
 
     /// The exposition of `vitals` in `format`: the same families and samples in either.
     pub fn render_as(&self, vitals: &Vitals, format: TextFormat) -> String {
-        self.exposition(vitals, format, None)
+        self.exposition(vitals, format, None).render()
     }
 
     /// What `/metrics` answers: [`rendered_as`](Self::rendered_as) with the anomalies of the
     /// last reliability report as gauges and the `appended` registries' families after ours.
+    // Without the `protobuf` feature the text formats are the only ones.
+    #[cfg_attr(
+        not(feature = "protobuf"),
+        allow(clippy::infallible_destructuring_match)
+    )]
     pub(crate) fn rendered_for_scrape(
         &self,
         vitals: &Vitals,
-        format: TextFormat,
+        format: ScrapeFormat,
         anomalies: Option<&[Anomaly]>,
         appended: &[AppendedMetrics],
     ) -> Rendered {
-        let ours = self.exposition(vitals, format, anomalies);
+        let format = match format {
+            ScrapeFormat::Text(format) => format,
+            #[cfg(feature = "protobuf")]
+            ScrapeFormat::Protobuf => {
+                return Rendered {
+                    content_type: super::protobuf::CONTENT_TYPE,
+                    headers: &[],
+                    body: self.protobuf(vitals, anomalies, appended).into(),
+                };
+            }
+        };
+        let ours = self.exposition(vitals, format, anomalies).render();
         Rendered {
             content_type: format.content_type(),
             headers: &[],
@@ -214,12 +251,41 @@ impl Prometheus {
         }
     }
 
-    fn exposition(
+    /// The Prometheus protobuf exposition of `vitals` (`io.prometheus.client.MetricFamily`
+    /// messages, length-delimited; [`PROTOBUF_CONTENT_TYPE`](super::PROTOBUF_CONTENT_TYPE)):
+    /// the families of the text formats, and the request histogram's native buckets beside its
+    /// classic ones when the collector keeps them
+    /// ([`native_histograms`](crate::metrics::MetricsCollectorBuilder::native_histograms)).
+    #[cfg(feature = "protobuf")]
+    pub fn render_protobuf(&self, vitals: &Vitals) -> Vec<u8> {
+        self.protobuf(vitals, None, &[])
+    }
+
+    #[cfg(feature = "protobuf")]
+    fn protobuf(
         &self,
         vitals: &Vitals,
-        format: TextFormat,
         anomalies: Option<&[Anomaly]>,
-    ) -> String {
+        appended: &[AppendedMetrics],
+    ) -> Vec<u8> {
+        let (ours, marks) = self
+            .exposition(vitals, TextFormat::OpenMetrics, anomalies)
+            .render_marked();
+        let text = combine(ours, TextFormat::OpenMetrics, appended);
+        let series = vitals.requests.ready().map_or(&[][..], |m| &m.series[..]);
+        let natives = marks
+            .into_iter()
+            .filter_map(|(at, index)| Some((at, series.get(index)?.native.as_ref()?)))
+            .collect();
+        super::protobuf::encode(&text, &natives)
+    }
+
+    fn exposition<'a>(
+        &'a self,
+        vitals: &'a Vitals,
+        format: TextFormat,
+        anomalies: Option<&'a [Anomaly]>,
+    ) -> Exposition<'a> {
         Exposition {
             prefix: &self.prefix,
             constant_labels: &self.constant_labels,
@@ -236,7 +302,6 @@ impl Prometheus {
             anomalies,
             format,
         }
-        .render()
     }
 
     /// [`render`](Self::render) with the text format's content type, for an HTTP answer.
@@ -284,11 +349,24 @@ pub(crate) struct Exposition<'a> {
 
 impl Exposition<'_> {
     pub(crate) fn render(&self) -> String {
+        self.write(false).0
+    }
+
+    /// The text and, for each request-histogram series, where its `_count` line starts.
+    #[cfg(feature = "protobuf")]
+    pub(crate) fn render_marked(&self) -> (String, Vec<(usize, usize)>) {
+        self.write(true)
+    }
+
+    fn write(&self, marked: bool) -> (String, Vec<(usize, usize)>) {
         // About 20 lines of up to ~150 bytes per series, 8 per component, 40 more.
         let series = self.metrics.map_or(0, |m| m.series.len());
         let lines = series * 20 + self.report.components.len() * 8 + 40;
         let mut out = Writer::new(self.prefix, lines * 150, self.format)
             .with_constant_labels(self.constant_labels);
+        if marked {
+            out = out.with_marks();
+        }
         if let Some(metrics) = self.metrics {
             http(&mut out, metrics, self.otel_scheme);
         }
@@ -313,7 +391,7 @@ impl Exposition<'_> {
         if let Some(process) = self.process {
             process_families(&mut out, process);
         }
-        out.finish()
+        out.finish_marked()
     }
 
     fn health(&self, out: &mut Writer<'_>) {
@@ -450,7 +528,7 @@ pub(crate) fn request_histogram(
     };
     let default_bounds = texts(&metrics.bucket_bounds);
     out.family(duration, "histogram", help);
-    for (series, labels) in metrics.series.iter().zip(labels) {
+    for (index, (series, labels)) in metrics.series.iter().zip(labels).enumerate() {
         // A route with bounds of its own has its own `le` values.
         let own_bounds = series.bucket_bounds.as_deref().map(texts);
         let bounds = own_bounds.as_ref().unwrap_or(&default_bounds);
@@ -473,7 +551,9 @@ pub(crate) fn request_histogram(
             None,
             series.latency_sum.as_secs_f64(),
         );
+        let at = out.out.len();
         out.sample_body(duration, "_count", labels, None, series.count as f64);
+        out.mark(at, index);
     }
 }
 

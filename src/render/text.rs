@@ -11,6 +11,8 @@ pub(crate) struct Writer<'a> {
     /// Labels on every sample, already written (`service="orders"`), or empty.
     constant: &'a str,
     format: TextFormat,
+    /// Where each request-histogram series' `_count` line starts, by series, when kept.
+    marks: Option<Vec<(usize, usize)>>,
 }
 
 impl<'a> Writer<'a> {
@@ -20,7 +22,27 @@ impl<'a> Writer<'a> {
             prefix,
             constant: "",
             format,
+            marks: None,
         }
+    }
+
+    /// Keeps where marked lines start ([`mark`](Self::mark)).
+    pub(crate) fn with_marks(mut self) -> Self {
+        self.marks = Some(Vec::new());
+        self
+    }
+
+    /// Notes that the line starting at byte `at` is of series `series`, when marks are kept.
+    pub(crate) fn mark(&mut self, at: usize, series: usize) {
+        if let Some(marks) = &mut self.marks {
+            marks.push((at, series));
+        }
+    }
+
+    /// The text, closed, and the marks.
+    pub(crate) fn finish_marked(mut self) -> (String, Vec<(usize, usize)>) {
+        let marks = self.marks.take().unwrap_or_default();
+        (self.finish(), marks)
     }
 
     /// Names the next families with `prefix` instead; the prefix it had.

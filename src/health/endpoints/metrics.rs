@@ -1,11 +1,12 @@
-//! `/metrics`: the Prometheus text format or OpenMetrics, as the request's `Accept` asks,
+//! `/metrics`: the Prometheus text format, OpenMetrics or (feature `protobuf`) the protobuf
+//! exposition, as the request's `Accept` asks,
 //! rendered from the vitals (process figures read on a blocking thread, never on the request
 //! path).
 
 use http::{HeaderValue, StatusCode, header};
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
-use crate::render::TextFormat;
+use crate::render::ScrapeFormat;
 use crate::vitals::Want;
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
@@ -22,7 +23,7 @@ fn answer(ask: &Ask<'_>) -> Answer {
     let gatherer = reporter.gatherer().clone();
     let (settings, head) = (ask.settings.clone(), ask.head);
     let accept = ask.request.headers.get(header::ACCEPT);
-    let format = TextFormat::negotiate(accept.and_then(|value| value.to_str().ok()));
+    let format = ScrapeFormat::negotiate(accept.and_then(|value| value.to_str().ok()));
     Answer::Later(Box::pin(async move {
         let vitals = gatherer.gather_with(&Want::METRICS).await;
         // The last reliability report's anomalies (a new report is made behind, past its TTL).
