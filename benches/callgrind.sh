@@ -35,7 +35,7 @@ instructions() { # variant requests -> total instructions of the run
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-variants=(bare floor tower-vitals health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
+variants=(bare floor tower-vitals tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
 [ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel)
 declare -A per
 for v in "${variants[@]}"; do
@@ -73,3 +73,5 @@ echo "MetricsLayer added ÷ axum-prometheus added:    $(ratio "$ours" "$(added a
 echo "HealthLayer (Router::layer) added, ordinary request: $(added health)"
 echo "HealthLayer::around(router) added, ordinary request: $(added health-around)"
 echo "MetricsLayer added with a sampled traceparent (exemplar kept): $traced, $(ratio "$traced" "$ours")x without"
+native=$(added tower-vitals-native)
+echo "MetricsLayer added with native histograms (exponential buckets too): $native, $(ratio "$native" "$ours")x fixed buckets only"

@@ -99,7 +99,8 @@ mod webhook;
     feature = "sqlx-postgres",
     feature = "redis",
     feature = "tonic",
-    feature = "tls"
+    feature = "tls",
+    feature = "opentelemetry"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeSnippets;

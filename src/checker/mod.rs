@@ -10,6 +10,8 @@ mod history;
 mod incidents;
 mod lifecycle;
 mod listen;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod run;
 mod select;
 mod slot;

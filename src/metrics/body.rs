@@ -3,12 +3,13 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use tower_http::classify::ClassifyEos;
 
 use super::collector::Tracker;
+use super::record::Outcome;
 
 pin_project! {
     /// Response body of [`Metrics`](super::Metrics): the inner body, measured. The request
@@ -29,8 +30,8 @@ pub(crate) enum Classified<E> {
 
 pub(crate) struct BodyState<E> {
     tracker: Tracker,
-    /// The response's status slot.
-    status: u8,
+    /// The response's status.
+    status: StatusCode,
     headers_nanos: u64,
     classified: Classified<E>,
 }
@@ -38,7 +39,7 @@ pub(crate) struct BodyState<E> {
 impl<E> BodyState<E> {
     pub(crate) fn new(
         tracker: Tracker,
-        status: u8,
+        status: StatusCode,
         headers_nanos: u64,
         classified: Classified<E>,
     ) -> Self {
@@ -51,8 +52,11 @@ impl<E> BodyState<E> {
     }
 
     fn fail(mut self) {
-        self.tracker
-            .end(self.status, true, Some(self.headers_nanos), None);
+        let outcome = Outcome::Response {
+            status: self.status,
+            failed: true,
+        };
+        self.tracker.end(outcome, Some(self.headers_nanos), None);
     }
 }
 
@@ -63,8 +67,11 @@ impl<E: ClassifyEos> BodyState<E> {
             Classified::Done { failed } => failed,
             Classified::Eos(eos) => eos.classify_eos(trailers).is_err(),
         };
-        self.tracker
-            .end(self.status, failed, Some(self.headers_nanos), at);
+        let outcome = Outcome::Response {
+            status: self.status,
+            failed,
+        };
+        self.tracker.end(outcome, Some(self.headers_nanos), at);
     }
 }
 

@@ -82,6 +82,9 @@ struct Inner {
     memory_bytes: usize,
     /// The paths a `HealthLayer` given this collector serves: not application traffic.
     health_paths: OnceLock<PathSet>,
+    /// Every request recorded into an OpenTelemetry `Meter` as well.
+    #[cfg(feature = "opentelemetry")]
+    otel: Option<super::otel::Bridge>,
 }
 
 /// What the shards were folded into.
@@ -122,28 +125,17 @@ impl MetricsCollector {
     /// Records one request.
     pub fn record(&self, record: &RequestRecord<'_>) {
         let route = self.route_id(record.route);
-        let (status, failed, cancelled) = match record.outcome {
-            Outcome::Response { status, failed } => {
-                (self.inner.statuses.slot(status), failed, false)
-            }
-            Outcome::Error => (ERROR_CLASS, true, false),
-            Outcome::Cancelled => (CANCELLED_CLASS, false, true),
-        };
         let nanos = u64::try_from(record.duration.as_nanos()).unwrap_or(u64::MAX);
         let headers = record
             .time_to_headers
             .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         self.inner.record(
-            SeriesKey {
-                route,
-                method: method_index(record.method),
-                status,
-            },
+            route,
+            method_index(record.method),
             Ending {
+                outcome: record.outcome,
                 nanos,
                 headers_nanos: headers,
-                failed,
-                cancelled,
                 tracked: false,
                 trace: None,
             },
@@ -332,25 +324,37 @@ impl std::fmt::Debug for MetricsCollector {
 
 /// How a request ended, for [`Inner::record`].
 struct Ending {
+    outcome: Outcome,
     nanos: u64,
     headers_nanos: Option<u64>,
-    failed: bool,
-    cancelled: bool,
     /// Counted as started by a [`Tracker`] (a hand-made record was not).
     tracked: bool,
     trace: Option<TraceIds>,
 }
 
 impl Inner {
-    fn record(&self, key: SeriesKey, ending: Ending) {
+    fn record(&self, route: u16, method: u8, ending: Ending) {
         let Ending {
+            outcome,
             nanos,
             headers_nanos,
-            failed,
-            cancelled,
             tracked,
             trace,
         } = ending;
+        let (status, failed, cancelled) = match outcome {
+            Outcome::Response { status, failed } => (self.statuses.slot(status), failed, false),
+            Outcome::Error => (ERROR_CLASS, true, false),
+            Outcome::Cancelled => (CANCELLED_CLASS, false, true),
+        };
+        let key = SeriesKey {
+            route,
+            method,
+            status,
+        };
+        #[cfg(feature = "opentelemetry")]
+        if let Some(otel) = &self.otel {
+            otel.record(route, method, outcome, nanos, || self.routes.name(route));
+        }
         let sample = Sample {
             series: self.series.id(key, &self.statuses),
             bucket: self.bucket_index(key.route).of(nanos),
@@ -552,38 +556,19 @@ impl Tracker {
         clock.delta_as_nanos(self.start, clock.raw())
     }
 
-    /// The status slot of a response (see `statuses.rs`).
-    #[inline]
-    pub(crate) fn status_slot(&self, status: http::StatusCode) -> u8 {
-        self.collector.inner.statuses.slot(status)
-    }
-
-    /// Records the request as ended now (or at `at`, nanoseconds after the start), with a
-    /// status slot: [`status_slot`](Self::status_slot), `ERROR_CLASS` or `CANCELLED_CLASS`.
-    pub(crate) fn end(
-        &mut self,
-        status: u8,
-        failed: bool,
-        headers_nanos: Option<u64>,
-        at: Option<u64>,
-    ) {
+    /// Records the request as ended now (or at `at`, nanoseconds after the start).
+    pub(crate) fn end(&mut self, outcome: Outcome, headers_nanos: Option<u64>, at: Option<u64>) {
         if std::mem::replace(&mut self.ended, true) {
             return;
         }
         let nanos = at.unwrap_or_else(|| self.elapsed());
-        let key = SeriesKey {
-            route: self.route,
-            method: self.method,
-            status,
-        };
-        let cancelled = status == CANCELLED_CLASS;
         self.collector.inner.record(
-            key,
+            self.route,
+            self.method,
             Ending {
+                outcome,
                 nanos,
                 headers_nanos,
-                failed,
-                cancelled,
                 tracked: true,
                 trace: self.trace,
             },
@@ -593,7 +578,7 @@ impl Tracker {
 
 impl Drop for Tracker {
     fn drop(&mut self) {
-        self.end(CANCELLED_CLASS, false, None, None);
+        self.end(Outcome::Cancelled, None, None);
     }
 }
 
@@ -628,6 +613,9 @@ pub struct MetricsCollectorBuilder {
     exemplar_slots: usize,
     /// Native histograms: the finest scale and the buckets per series.
     native: Option<(i8, usize)>,
+    /// The application's `Meter` and the `url.scheme` of its requests.
+    #[cfg(feature = "opentelemetry")]
+    otel: Option<(opentelemetry::metrics::Meter, String)>,
     clock: Option<Clock>,
 }
 
@@ -649,6 +637,8 @@ impl Default for MetricsCollectorBuilder {
             allowed_routes: None,
             exemplar_slots: 1024,
             native: None,
+            #[cfg(feature = "opentelemetry")]
+            otel: None,
             clock: None,
         }
     }
@@ -752,6 +742,40 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// Records every request into `meter` as well, as OpenTelemetry's HTTP server semantic
+    /// conventions say (feature `opentelemetry`; the opentelemetry 0.33 API, with
+    /// opentelemetry_sdk 0.33): `http.server.request.duration`, a histogram in seconds with the
+    /// advised bounds (5 ms to 10 s; an SDK view may make it an exponential histogram),
+    /// attributes `http.request.method` (`_OTHER` for an uncommon one), `url.scheme`
+    /// (`url_scheme`: `http` or `https`, the scheme clients use), `http.route` (the route
+    /// template; none for requests without a route), `http.response.status_code`, and
+    /// `error.type` (a 5xx's code, `_OTHER` for a service error, `cancelled` when the client
+    /// went away); and `http.server.active_requests`, observed from the collector's in-flight
+    /// count when the SDK collects (with `url.scheme`). The exporter is the application's:
+    /// OTLP to a collector, stdout, Prometheus…
+    ///
+    /// ```
+    /// use opentelemetry::metrics::MeterProvider;
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tower_vitals::metrics::MetricsCollector;
+    ///
+    /// let provider = SdkMeterProvider::builder().build(); // with the app's reader and exporter
+    /// let collector = MetricsCollector::builder()
+    ///     .opentelemetry(&provider.meter("shop"), "https")
+    ///     .build()?;
+    /// # drop(collector);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn opentelemetry(
+        mut self,
+        meter: &opentelemetry::metrics::Meter,
+        url_scheme: impl Into<String>,
+    ) -> Self {
+        self.otel = Some((meter.clone(), url_scheme.into()));
+        self
+    }
+
     /// Upper bounds of the cumulative latency buckets (default: OpenTelemetry's
     /// `http.server.request.duration` bounds, 5 ms to 10 s); 1–64 strictly increasing values.
     pub fn buckets(mut self, bounds: impl IntoIterator<Item = Duration>) -> Self {
@@ -837,32 +861,52 @@ impl MetricsCollectorBuilder {
                 .native
                 .map_or(0, |(_, buckets)| NativeSet::bytes(self.max_series, buckets))
             + std::mem::size_of::<Inner>();
-        let inner = Arc::new(Inner {
-            shards: (0..shards)
-                .map(|_| CachePadded::new(Shard::new(self.max_series, width, native)))
-                .collect(),
-            mask: shards - 1,
-            buckets,
-            exemplars: Exemplars::new(self.exemplar_slots, width),
-            bounds,
-            slot_len: self.slot_len,
-            aggregate: Mutex::new(Aggregate {
-                window: Window::new(self.slots, self.slot_len, origin),
-                totals: Counts::default(),
-                series: SeriesData::new(self.max_series, width),
-                spare: Box::new(ShardData::new(self.max_series, width, native)),
-                traffic: Traffic::new(&self.traffic, SystemTime::now()),
-                natives: self
-                    .native
-                    .map(|(scale, buckets)| NativeSet::new(self.max_series, buckets, scale)),
-            }),
-            health_paths: OnceLock::new(),
-            clock,
-            origin,
-            routes,
-            series,
-            statuses,
-            memory_bytes,
+        #[cfg(feature = "opentelemetry")]
+        let otel = match &self.otel {
+            None => None,
+            Some((meter, scheme)) => Some((meter.clone(), url_scheme(scheme)?)),
+        };
+        // The OpenTelemetry bridge reads the in-flight count through a weak handle.
+        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+            #[cfg(not(feature = "opentelemetry"))]
+            let _ = weak;
+            Inner {
+                #[cfg(feature = "opentelemetry")]
+                otel: otel.map(|(meter, scheme)| {
+                    let weak = weak.clone();
+                    let in_flight = move || {
+                        let inner = weak.upgrade()?;
+                        let aggregate = inner.maintain();
+                        Some(inner.in_flight(&aggregate))
+                    };
+                    super::otel::Bridge::new(&meter, scheme, routes.capacity(), in_flight)
+                }),
+                shards: (0..shards)
+                    .map(|_| CachePadded::new(Shard::new(self.max_series, width, native)))
+                    .collect(),
+                mask: shards - 1,
+                buckets,
+                exemplars: Exemplars::new(self.exemplar_slots, width),
+                bounds,
+                slot_len: self.slot_len,
+                aggregate: Mutex::new(Aggregate {
+                    window: Window::new(self.slots, self.slot_len, origin),
+                    totals: Counts::default(),
+                    series: SeriesData::new(self.max_series, width),
+                    spare: Box::new(ShardData::new(self.max_series, width, native)),
+                    traffic: Traffic::new(&self.traffic, SystemTime::now()),
+                    natives: self
+                        .native
+                        .map(|(scale, buckets)| NativeSet::new(self.max_series, buckets, scale)),
+                }),
+                health_paths: OnceLock::new(),
+                clock,
+                origin,
+                routes,
+                series,
+                statuses,
+                memory_bytes,
+            }
         });
         spawn_maintenance(&inner);
         Ok(MetricsCollector { inner })
@@ -959,6 +1003,19 @@ impl MetricsCollectorBuilder {
                 .next_power_of_two()
                 .clamp(2, 64),
         })
+    }
+}
+
+/// The `url.scheme` the OpenTelemetry bridge reports.
+#[cfg(feature = "opentelemetry")]
+fn url_scheme(scheme: &str) -> Result<&'static str, ConfigError> {
+    match scheme {
+        "http" => Ok("http"),
+        "https" => Ok("https"),
+        _ => Err(ConfigError::InvalidMetricLabel {
+            name: format!("url.scheme={scheme}"),
+            reason: "the URL scheme is http or https",
+        }),
     }
 }
 

@@ -10,7 +10,7 @@ use tower_http::classify::{ClassifiedResponse, ClassifyResponse};
 
 use super::body::{BodyState, Classified, ResponseBody};
 use super::collector::Tracker;
-use super::labels::ERROR_CLASS;
+use super::record::Outcome;
 
 pin_project! {
     /// Response future of [`Metrics`](super::Metrics). Dropped before the response, the request
@@ -71,7 +71,7 @@ where
         let response = match result {
             Ok(response) => response,
             Err(error) => {
-                tracker.end(ERROR_CLASS, true, None, None);
+                tracker.end(Outcome::Error, None, None);
                 return Poll::Ready(Err(error));
             }
         };
@@ -83,8 +83,7 @@ where
             },
             ClassifiedResponse::RequiresEos(eos) => Classified::Eos(eos),
         };
-        let slot = tracker.status_slot(status);
-        let state = BodyState::new(tracker, slot, headers_nanos, classified);
+        let state = BodyState::new(tracker, status, headers_nanos, classified);
         let ends_with_head = no_body
             || status.is_informational()
             || status == StatusCode::NO_CONTENT

@@ -61,6 +61,8 @@ mod future;
 mod labels;
 mod layer;
 mod native;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod record;
 mod routes;
 mod service;

@@ -87,7 +87,7 @@ fn in_flight_returns_to_zero_and_dropped_trackers_count_as_cancelled() {
     let abandoned = Tracker::start(&collector, route, 0, None);
     assert_eq!(collector.in_flight(), 2);
     mock.increment(Duration::from_millis(40));
-    done.end(1, false, Some(1_000_000), None);
+    done.end(Outcome::status(StatusCode::OK), Some(1_000_000), None);
     assert_eq!(collector.in_flight(), 1);
     drop(abandoned);
     drop(done); // already ended: nothing more is recorded
