@@ -8,4 +8,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --all-features --example native_histograms
-exec python3 .ci/native_histograms.py target/debug/examples/native_histograms
+# At most 5 minutes whatever happens (it takes about 30 s).
+exec timeout 300 python3 .ci/native_histograms.py target/debug/examples/native_histograms

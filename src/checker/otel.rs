@@ -29,6 +29,7 @@ impl HealthChecker {
     /// checker.report_to_opentelemetry(&provider.meter("shop"));
     /// # Ok::<(), tower_vitals::ConfigError>(())
     /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn report_to_opentelemetry(&self, meter: &Meter) {
         let weak = std::sync::Arc::downgrade(&self.shared);
         meter

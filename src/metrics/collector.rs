@@ -767,6 +767,7 @@ impl MetricsCollectorBuilder {
     /// # Ok::<(), tower_vitals::ConfigError>(())
     /// ```
     #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
     pub fn opentelemetry(
         mut self,
         meter: &opentelemetry::metrics::Meter,

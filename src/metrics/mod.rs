@@ -18,8 +18,10 @@
 //!
 //! The collector keeps a rolling window (default 6 × 10 s) of HDR histograms for avg, p50, p95,
 //! p99 and max; since-start totals; cumulative histogram buckets per route, method and status
-//! class on fixed bounds (OpenTelemetry's by default); an in-flight gauge; cache figures fed by
-//! the application; and uptime.
+//! class on fixed bounds (OpenTelemetry's by default) and, when asked, in exponential buckets
+//! (Prometheus native histograms, [`NativeBuckets`]); an in-flight gauge; cache figures fed by
+//! the application; and uptime. With the `opentelemetry` feature it also records into the
+//! application's `Meter` (`MetricsCollectorBuilder::opentelemetry`).
 //!
 //! # Example
 //!

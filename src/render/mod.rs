@@ -46,6 +46,7 @@ pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
 pub(crate) use prometheus::ScrapeFormat;
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
 #[cfg(feature = "protobuf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
 pub use protobuf::{CONTENT_TYPE as PROTOBUF_CONTENT_TYPE, accepts_protobuf};
 
 /// Version of the JSON bodies' layout, sent as `X-Health-Version`.

@@ -257,6 +257,7 @@ impl Prometheus {
     /// classic ones when the collector keeps them
     /// ([`native_histograms`](crate::metrics::MetricsCollectorBuilder::native_histograms)).
     #[cfg(feature = "protobuf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "protobuf")))]
     pub fn render_protobuf(&self, vitals: &Vitals) -> Vec<u8> {
         self.protobuf(vitals, None, &[])
     }
