@@ -13,7 +13,7 @@ otel=
 for arg in "$@"; do
   case "$arg" in
     --quick) short=500 long=3000 ;;
-    --otel) otel=1 ;; # with the opentelemetry feature: MetricsLayer with and without a span
+    --otel) otel=1 ;; # with the opentelemetry feature: MetricsLayer with and without a span, and bridged to a Meter
     *) echo "usage: bash benches/callgrind.sh [--quick] [--otel]" >&2; exit 2 ;;
   esac
 done
@@ -36,7 +36,7 @@ instructions() { # variant requests -> total instructions of the run
 }
 
 variants=(bare floor tower-vitals tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
-[ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel)
+[ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel tower-vitals-meter)
 declare -A per
 for v in "${variants[@]}"; do
   a=$(instructions "$v" "$short")
@@ -64,6 +64,8 @@ if [ -n "$otel" ]; then
   echo "MetricsLayer added, a sampled traceparent header:     $traced, $(ratio "$traced" "$ours")x without"
   spanned=$(added tower-vitals-otel)
   echo "MetricsLayer added, a sampled OpenTelemetry span:     $spanned, $(ratio "$spanned" "$ours")x without"
+  metered=$(added tower-vitals-meter)
+  echo "MetricsLayer added, recording into an SDK Meter too:   $metered, $(ratio "$metered" "$ours")x without"
   exit 0
 fi
 echo "MetricsLayer added ÷ floor added:              $(ratio "$ours" "$(added floor)")"

@@ -257,27 +257,7 @@ fn main() {
         ),
         "bare-traced" => measured(&router(), requests, Some(TRACEPARENT)),
         #[cfg(feature = "opentelemetry")]
-        "tower-vitals-otel" => {
-            // A sampled span current for every request, as tracing-opentelemetry makes it.
-            use opentelemetry::trace::{
-                SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
-            };
-            let span = SpanContext::new(
-                TraceId::from_bytes([7; 16]),
-                SpanId::from_bytes([9; 8]),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            );
-            let _current = opentelemetry::Context::new()
-                .with_remote_span_context(span)
-                .attach();
-            measured(
-                &router().layer(MetricsLayer::new(MetricsCollector::new())),
-                requests,
-                None,
-            );
-        }
+        "tower-vitals-otel" | "tower-vitals-meter" => opentelemetry_variant(&variant, requests),
         "health" => measured(&router().layer(HealthLayer::new(checker())), requests, None),
         "health-around" => measured(
             &HealthLayer::new(checker()).around(router()),
@@ -301,4 +281,49 @@ fn main() {
         }
         other => panic!("unknown variant {other}"),
     }
+}
+
+/// With the `opentelemetry` feature: `MetricsLayer` with a sampled span current
+/// (`tower-vitals-otel`), or bridged to an SDK `Meter` (`tower-vitals-meter`).
+#[cfg(feature = "opentelemetry")]
+fn opentelemetry_variant(variant: &str, requests: usize) {
+    if variant == "tower-vitals-otel" {
+        // A sampled span current for every request, as tracing-opentelemetry makes it.
+        use opentelemetry::trace::{
+            SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+        };
+        let span = SpanContext::new(
+            TraceId::from_bytes([7; 16]),
+            SpanId::from_bytes([9; 8]),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        let _current = opentelemetry::Context::new()
+            .with_remote_span_context(span)
+            .attach();
+        measured(
+            &router().layer(MetricsLayer::new(MetricsCollector::new())),
+            requests,
+            None,
+        );
+        return;
+    }
+    // Every request also recorded into an SDK meter (a periodic reader that does not
+    // fire within the run): the bridge's attributes and the SDK's aggregation.
+    use opentelemetry::metrics::MeterProvider;
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
+    let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).build();
+    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(reader)
+        .build();
+    let collector = MetricsCollector::builder()
+        .opentelemetry(&provider.meter("bench"), "http")
+        .build()
+        .unwrap();
+    measured(
+        &router().layer(MetricsLayer::new(collector)),
+        requests,
+        None,
+    );
 }
