@@ -6,6 +6,8 @@
 #![cfg(all(feature = "opentelemetry", feature = "axum"))]
 
 mod common;
+#[path = "support/exposition_tools.rs"]
+mod exposition_tools;
 
 use std::sync::Arc;
 
@@ -135,6 +137,7 @@ mod bridge {
     use tower_vitals::{HealthChecker, MetricsCollector, MetricsLayer};
 
     use super::common;
+    use super::exposition_tools::python_module;
 
     fn app(collector: &MetricsCollector) -> Router {
         Router::new()
@@ -482,19 +485,8 @@ mod bridge {
     #[tokio::test(flavor = "multi_thread")]
     async fn otlp_over_http_carries_the_same_figures() {
         use opentelemetry_otlp::{MetricExporter, Protocol, WithExportConfig};
-        let available = Command::new("python3")
-            .args([
-                "-c",
-                "import opentelemetry.proto.collector.metrics.v1.metrics_service_pb2",
-            ])
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if !available {
-            assert!(
-                std::env::var_os("REQUIRE_OTLP_PROTO").is_none(),
-                "opentelemetry-proto (PyPI) is required here"
-            );
-            eprintln!("opentelemetry-proto (Python) not installed: skipping the OTLP receiver");
+        let module = "opentelemetry.proto.collector.metrics.v1.metrics_service_pb2";
+        if !python_module(module, "REQUIRE_OTLP_PROTO") {
             return;
         }
         let (mut receiver, port, received) = start_receiver();

@@ -3,7 +3,8 @@
 //! length-delimited messages; the text formats of the same scrape still answer.
 #![no_main]
 
-use std::sync::OnceLock;
+mod support;
+
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode, header};
@@ -15,16 +16,6 @@ use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector};
 
 const PROTOBUF: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3";
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0";
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-    })
-}
 
 /// The number of varint-length frames that exactly fill `body`.
 fn frames(mut body: &[u8]) -> usize {
@@ -55,9 +46,12 @@ fuzz_target!(|data: &[u8]| {
     let (route, appended) = text.split_once('\u{1}').unwrap_or(("/r", text));
     let (route, appended) = (route.to_owned(), appended.to_owned());
 
-    let _guard = runtime().enter();
+    let _guard = support::runtime().enter();
     let checker = HealthChecker::builder().build().unwrap();
-    let collector = MetricsCollector::builder().native_histograms().build().unwrap();
+    let collector = MetricsCollector::builder()
+        .native_histograms()
+        .build()
+        .unwrap();
     for millis in [0, 3, 250] {
         collector.record(&RequestRecord {
             route: Some(&route),
@@ -76,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         .layer(app);
     let scrape = |accept: &'static str| {
         let service = service.clone();
-        runtime().block_on(async move {
+        support::runtime().block_on(async move {
             let request = Request::get("/metrics")
                 .header(header::ACCEPT, accept)
                 .body(())

@@ -2,7 +2,8 @@
 //! JSON report. Every line parses, and the names come back unchanged from both.
 #![no_main]
 
-use std::sync::OnceLock;
+mod support;
+
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
@@ -12,16 +13,6 @@ use tower::{Layer, ServiceExt, service_fn};
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::metrics::{Outcome, RequestRecord};
 use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector};
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-    })
-}
 
 /// Unescapes a label value written between quotes, or `None` if it is malformed.
 fn unescape(value: &str) -> Option<String> {
@@ -50,7 +41,7 @@ fuzz_target!(|data: &[u8]| {
     let route = fields.next().unwrap_or_default().to_owned();
     let components: Vec<String> = fields.take(4).map(str::to_owned).collect();
 
-    let _guard = runtime().enter();
+    let _guard = support::runtime().enter();
     let builder = components.iter().fold(HealthChecker::builder(), |b, name| {
         b.check(name.clone(), || async {})
     });
@@ -72,7 +63,7 @@ fuzz_target!(|data: &[u8]| {
         .layer(app);
     let get = |path: &'static str| {
         let service = service.clone();
-        runtime().block_on(async move {
+        support::runtime().block_on(async move {
             let response = service
                 .oneshot(Request::get(path).body(()).unwrap())
                 .await

@@ -3,8 +3,9 @@
 //! (one segment below `/health` is a component: 404 unless a check has that name).
 #![no_main]
 
+mod support;
+
 use std::convert::Infallible;
-use std::sync::OnceLock;
 
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -12,16 +13,6 @@ use libfuzzer_sys::fuzz_target;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     // method \0 target \0 header-name \0 header-value
@@ -39,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let path = request.uri().path().to_owned();
     let method = request.method().clone();
 
-    let _guard = runtime().enter();
+    let _guard = support::runtime().enter();
     let checker = HealthChecker::builder()
         .check("db", || async {})
         .build()
@@ -51,7 +42,9 @@ fuzz_target!(|data: &[u8]| {
         .metrics(MetricsCollector::new())
         .details(DetailPolicy::Always)
         .layer(MetricsLayer::new(MetricsCollector::new()).layer(app));
-    let response = runtime().block_on(service.oneshot(request)).unwrap();
+    let response = support::runtime()
+        .block_on(service.oneshot(request))
+        .unwrap();
 
     let trimmed = path
         .strip_suffix('/')
@@ -70,7 +63,11 @@ fuzz_target!(|data: &[u8]| {
     let component = trimmed
         .strip_prefix("/health/")
         .filter(|segment| !health && !segment.is_empty() && !segment.contains('/'))
-        .and_then(|segment| percent_encoding::percent_decode_str(segment).decode_utf8().ok());
+        .and_then(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .ok()
+        });
     let status = response.status();
     if !health && component.is_none() {
         assert_eq!(status, StatusCode::OK, "{path}: the app answers");
@@ -90,5 +87,5 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // Reading the body ends the request's measurement.
-    let _ = runtime().block_on(response.into_body().collect());
+    let _ = support::runtime().block_on(response.into_body().collect());
 });

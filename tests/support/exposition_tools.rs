@@ -1,5 +1,5 @@
-//! Tools from outside the crate that read an exposition: `promtool check metrics` (text 0.0.4)
-//! and the OpenMetrics parser of Python's `prometheus_client`.
+//! Tools from outside the crate that read what it sends: `promtool check metrics` (text 0.0.4),
+//! the OpenMetrics parser of Python's `prometheus_client`, and whether a Python module is there.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -23,6 +23,23 @@ fn feed(mut child: Child, text: &str) -> Output {
         .write_all(text.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Whether Python can import `module`. When it cannot, that is an error if the environment
+/// variable `require` is set (CI installs the module and sets it), else the caller skips.
+pub(crate) fn python_module(module: &str, require: &str) -> bool {
+    let available = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "Python's {module} is required here ({require} is set)"
+        );
+        eprintln!("Python's {module} is not installed: skipping what needs it");
+    }
+    available
 }
 
 /// Runs `promtool check metrics` on `text`; `None` when promtool is not installed (CI installs
@@ -53,16 +70,10 @@ pub(crate) fn openmetrics_parser(text: &str) -> Option<Vec<String>> {
         from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
         for family in text_string_to_metric_families(sys.stdin.read()):\n\
         \x20   print(family.name, family.type)\n";
-    let available = Command::new("python3")
-        .args(["-c", "import prometheus_client.openmetrics.parser"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("REQUIRE_OPENMETRICS_PARSER").is_none(),
-            "Python's prometheus_client is required here"
-        );
-        eprintln!("prometheus_client (Python) not installed: skipping its parser");
+    if !python_module(
+        "prometheus_client.openmetrics.parser",
+        "REQUIRE_OPENMETRICS_PARSER",
+    ) {
         return None;
     }
     let child = spawn(Command::new("python3").args(["-c", SCRIPT])).unwrap();
