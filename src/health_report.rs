@@ -225,7 +225,7 @@ pub struct SystemHealthStatus {
 }
 
 pub(crate) fn rfc3339<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&humantime::format_rfc3339_millis(*time))
+    serializer.collect_str(&crate::clock::Rfc3339::millis(*time))
 }
 
 pub(crate) fn rfc3339_opt<S: Serializer>(

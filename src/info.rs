@@ -65,7 +65,7 @@ impl AppInfo {
             rust_version: env!("TOWER_VITALS_RUSTC_VERSION").to_owned(),
             host: host(),
             pid: std::process::id(),
-            started_at: SystemTime::now(),
+            started_at: crate::clock::now(),
         }
     }
 

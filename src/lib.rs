@@ -65,6 +65,7 @@
 
 mod checker;
 pub mod checks;
+mod clock;
 mod config;
 mod drain;
 mod error;
@@ -107,8 +108,9 @@ struct ReadmeSnippets;
 
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
-    HealthCheckerBuilder, Incident, IntoCheckResult, Lifecycle, MAX_NAME_CHARS, Phase, Selector,
-    StatusChange, StatusTimeline, TimelinePoint, TimelineSettings, check_time_left,
+    HealthCheckerBuilder, Incident, IntoCheckResult, Lifecycle, MAX_NAME_CHARS,
+    MAX_TIMELINE_POINTS, Phase, Selector, StatusChange, StatusTimeline, TimelinePoint,
+    TimelineSettings, check_time_left,
 };
 pub use config::{HealthConfig, env_name};
 pub use drain::{Drain, DrainBuilder, Stopped};

@@ -86,9 +86,46 @@ pub(crate) fn pick<T: Default + Clone>(
     (use_fine, merge)
 }
 
+/// `merge` widened so that the points from `since` to `until` (since the origin; each of
+/// `merge` intervals, the first aligned down to a multiple of it) are at most `max_points`.
+pub(crate) fn widen<T: Default + Clone>(
+    ring: &RoundRobin<T>,
+    since: Duration,
+    until: Duration,
+    merge: u64,
+    max_points: usize,
+) -> u64 {
+    let (first, last) = (ring.number(since), ring.number(until.max(since)));
+    let max = max_points.max(1) as u64;
+    let count = |merge: u64| last / merge - first / merge + 1;
+    let mut merge = merge.max(1).max((last - first + 1).div_ceil(max));
+    // Aligning the first point down adds at most one: a round or two.
+    while count(merge) > max {
+        merge += 1;
+    }
+    merge
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn widened_points_stay_within_the_cap(
+            since in 0u64..1_000_000,
+            span in 0u64..1_000_000,
+            merge in 1u64..100,
+            max in 1usize..5000,
+        ) {
+            let ring: RoundRobin<u32> = RoundRobin::new(Duration::from_secs(10), 360);
+            let (since, until) = (Duration::from_secs(since), Duration::from_secs(since + span));
+            let wide = widen(&ring, since, until, merge, max);
+            let (first, last) = (ring.number(since), ring.number(until));
+            proptest::prop_assert!(wide >= merge);
+            proptest::prop_assert!(last / wide - first / wide < max as u64);
+        }
+    }
 
     #[test]
     fn an_interval_stays_until_one_a_ring_later_takes_its_slot() {

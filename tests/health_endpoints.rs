@@ -375,7 +375,15 @@ async fn the_startup_probe_latches_once_its_checks_passed() {
         started.json(),
         serde_json::json!({"status": "started", "started": true})
     );
-    assert_eq!(server.get("/health/ready").await.status, 503);
+    // The healthy result may be served once more while its refresh runs; then not ready.
+    let mut answers = Vec::new();
+    while answers.last() != Some(&503) && answers.len() < 20 {
+        answers.push(server.get("/health/ready").await.status);
+    }
+    assert!(
+        answers.len() <= 3 && answers.last() == Some(&503),
+        "{answers:?}"
+    );
 }
 
 #[tokio::test]

@@ -51,7 +51,15 @@ async fn a_check_that_went_down_and_came_back_shows_in_the_timeline_and_the_inci
     assert_eq!(probe().await, 200);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     up.store(false, Ordering::SeqCst);
-    assert_eq!(probe().await, 503);
+    // The healthy result may be served once more while its refresh runs; then it is down.
+    let mut answers = Vec::new();
+    while answers.last() != Some(&503) && answers.len() < 20 {
+        answers.push(probe().await);
+    }
+    assert!(
+        answers.len() <= 3 && answers.last() == Some(&503),
+        "{answers:?}"
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(probe().await, 503);
     up.store(true, Ordering::SeqCst);
@@ -83,10 +91,11 @@ async fn a_check_that_went_down_and_came_back_shows_in_the_timeline_and_the_inci
         (20.0..80.0).contains(&availability),
         "about 1.5 s down of ~4 s known: {availability}"
     );
+    // One run per probe: the first, those until 503, one more down, two up.
     let runs: u64 = points.iter().map(|p| p["runs"].as_u64().unwrap()).sum();
-    assert_eq!(runs, 5);
+    assert_eq!(runs, 4 + answers.len() as u64);
     let failures: u64 = points.iter().map(|p| p["failures"].as_u64().unwrap()).sum();
-    assert_eq!(failures, 2);
+    assert_eq!(failures, 1 + answers.len() as u64);
     assert!(
         points
             .iter()
@@ -108,11 +117,12 @@ async fn a_check_that_went_down_and_came_back_shows_in_the_timeline_and_the_inci
     assert_eq!(all["components"][0]["step_seconds"], 10.0);
     assert_eq!(all["components"][1]["availability_percent"], 100.0);
 
-    the_incident_stays_after_recovery(&server).await;
+    the_incident_stays_after_recovery(&server, 2 + answers.len() as u64).await;
 }
 
-/// The one incident of `db`, from healthy to unhealthy and back, its reason redacted.
-async fn the_incident_stays_after_recovery(server: &common::Server) {
+/// The one incident of `db`, from healthy to unhealthy and back, its reason redacted: `runs`
+/// runs, the failing ones and the recovering one.
+async fn the_incident_stays_after_recovery(server: &common::Server, runs: u64) {
     let incidents = server.get("/health/incidents").await.json();
     let incidents = incidents["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1, "{incidents:?}");
@@ -125,7 +135,7 @@ async fn the_incident_stays_after_recovery(server: &common::Server) {
     assert!(db["end"].is_string(), "it stays after recovery: {db}");
     let lasted = db["duration_ms"].as_u64().unwrap();
     assert!((1400..3000).contains(&lasted), "{lasted}");
-    assert_eq!(db["runs"], 3);
+    assert_eq!(db["runs"], runs);
     let reason = db["reason"].as_str().unwrap();
     assert!(
         reason.contains("connection refused") && !reason.contains("s3cret"),
@@ -152,10 +162,7 @@ async fn bad_queries_are_400_unknown_components_404_and_others_401() {
             "/health/history?since=now&until=-1h",
             "since is after until",
         ),
-        (
-            "/health/history?since=-2d&step=1s",
-            "points from since to until",
-        ),
+        ("/health/history?step=1ns", "step: \"1ns\" is out of range"),
         (
             "/health/history?component=db&component=cache",
             "component is given twice",

@@ -43,6 +43,32 @@ async fn receiver(
     (common::serve_router(app).await, bodies, calls)
 }
 
+/// The status changes of `runs` runs of `check`, as a checker's listener hears them (each run
+/// in its own task, a report after the last one's end).
+async fn changes_of<F>(check: F, runs: usize) -> Vec<tower_vitals::StatusChange>
+where
+    F: Fn() -> std::future::Ready<HealthStatus> + Send + Sync + 'static,
+{
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let log = heard.clone();
+    let checker = HealthChecker::builder()
+        .register(Check::new("db", check).retries(0))
+        .on_change(move |change| log.lock().push(change.clone()))
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap();
+    for _ in 0..runs {
+        report_after_refresh(&checker).await;
+    }
+    heard.lock().clone()
+}
+
+/// A report, then a yield so the refresh it may have started (in a task of its own) ends.
+async fn report_after_refresh(checker: &HealthChecker) {
+    checker.report().await;
+    tokio::task::yield_now().await;
+}
+
 /// A check answering healthy, unhealthy, healthy, … on successive runs.
 fn flapping() -> impl Fn() -> std::future::Ready<HealthStatus> + Send + Sync + 'static {
     let runs = AtomicU32::new(0);
@@ -78,7 +104,7 @@ async fn changes_are_batched_posted_and_retried_until_accepted() {
         .build()
         .unwrap();
     for _ in 0..3 {
-        checker.report().await; // healthy (first result), unhealthy, healthy
+        report_after_refresh(&checker).await; // healthy (first result), unhealthy, healthy
     }
     wait_for(|| webhook.stats().delivered_batches == 1).await;
 
@@ -154,15 +180,12 @@ async fn a_full_queue_drops_and_counts() {
         .batch(1, Duration::from_millis(1))
         .build()
         .unwrap();
-    let checker = HealthChecker::builder()
-        .register(Check::new("db", flapping()).retries(0))
-        .on_change(webhook.listener())
-        .cache_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let changes = changes_of(flapping(), 10).await;
+    assert_eq!(changes.len(), 10);
     // The current-thread runtime runs no delivery while this loop does not yield.
-    for _ in 0..10 {
-        futures_util::FutureExt::now_or_never(checker.report()).unwrap();
+    let listener = webhook.listener();
+    for change in &changes {
+        listener(change);
     }
     assert_eq!(webhook.stats().dropped_events, 8);
     wait_for(|| webhook.stats().delivered_events == 2).await;
@@ -201,17 +224,18 @@ async fn metrics_show_each_notifiers_figures_by_receiver_host_only() {
     let large = WebhookNotifier::builder(&receiving.url("/hooks"))
         .build()
         .unwrap();
+    let changes = changes_of(ten_changes(), 10).await;
+    assert_eq!(changes.len(), 10);
+    // The current-thread runtime delivers nothing while this loop does not yield.
+    let (to_small, to_large) = (small.listener(), large.listener());
+    for change in &changes {
+        to_small(change);
+        to_large(change);
+    }
     let checker = HealthChecker::builder()
-        .register(Check::new("db", ten_changes()).retries(0))
-        .on_change(small.listener())
-        .on_change(large.listener())
-        .cache_ttl(Duration::ZERO)
+        .check("db", || async {})
         .build()
         .unwrap();
-    // The current-thread runtime delivers nothing while this loop does not yield.
-    for _ in 0..10 {
-        futures_util::FutureExt::now_or_never(checker.report()).unwrap();
-    }
     let queued = small.stats();
     assert_eq!(
         (queued.queued, queued.queue_capacity, queued.dropped_events),

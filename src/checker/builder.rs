@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -232,7 +232,6 @@ impl HealthCheckerBuilder {
         let incident_log = self.incident_log.unwrap_or(200);
         count("incident log", incident_log, (0..=100_000, "0 to 100 000"))?;
         let started = Instant::now();
-        let wall_started = SystemTime::now();
         let incidents = Arc::new(parking_lot::Mutex::new(IncidentLog::new(incident_log)));
         let changes = Arc::new(tokio::sync::Notify::new());
         let notify = changes.clone();
@@ -246,7 +245,7 @@ impl HealthCheckerBuilder {
                 return Err(ConfigError::DuplicateCheckName(spec.name));
             }
             let max_staleness = self.defaults.max_staleness_of(&spec);
-            let timeline = Timeline::new(&self.timeline, started, wall_started);
+            let timeline = Timeline::new(&self.timeline, started);
             let slot = Slot::new(
                 spec,
                 history,
@@ -269,7 +268,7 @@ impl HealthCheckerBuilder {
                 accepting_traffic: AtomicBool::new(true),
                 lifecycle: LifecycleState::default(),
                 started,
-                wall_started,
+                timeline: self.timeline,
                 incidents,
                 changes,
             }),

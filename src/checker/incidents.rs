@@ -1,10 +1,16 @@
 //! The incident log: each time a component stops being healthy, an incident opens — what it
 //! went to, from what, why (the redacted reason at the start), its runs and worst status — and
 //! it closes when the component is healthy again. It stays after that; the log keeps the last
-//! ones (200 by default).
+//! closed ones (200 by default) and every open one, however old: an open incident is never
+//! evicted, so a long outage keeps its true start and worst status. As a component has at most
+//! one open incident, the log holds at most its capacity plus the number of checks.
+//!
+//! Times are kept as monotonic instants and dated on the crate's one time base when read.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
 
 use serde::Serialize;
 
@@ -50,17 +56,32 @@ fn millis<S: serde::Serializer>(duration: &Duration, s: S) -> Result<S::Ok, S::E
     s.serialize_u64(duration.as_millis() as u64)
 }
 
-/// The last incidents, oldest first.
+/// One kept incident, in monotonic time.
+#[derive(Debug)]
+struct Kept {
+    component: String,
+    from: Option<HealthStatus>,
+    to: HealthStatus,
+    worst: HealthStatus,
+    start: Instant,
+    end: Option<Instant>,
+    reason: Option<String>,
+    worst_message: Option<String>,
+    runs: u64,
+}
+
+/// The last closed incidents and every open one, oldest first.
 #[derive(Debug)]
 pub(crate) struct IncidentLog {
-    incidents: VecDeque<Incident>,
+    incidents: VecDeque<Kept>,
+    /// How many closed incidents are kept.
     capacity: usize,
 }
 
 impl IncidentLog {
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            incidents: VecDeque::with_capacity(capacity),
+            incidents: VecDeque::with_capacity(capacity.min(1024)),
             capacity,
         }
     }
@@ -73,7 +94,7 @@ impl IncidentLog {
         previous: Option<HealthStatus>,
         status: HealthStatus,
         message: Option<&str>,
-        at: SystemTime,
+        at: Instant,
     ) {
         if self.capacity == 0 {
             return;
@@ -86,26 +107,22 @@ impl IncidentLog {
         match open {
             Some(incident) => {
                 incident.runs += 1;
-                incident.duration = at.duration_since(incident.start).unwrap_or_default();
                 if status == HealthStatus::Healthy {
                     incident.end = Some(at);
+                    self.evict();
                 } else if status > incident.worst {
                     incident.worst = status;
                     incident.worst_message = message.map(str::to_owned);
                 }
             }
             None if status != HealthStatus::Healthy => {
-                if self.incidents.len() == self.capacity {
-                    self.incidents.pop_front();
-                }
-                self.incidents.push_back(Incident {
+                self.incidents.push_back(Kept {
                     component: component.to_owned(),
                     from: previous,
                     to: status,
                     worst: status,
                     start: at,
                     end: None,
-                    duration: Duration::ZERO,
                     reason: message.map(str::to_owned),
                     worst_message: message.map(str::to_owned),
                     runs: 1,
@@ -115,24 +132,44 @@ impl IncidentLog {
         }
     }
 
+    /// Drops the oldest closed incidents past the capacity; open ones stay.
+    fn evict(&mut self) {
+        let mut closed = self.incidents.iter().filter(|i| i.end.is_some()).count();
+        while closed > self.capacity {
+            if let Some(oldest) = self.incidents.iter().position(|i| i.end.is_some()) {
+                self.incidents.remove(oldest);
+            }
+            closed -= 1;
+        }
+    }
+
     /// The incidents of `component` (or all) that lasted into `since` or began after it,
-    /// oldest first; an open one's duration counted up to `now`.
+    /// oldest first; an open one's duration counted up to `now`; dated by `wall`.
     pub(crate) fn since(
         &self,
         component: Option<&str>,
-        since: SystemTime,
-        now: SystemTime,
+        since: Instant,
+        now: Instant,
+        wall: impl Fn(Instant) -> SystemTime,
     ) -> Vec<Incident> {
         self.incidents
             .iter()
             .filter(|incident| component.is_none_or(|c| incident.component == c))
             .filter(|incident| incident.end.is_none_or(|end| end >= since))
-            .map(|incident| {
-                let mut incident = incident.clone();
-                if incident.end.is_none() {
-                    incident.duration = now.duration_since(incident.start).unwrap_or_default();
-                }
-                incident
+            .map(|kept| Incident {
+                component: kept.component.clone(),
+                from: kept.from,
+                to: kept.to,
+                worst: kept.worst,
+                start: wall(kept.start),
+                end: kept.end.map(&wall),
+                duration: kept
+                    .end
+                    .unwrap_or(now)
+                    .saturating_duration_since(kept.start),
+                reason: kept.reason.clone(),
+                worst_message: kept.worst_message.clone(),
+                runs: kept.runs,
             })
             .collect()
     }
@@ -143,7 +180,20 @@ mod tests {
     use super::*;
     use HealthStatus::{Degraded, Healthy, Unhealthy};
 
-    fn at(seconds: u64) -> SystemTime {
+    fn origin() -> Instant {
+        static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *ORIGIN.get_or_init(Instant::now)
+    }
+
+    fn at(seconds: u64) -> Instant {
+        origin() + Duration::from_secs(seconds)
+    }
+
+    fn wall(at: Instant) -> SystemTime {
+        SystemTime::UNIX_EPOCH + at.duration_since(origin())
+    }
+
+    fn epoch(seconds: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
     }
 
@@ -157,32 +207,73 @@ mod tests {
         log.run("cache", None, Healthy, None, at(30));
         log.run("db", Some(Unhealthy), Healthy, None, at(70));
         log.run("db", Some(Healthy), Healthy, None, at(80));
-        let incidents = log.since(None, at(0), at(100));
+        let incidents = log.since(None, at(0), at(100), wall);
         assert_eq!(incidents.len(), 1);
         let db = &incidents[0];
         assert_eq!(
             (db.from, db.to, db.worst),
             (Some(Healthy), Degraded, Unhealthy)
         );
-        assert_eq!((db.start, db.end), (at(10), Some(at(70))));
+        assert_eq!((db.start, db.end), (epoch(10), Some(epoch(70))));
         assert_eq!(db.duration, Duration::from_secs(60));
         assert_eq!(db.reason.as_deref(), Some("slow"));
         assert_eq!(db.worst_message.as_deref(), Some("refused"));
         assert_eq!(db.runs, 4);
-        assert!(log.since(None, at(71), at(100)).is_empty(), "ended before");
-        assert!(log.since(Some("cache"), at(0), at(100)).is_empty());
+        assert!(
+            log.since(None, at(71), at(100), wall).is_empty(),
+            "ended before"
+        );
+        assert!(log.since(Some("cache"), at(0), at(100), wall).is_empty());
     }
 
     #[test]
-    fn an_open_incident_lasts_until_now_and_the_log_is_bounded() {
+    fn open_incidents_last_until_now_and_are_kept_beyond_the_capacity() {
         let mut log = IncidentLog::new(3);
         for i in 0..5u64 {
             log.run(&format!("c{i}"), None, Unhealthy, Some("down"), at(i));
         }
-        let incidents = log.since(None, at(0), at(100));
+        // Five components down at once: all five open incidents are kept.
+        let incidents = log.since(None, at(0), at(100), wall);
+        let names: Vec<&str> = incidents.iter().map(|i| i.component.as_str()).collect();
+        assert_eq!(names, ["c0", "c1", "c2", "c3", "c4"]);
+        assert_eq!(incidents[4].duration, Duration::from_secs(96));
+        assert_eq!(incidents[4].from, None);
+        // As they close, the log shrinks to its three newest closed ones.
+        for i in 0..5u64 {
+            log.run(
+                &format!("c{i}"),
+                Some(Unhealthy),
+                Healthy,
+                None,
+                at(200 + i),
+            );
+        }
+        let incidents = log.since(None, at(0), at(300), wall);
         let names: Vec<&str> = incidents.iter().map(|i| i.component.as_str()).collect();
         assert_eq!(names, ["c2", "c3", "c4"]);
-        assert_eq!(incidents[2].duration, Duration::from_secs(96));
-        assert_eq!(incidents[2].from, None);
+    }
+
+    #[test]
+    fn a_day_long_incident_beside_a_flapping_one_keeps_its_start_and_worst() {
+        let mut log = IncidentLog::new(200);
+        log.run("db", Some(Healthy), Degraded, Some("slow"), at(0));
+        log.run("db", Some(Degraded), Unhealthy, Some("refused"), at(5));
+        // A day of a flapping cache: 8 640 incidents, far past the 200 kept.
+        for i in 0..8640u64 {
+            let t = 10 + i * 10;
+            log.run("cache", Some(Healthy), Unhealthy, Some("timeout"), at(t));
+            log.run("cache", Some(Unhealthy), Healthy, None, at(t + 5));
+            log.run("db", Some(Unhealthy), Unhealthy, Some("refused"), at(t));
+        }
+        let now = at(86_410);
+        let db = log.since(Some("db"), at(0), now, wall);
+        assert_eq!(db.len(), 1, "the open incident was kept");
+        let db = &db[0];
+        assert_eq!((db.start, db.end), (epoch(0), None));
+        assert_eq!((db.from, db.worst), (Some(Healthy), Unhealthy));
+        assert_eq!(db.reason.as_deref(), Some("slow"));
+        assert_eq!(db.runs, 8642);
+        assert_eq!(db.duration, Duration::from_secs(86_410));
+        assert_eq!(log.since(Some("cache"), at(0), now, wall).len(), 200);
     }
 }

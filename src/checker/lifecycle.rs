@@ -88,7 +88,7 @@ impl LifecycleState {
         if phase == Phase::Draining {
             self.drain
                 .lock()
-                .get_or_insert((SystemTime::now(), delay, budget));
+                .get_or_insert((crate::clock::now(), delay, budget));
         }
         self.phase.fetch_max(phase as u8, Ordering::AcqRel);
     }

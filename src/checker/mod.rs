@@ -77,8 +77,8 @@ struct Shared {
     accepting_traffic: AtomicBool,
     lifecycle: lifecycle::LifecycleState,
     started: Instant,
-    /// The wall clock at `started`: times on the timelines are `wall_started + elapsed`.
-    wall_started: SystemTime,
+    /// How finely and how far back the timelines reach.
+    timeline: TimelineSettings,
     /// Every check's incidents.
     incidents: Arc<parking_lot::Mutex<incidents::IncidentLog>>,
     /// Woken on every status change and ready switch.
@@ -122,7 +122,7 @@ impl HealthChecker {
             };
             let _ = tokio::time::timeout_at(started + self.shared.deadline, runs).await;
         }
-        let now = (Instant::now(), SystemTime::now());
+        let now = (Instant::now(), crate::clock::now());
         let components = slots
             .iter()
             .zip(begun)
@@ -139,7 +139,7 @@ impl HealthChecker {
 
     /// The report when every selected check has a result within the TTL, without running any.
     pub fn cached_report(&self, selector: &Selector) -> Option<SystemHealthStatus> {
-        let now = (Instant::now(), SystemTime::now());
+        let now = (Instant::now(), crate::clock::now());
         let components = self
             .selected(selector)
             .map(|slot| {
@@ -230,10 +230,21 @@ impl HealthChecker {
         self.shared.started.elapsed()
     }
 
-    /// The wall-clock time now, on the checker's clock (its start plus the time since, by
-    /// Tokio's clock): what its timelines and incidents are dated by.
+    /// The wall-clock time now on the crate's one time base (monotonic time, by Tokio's
+    /// clock, mapped to the wall clock; a step of the wall clock is taken over and logged
+    /// once): what every report, timeline and incident is dated by.
     pub fn now(&self) -> SystemTime {
-        self.shared.wall_started + self.shared.started.elapsed()
+        crate::clock::now()
+    }
+
+    /// How finely and how far back the status timelines reach.
+    pub(crate) fn timeline_settings(&self) -> TimelineSettings {
+        self.shared.timeline
+    }
+
+    /// When the checker was built, on the same time base.
+    pub fn started_at(&self) -> SystemTime {
+        crate::clock::wall_of(self.shared.started)
     }
 
     /// `component`'s shown status from `since` to `until`: a point per interval of the
@@ -267,13 +278,23 @@ impl HealthChecker {
         until: SystemTime,
         step: Option<Duration>,
     ) -> Option<StatusTimeline> {
+        self.timeline_within(component, (since, until), step, MAX_TIMELINE_POINTS)
+    }
+
+    /// [`timeline`](Self::timeline) in at most `max_points` points: the step is widened (to
+    /// whole intervals) where `since`..`until` at `step` would give more.
+    pub(crate) fn timeline_within(
+        &self,
+        component: &str,
+        (since, until): (SystemTime, SystemTime),
+        step: Option<Duration>,
+        max_points: usize,
+    ) -> Option<StatusTimeline> {
         let slot = self.slot(component)?;
-        Some(slot.timeline(
-            self.instant_of(since),
-            self.instant_of(until),
-            Instant::now(),
-            step,
-        ))
+        let now = Instant::now();
+        let until = self.instant_of(until).min(now);
+        let since = self.instant_of(since).min(until);
+        Some(slot.timeline((since, until), now, step, max_points))
     }
 
     /// The percentage of the known time from `since` to `until` that `component` was shown
@@ -292,17 +313,17 @@ impl HealthChecker {
     /// The incidents of `component` (or every component) that lasted into `since` or began
     /// after it, oldest first. They stay after the component recovers.
     pub fn incidents(&self, component: Option<&str>, since: SystemTime) -> Vec<Incident> {
-        self.shared
-            .incidents
-            .lock()
-            .since(component, since, self.now())
+        self.shared.incidents.lock().since(
+            component,
+            crate::clock::instant_of(since),
+            Instant::now(),
+            crate::clock::wall_of,
+        )
     }
 
     /// The checker's `Instant` of a wall-clock time (clamped to its start).
     fn instant_of(&self, at: SystemTime) -> Instant {
-        self.shared.started
-            + at.duration_since(self.shared.wall_started)
-                .unwrap_or_default()
+        crate::clock::instant_of(at).max(self.shared.started)
     }
 
     fn slot(&self, component: &str) -> Option<&Arc<Slot>> {
@@ -336,6 +357,7 @@ impl HealthChecker {
                     recent_transitions,
                     status: last.map(|(status, _)| status),
                     last_duration: last.map(|(_, duration)| duration),
+                    polled: slot.polled(),
                     timeout: slot.spec.timeout,
                 }
             })
@@ -365,6 +387,9 @@ impl HealthChecker {
     }
 }
 
+/// The most points [`HealthChecker::timeline`] answers with: past it, the step is widened.
+pub const MAX_TIMELINE_POINTS: usize = 10_000;
+
 /// Counters of one check since start, from [`HealthChecker::counters`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -386,6 +411,9 @@ pub struct CheckCounters {
     pub last_duration: Option<Duration>,
     /// The check's per-attempt timeout.
     pub timeout: Duration,
+    /// Time the check's own code held a runtime thread (inside `poll`), every run: micro- or
+    /// milliseconds for async code, about the whole run time for code that blocks.
+    pub polled: Duration,
 }
 
 impl std::fmt::Debug for HealthChecker {

@@ -1,8 +1,15 @@
-//! Running one check: attempts with a timeout each, retries with backoff, panics caught.
+//! Running one check: attempts with a timeout each, retries with backoff, panics caught, and
+//! the time the check's own code held its thread measured: an attempt that finishes past its
+//! timeout (which a check that blocks its thread does, as the timer cannot fire while it
+//! blocks) is a failure that says so.
 
 use std::any::Any;
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -18,6 +25,8 @@ pub(crate) struct Outcome {
     pub(crate) attempts: u32,
     pub(crate) duration: Duration,
     pub(crate) finished: Instant,
+    /// Time spent inside the check's own `poll` (creating its future included), every attempt.
+    pub(crate) polled: Duration,
 }
 
 /// Why an attempt produced no status.
@@ -26,6 +35,13 @@ pub(crate) enum Failure {
     Error(String),
     Panic(String),
     Timeout(Duration),
+    /// The attempt finished, but after its timeout: it held its thread (`longest` in one
+    /// poll) so the timer could not stop it.
+    Overran {
+        took: Duration,
+        limit: Duration,
+        longest: Duration,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -34,6 +50,17 @@ impl fmt::Display for Failure {
             Self::Error(message) => f.write_str(message),
             Self::Panic(message) => write!(f, "check panicked: {message}"),
             Self::Timeout(limit) => write!(f, "timed out after {} ms", limit.as_millis()),
+            Self::Overran {
+                took,
+                limit,
+                longest,
+            } => write!(
+                f,
+                "took {} ms, over its {} ms timeout, {} ms of it in one poll: it blocks its thread? (blocking work belongs in spawn_blocking)",
+                took.as_millis(),
+                limit.as_millis(),
+                longest.as_millis()
+            ),
         }
     }
 }
@@ -42,12 +69,13 @@ impl fmt::Display for Failure {
 pub(crate) async fn execute(spec: &CheckSpec) -> Outcome {
     let started = Instant::now();
     let mut attempts = 0;
+    let polls = Polls::default();
     let result = loop {
         if attempts > 0 {
             tokio::time::sleep(spec.backoff(attempts)).await;
         }
         attempts += 1;
-        let result = attempt(spec).await;
+        let result = attempt(spec, &polls).await;
         if result.is_ok() || attempts > spec.retries {
             break result;
         }
@@ -59,16 +87,76 @@ pub(crate) async fn execute(spec: &CheckSpec) -> Outcome {
         attempts,
         duration: finished - started,
         finished,
+        polled: polls.total(),
     }
 }
 
-async fn attempt(spec: &CheckSpec) -> Result<CheckResult, Failure> {
+/// Time spent inside a check's code: in all, and the longest stretch (real time, so a paused
+/// test clock does not hide it).
+#[derive(Default)]
+struct Polls {
+    total_ns: AtomicU64,
+    longest_ns: AtomicU64,
+}
+
+impl Polls {
+    fn add(&self, took: std::time::Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.total_ns.fetch_add(ns, Ordering::Relaxed);
+        self.longest_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    fn timed<T>(&self, f: impl FnOnce() -> T) -> T {
+        let started = std::time::Instant::now();
+        let out = f();
+        self.add(started.elapsed());
+        out
+    }
+
+    fn total(&self) -> Duration {
+        Duration::from_nanos(self.total_ns.load(Ordering::Relaxed))
+    }
+
+    fn longest(&self) -> Duration {
+        Duration::from_nanos(self.longest_ns.load(Ordering::Relaxed))
+    }
+}
+
+/// A (boxed, so `Unpin`) check future whose polls are timed into `polls`.
+struct Timed<'a, F> {
+    future: F,
+    polls: &'a Polls,
+}
+
+impl<F: Future + Unpin> Future for Timed<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.polls.timed(|| Pin::new(&mut this.future).poll(cx))
+    }
+}
+
+async fn attempt(spec: &CheckSpec, polls: &Polls) -> Result<CheckResult, Failure> {
+    let started = Instant::now();
+    let before = polls.total();
     // Building the future may panic too, not only polling it.
-    let future = std::panic::catch_unwind(AssertUnwindSafe(|| spec.check.check()))
+    let future = polls
+        .timed(|| std::panic::catch_unwind(AssertUnwindSafe(|| spec.check.check())))
         .map_err(|panic| Failure::Panic(redact(&panic_message(&*panic))))?;
-    let deadline = Instant::now() + spec.timeout;
+    let deadline = started + spec.timeout;
+    let future = Timed { future, polls };
     let future = super::time_left::until(deadline, AssertUnwindSafe(future).catch_unwind());
-    match tokio::time::timeout_at(deadline, future).await {
+    let result = tokio::time::timeout_at(deadline, future).await;
+    // A check that blocks finishes before the timer can fire: past the deadline all the same.
+    let took = started.elapsed().max(polls.total() - before);
+    let overran = || Failure::Overran {
+        took,
+        limit: spec.timeout,
+        longest: polls.longest(),
+    };
+    match result {
+        Ok(Ok(_)) if took > spec.timeout => Err(overran()),
         Ok(Ok(Ok(result))) => Ok(result),
         Ok(Ok(Err(error))) => Err(Failure::Error(redact(&error.to_string()))),
         Ok(Err(panic)) => Err(Failure::Panic(redact(&panic_message(&*panic)))),

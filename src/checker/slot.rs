@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use futures_util::FutureExt;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 use tokio::runtime::Handle;
@@ -42,12 +41,11 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// Polls the run once here, which finishes checks that need no I/O without a task of their
-    /// own, and spawns it if it did not finish, so it goes on whatever happens to the caller.
-    pub(crate) fn start(mut self) {
-        if (&mut self.future).now_or_never().is_none() {
-            self.runtime.spawn(self.future);
-        }
+    /// Spawns the run, so it goes on whatever happens to the caller — and never runs inside the
+    /// caller's poll: a check that blocks its thread holds up its own task, not the probe that
+    /// started it (on a multi-thread runtime; on a current-thread one it holds up everything).
+    pub(crate) fn start(self) {
+        self.runtime.spawn(self.future);
     }
 
     /// Runs it in the current task.
@@ -116,6 +114,8 @@ pub(crate) struct Slot {
     done: watch::Sender<u64>,
     executions: AtomicU64,
     failures: AtomicU64,
+    /// Nanoseconds the check's own code spent in `poll`, every run.
+    polled_ns: AtomicU64,
     listeners: Arc<[Listener]>,
     /// The checker's incident log, shared by every check.
     incidents: Arc<Mutex<IncidentLog>>,
@@ -148,6 +148,7 @@ impl Slot {
             done: watch::Sender::new(0),
             executions: AtomicU64::new(0),
             failures: AtomicU64::new(0),
+            polled_ns: AtomicU64::new(0),
             listeners,
             incidents,
             background_started: AtomicBool::new(false),
@@ -160,6 +161,11 @@ impl Slot {
             self.executions.load(Ordering::Relaxed),
             self.failures.load(Ordering::Relaxed),
         )
+    }
+
+    /// Time the check's own code held its thread (inside `poll`), every run.
+    pub(crate) fn polled(&self) -> Duration {
+        Duration::from_nanos(self.polled_ns.load(Ordering::Relaxed))
     }
 
     /// Status changes since start, and those within `recent` of `now`.
@@ -217,9 +223,9 @@ impl Slot {
     }
 
     /// The result when a fresh one is cached (or, for a background check, whatever it has).
-    /// An expired one within the maximum staleness is served at once while one refresh starts
-    /// (stale-while-revalidate; a run that needs no I/O finishes in that call, and its result
-    /// is served instead). Otherwise starts a run (or joins the one under way) and returns what
+    /// An expired healthy one within the maximum staleness is served at once while one refresh
+    /// starts in a task of its own (stale-while-revalidate); an expired failure is not, so a
+    /// recovery shows at the probe that started its run. Otherwise starts a run (or joins the one under way) and returns what
     /// to wait on before calling [`settle`](Self::settle).
     pub(crate) fn begin(self: &Arc<Self>, ttl: Duration, asked: Instant) -> Begin {
         if self.spec.background.is_some() {
@@ -254,8 +260,11 @@ impl Slot {
             state.running = true;
             self.run(runtime)
         });
+        // A stale failure is not served while its refresh may be the recovery: the caller waits
+        // for the run (up to its deadline), so recovery is seen by the probe that asked.
         let servable = state.last.as_ref().is_some_and(|record| {
             asked.saturating_duration_since(record.completed) < self.max_staleness
+                && record.status == HealthStatus::Healthy
         });
         if !servable {
             return Begin::Wait(finished, run);
@@ -325,6 +334,8 @@ impl Slot {
         };
         let raw_failing = raw != HealthStatus::Healthy;
         self.executions.fetch_add(1, Ordering::Relaxed);
+        let polled = u64::try_from(outcome.polled.as_nanos()).unwrap_or(u64::MAX);
+        self.polled_ns.fetch_add(polled, Ordering::Relaxed);
         if raw_failing {
             self.failures.fetch_add(1, Ordering::Relaxed);
         }
@@ -377,14 +388,13 @@ impl Slot {
         state
             .timeline
             .run(outcome.finished, status, raw_failing, outcome.duration);
-        let wall = state.timeline.wall(outcome.finished);
         drop(state);
         self.incidents.lock().run(
             &spec.name,
             previous.as_ref().map(|p| p.status),
             status,
             record.message.as_deref(),
-            wall,
+            outcome.finished,
         );
         self.done.send_modify(|generation| *generation += 1);
         if changed {
@@ -413,17 +423,19 @@ impl Slot {
         }
     }
 
-    /// The shown status from `since` to `until`, counted up to `now`.
+    /// The shown status from `since` to `until`, counted up to `now`, in at most `max_points`
+    /// points (the step widened if need be).
     pub(crate) fn timeline(
         &self,
-        since: Instant,
-        until: Instant,
+        (since, until): (Instant, Instant),
         now: Instant,
         step: Option<Duration>,
+        max_points: usize,
     ) -> StatusTimeline {
         let mut state = self.state.lock();
         state.timeline.advance(now);
         let resolution = state.timeline.resolution(since, now, step);
+        let resolution = state.timeline.widen(resolution, (since, until), max_points);
         StatusTimeline {
             step: state.timeline.step(resolution),
             points: state.timeline.points(since, until, resolution),
@@ -439,7 +451,7 @@ impl Slot {
                 from,
                 to: record.status,
                 message: record.message.clone(),
-                at: SystemTime::now(),
+                at: crate::clock::now(),
             };
             notify(&self.listeners, &change);
         }

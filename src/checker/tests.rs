@@ -26,6 +26,12 @@ fn counted(
     }
 }
 
+/// Lets a refresh started in a task of its own finish: the paused clock moves on only once
+/// every task waits.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn results_are_cached_for_the_ttl() {
     let runs = Arc::new(AtomicU32::new(0));
@@ -47,7 +53,9 @@ async fn results_are_cached_for_the_ttl() {
     );
     tokio::time::advance(Duration::from_millis(1001)).await;
     assert_eq!(checker.cached_status(&Selector::all()), None);
+    // The expired healthy result is served at once while its refresh runs in its own task.
     checker.report().await;
+    settle().await;
     assert_eq!(runs.load(Ordering::SeqCst), 2);
 }
 
@@ -129,9 +137,12 @@ async fn failure_and_recovery_thresholds_stop_flapping() {
     let mut shown = Vec::new();
     for _ in 0..6 {
         shown.push(checker.report().await.components[0].status);
+        settle().await;
     }
     use HealthStatus::{Healthy as H, Unhealthy as U};
-    assert_eq!(shown, [H, H, H, U, U, H]);
+    // A healthy result is served while its refresh runs (the 4th report shows the 3rd run's
+    // held status); a failing one is not, so the recovering run is seen by the 6th report.
+    assert_eq!(shown, [H, H, H, H, U, H]);
     let held = checker.report().await;
     assert_eq!(held.components[0].consecutive_failures, 0);
 }
@@ -154,6 +165,8 @@ async fn held_results_say_why() {
         .build()
         .unwrap();
     checker.report().await;
+    checker.report().await;
+    settle().await;
     let held = checker.report().await;
     let component = &held.components[0];
     assert_eq!(component.status, HealthStatus::Healthy);
@@ -357,6 +370,8 @@ async fn a_status_change_logs_one_event_however_many_probes_see_it() {
     let transitions = Transitions::default();
     let _guard =
         tracing::subscriber::set_default(tracing_subscriber::registry().with(transitions.clone()));
+    // Other tests' threads may have cached the callsites' interest without this subscriber.
+    tracing::callsite::rebuild_interest_cache();
     let runs = Arc::new(AtomicU32::new(0));
     let checker = HealthChecker::builder()
         .register(
@@ -374,7 +389,8 @@ async fn a_status_change_logs_one_event_however_many_probes_see_it() {
         .unwrap();
     for _ in 0..8 {
         join_all((0..20).map(|_| checker.report())).await;
-        tokio::time::advance(Duration::from_millis(101)).await;
+        settle().await;
+        tokio::time::advance(Duration::from_millis(100)).await;
     }
     assert_eq!(runs.load(Ordering::SeqCst), 8);
     assert_eq!(*transitions.0.lock(), ["healthy", "unhealthy"]);
@@ -460,6 +476,7 @@ async fn listeners_hear_each_change_once_and_a_panicking_one_is_skipped() {
         .unwrap();
     for _ in 0..6 {
         join_all((0..5).map(|_| checker.report())).await;
+        settle().await;
     }
     use HealthStatus::{Healthy as H, Unhealthy as U};
     assert_eq!(*heard.lock(), [(None, H), (Some(H), U), (Some(U), H)]);

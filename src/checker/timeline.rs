@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::health_report::HealthStatus;
-use crate::ring::{RoundRobin, pick};
+use crate::ring::{RoundRobin, pick, widen};
 
 /// How finely and how far back each component's status is kept: a fine ring and a coarse one,
 /// each a step and a span (default 10 s for an hour, 1 min for a day).
@@ -156,7 +156,6 @@ pub(crate) enum Resolution {
 #[derive(Debug)]
 pub(crate) struct Timeline {
     origin: Instant,
-    wall_origin: SystemTime,
     fine: Ring,
     coarse: Ring,
     /// The status shown since `held_since` (since the origin), once there is one.
@@ -165,15 +164,10 @@ pub(crate) struct Timeline {
 }
 
 impl Timeline {
-    pub(crate) fn new(
-        settings: &TimelineSettings,
-        origin: Instant,
-        wall_origin: SystemTime,
-    ) -> Self {
+    pub(crate) fn new(settings: &TimelineSettings, origin: Instant) -> Self {
         let (fine, coarse) = settings.lengths();
         Self {
             origin,
-            wall_origin,
             fine: Ring::new(settings.fine.0, fine),
             coarse: Ring::new(settings.coarse.0, coarse),
             held: None,
@@ -225,16 +219,41 @@ impl Timeline {
         }
     }
 
-    /// Points from `since` to `until` (call [`advance`](Self::advance) first to count the time
-    /// up to now).
-    /// The time a point covers at `resolution`.
-    pub(crate) fn step(&self, resolution: Resolution) -> Duration {
+    /// `resolution` made coarser where the points from `since` to `until` would be more than
+    /// `max_points`.
+    pub(crate) fn widen(
+        &self,
+        resolution: Resolution,
+        (since, until): (Instant, Instant),
+        max_points: usize,
+    ) -> Resolution {
+        let span = (self.since_origin(since), self.since_origin(until));
         match resolution {
-            Resolution::Fine(merge) => self.fine.step() * merge as u32,
-            Resolution::Coarse(merge) => self.coarse.step() * merge as u32,
+            Resolution::Fine(merge) => {
+                Resolution::Fine(widen(&self.fine, span.0, span.1, merge, max_points))
+            }
+            Resolution::Coarse(merge) => {
+                Resolution::Coarse(widen(&self.coarse, span.0, span.1, merge, max_points))
+            }
         }
     }
 
+    /// The time a point covers at `resolution`.
+    pub(crate) fn step(&self, resolution: Resolution) -> Duration {
+        match resolution {
+            Resolution::Fine(merge) => self
+                .fine
+                .step()
+                .saturating_mul(u32::try_from(merge).unwrap_or(u32::MAX)),
+            Resolution::Coarse(merge) => self
+                .coarse
+                .step()
+                .saturating_mul(u32::try_from(merge).unwrap_or(u32::MAX)),
+        }
+    }
+
+    /// Points from `since` to `until` (call [`advance`](Self::advance) first to count the time
+    /// up to now).
     pub(crate) fn points(
         &self,
         since: Instant,
@@ -251,7 +270,7 @@ impl Timeline {
         let mut number = first;
         while number <= last {
             let mut point = TimelinePoint {
-                start: self.wall_origin + ring.start(number),
+                start: crate::clock::wall_of(self.origin + ring.start(number)),
                 status: None,
                 availability: None,
                 runs: 0,
@@ -287,11 +306,6 @@ impl Timeline {
         }
         points
     }
-
-    /// The wall-clock time of an instant, on this timeline's clock.
-    pub(crate) fn wall(&self, at: Instant) -> SystemTime {
-        self.wall_origin + self.since_origin(at)
-    }
 }
 
 /// The share of known time spent healthy over `points`, as a percentage.
@@ -310,7 +324,7 @@ mod tests {
 
     fn timeline() -> (Timeline, Instant) {
         let origin = Instant::now();
-        let timeline = Timeline::new(&TimelineSettings::default(), origin, SystemTime::UNIX_EPOCH);
+        let timeline = Timeline::new(&TimelineSettings::default(), origin);
         (timeline, origin)
     }
 

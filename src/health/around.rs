@@ -81,8 +81,10 @@ impl Service<Request> for AroundRouter {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // `poll_ready` polled the router, which is always ready (it has no back-pressure):
+        // passed-on requests go to it directly, health requests never wait on it.
         AroundFuture {
-            inner: self.0.call(request),
+            inner: self.0.call_ready(request),
         }
     }
 }

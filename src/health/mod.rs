@@ -92,4 +92,4 @@ pub use future::ResponseFuture;
 pub use group::HealthGroup;
 pub use layer::HealthLayer;
 pub use policy::DetailPolicy;
-pub use service::Health;
+pub use service::{Health, PassThrough};

@@ -2,9 +2,10 @@
 
 use std::borrow::Cow;
 
-use crate::checker::Selector;
+use crate::checker::{MAX_NAME_CHARS, Selector};
 
-/// Names accepted in `?exclude=` (and in `?include=`); more are ignored.
+/// Names accepted in `?exclude=` (and in `?include=`); more are ignored, and so are names
+/// longer than a check's name can be.
 const MAX_EXCLUDES: usize = 32;
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -23,6 +24,9 @@ impl Query {
         for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
             match &*key {
                 "verbose" => parsed.verbose = true,
+                // A name longer than a check's can name none: left out, so what is kept is
+                // bounded whatever the request carries.
+                "exclude" | "include" if value.len() > 4 * MAX_NAME_CHARS => {}
                 "exclude" if parsed.exclude.len() < MAX_EXCLUDES => {
                     parsed.exclude.push(value.into_owned());
                 }

@@ -226,15 +226,26 @@ impl MetricsCollector {
         until: SystemTime,
         step: Option<Duration>,
     ) -> TrafficTimeline {
+        self.traffic_within((since, until), step, crate::checker::MAX_TIMELINE_POINTS)
+    }
+
+    /// [`traffic`](Self::traffic) in at most `max_points` points (the step widened).
+    pub(crate) fn traffic_within(
+        &self,
+        (since, until): (SystemTime, SystemTime),
+        step: Option<Duration>,
+        max_points: usize,
+    ) -> TrafficTimeline {
         self.inner.record_traffic();
         let inner = &*self.inner;
         let aggregate = inner.aggregate.lock();
-        let origin = aggregate.traffic.wall_origin();
-        let offset = |at: SystemTime| at.duration_since(origin).unwrap_or_default();
         let now = inner.clock.now().saturating_duration_since(inner.origin);
+        let clock = crate::clock::Mapping::at(now);
+        let until = clock.offset_of(until).min(now);
+        let since = clock.offset_of(since).min(until);
         aggregate
             .traffic
-            .timeline(offset(since), offset(until), now, step)
+            .timeline((since, until), &clock, step, max_points)
     }
 
     /// The rolling-window figures alone.
@@ -895,7 +906,7 @@ impl MetricsCollectorBuilder {
                     totals: Counts::default(),
                     series: SeriesData::new(self.max_series, width),
                     spare: Box::new(ShardData::new(self.max_series, width, native)),
-                    traffic: Traffic::new(&self.traffic, SystemTime::now()),
+                    traffic: Traffic::new(&self.traffic),
                     natives: self
                         .native
                         .map(|(scale, buckets)| NativeSet::new(self.max_series, buckets, scale)),

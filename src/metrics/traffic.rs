@@ -11,7 +11,8 @@ use serde::Serialize;
 use super::shard::Counts;
 use super::snapshot::WindowStats;
 use crate::checker::TimelineSettings;
-use crate::ring::{RoundRobin, pick};
+use crate::clock::Mapping;
+use crate::ring::{RoundRobin, pick, widen};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
@@ -71,7 +72,6 @@ fn seconds<S: serde::Serializer>(step: &Duration, s: S) -> Result<S::Ok, S::Erro
 /// The rings, and the totals at the last record (what the next one adds to).
 #[derive(Debug)]
 pub(crate) struct Traffic {
-    wall_origin: SystemTime,
     fine: Ring,
     coarse: Ring,
     last: Counts,
@@ -80,20 +80,14 @@ pub(crate) struct Traffic {
 }
 
 impl Traffic {
-    pub(crate) fn new(settings: &TimelineSettings, wall_origin: SystemTime) -> Self {
+    pub(crate) fn new(settings: &TimelineSettings) -> Self {
         let (fine, coarse) = settings.lengths();
         Self {
-            wall_origin,
             fine: Ring::new(settings.fine.0, fine),
             coarse: Ring::new(settings.coarse.0, coarse),
             last: Counts::default(),
             last_at: Duration::ZERO,
         }
-    }
-
-    /// The wall-clock time of the origin.
-    pub(crate) fn wall_origin(&self) -> SystemTime {
-        self.wall_origin
     }
 
     /// Bytes of the rings for `settings`.
@@ -139,17 +133,22 @@ impl Traffic {
     }
 
     /// Points from `since` to `until` (since the origin), per `step`: the fine ring when it
-    /// reaches back to `since` and the step is under the coarse one's, else the coarse ring.
+    /// reaches back to `since` and the step is under the coarse one's, else the coarse ring;
+    /// dated by `clock`.
     pub(crate) fn timeline(
         &self,
-        since: Duration,
-        until: Duration,
-        now: Duration,
+        (since, until): (Duration, Duration),
+        clock: &Mapping,
         step: Option<Duration>,
+        max_points: usize,
     ) -> TrafficTimeline {
+        let now = clock.now;
         let (fine, merge) = pick(&self.fine, &self.coarse, now.saturating_sub(since), step);
         let ring = if fine { &self.fine } else { &self.coarse };
-        let step = ring.step() * merge as u32;
+        let merge = widen(ring, since, until, merge, max_points);
+        let step = ring
+            .step()
+            .saturating_mul(u32::try_from(merge).unwrap_or(u32::MAX));
         let first = ring.number(since) / merge * merge;
         let last = ring.number(until);
         let mut points = Vec::new();
@@ -170,7 +169,7 @@ impl Traffic {
             }
             let ms = |us: u32| (us > 0).then(|| f64::from(us) / 1e3);
             points.push(TrafficPoint {
-                start: self.wall_origin + ring.start(number),
+                start: clock.wall_of(ring.start(number)),
                 requests: merged.requests,
                 failures: merged.failures,
                 cancelled: merged.cancelled,
@@ -210,7 +209,7 @@ mod tests {
 
     #[test]
     fn records_add_what_the_totals_gained_and_minutes_sum_their_intervals() {
-        let mut traffic = Traffic::new(&TimelineSettings::default(), SystemTime::UNIX_EPOCH);
+        let mut traffic = Traffic::new(&TimelineSettings::default());
         let mut totals = Counts::default();
         for i in 0..36u64 {
             totals.completed += 100;
@@ -225,12 +224,22 @@ mod tests {
             );
         }
         let now = 360 * SECOND;
-        let fine = traffic.timeline(Duration::ZERO, now - SECOND, now, None);
+        let fine = traffic.timeline(
+            (Duration::ZERO, now - SECOND),
+            &Mapping::at(now),
+            None,
+            10_000,
+        );
         assert_eq!((fine.step, fine.points.len()), (10 * SECOND, 36));
         assert_eq!(fine.points[5].requests, 100);
         assert_eq!(fine.points[5].request_rate, 10.1);
         assert_eq!(fine.points[5].p95_ms, Some(25.0));
-        let minutes = traffic.timeline(Duration::ZERO, now - SECOND, now, Some(60 * SECOND));
+        let minutes = traffic.timeline(
+            (Duration::ZERO, now - SECOND),
+            &Mapping::at(now),
+            Some(60 * SECOND),
+            10_000,
+        );
         assert_eq!((minutes.step, minutes.points.len()), (60 * SECOND, 6));
         assert_eq!(minutes.points[0].requests, 600);
         assert_eq!(minutes.points[0].failures, 6, "i % 3 over i = 0..6");

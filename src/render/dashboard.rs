@@ -60,16 +60,46 @@ pub(crate) fn page(
     let config = serde_json::to_string(sources)
         .expect("paths serialise")
         .replace('<', "\\u003c");
-    let body = PAGE
-        .replace("{{status}}", status.as_str())
-        .replace("{{at}}", &humantime::format_rfc3339_seconds(at).to_string())
-        .replace("{{components}}", &rows)
-        .replace("{{config}}", &config);
+    let at = crate::clock::Rfc3339::seconds(at).to_string();
+    let body = fill(PAGE, |name| match name {
+        "status" => Some(status.as_str()),
+        "at" => Some(&at),
+        "components" => Some(&rows),
+        "config" => Some(&config),
+        _ => None,
+    });
     Rendered {
         content_type: "text/html; charset=utf-8",
         headers: HEADERS,
         body: body.into(),
     }
+}
+
+/// `template` with each `{{name}}` in it replaced by `value(name)`, in one pass over the
+/// template alone: the values are written out, never read for placeholders again, so text a
+/// component brings (its name, its message) is never template input.
+fn fill<'a>(template: &str, value: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after
+            .find("}}")
+            .and_then(|close| Some((close, value(&after[..close])?)))
+        {
+            Some((close, text)) => {
+                out.push_str(text);
+                rest = &after[close + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Text for HTML: `&`, `<`, `>`, `"` and `'` as entities.
@@ -149,5 +179,51 @@ mod tests {
         );
         let bare = String::from_utf8(bare.body.to_vec()).unwrap();
         assert!(bare.contains("not shown to this client") && !bare.contains("class=\"component\""));
+    }
+
+    #[test]
+    fn placeholders_in_what_a_component_says_stay_text() {
+        let mut component = crate::health_report::ComponentStatus {
+            name: "{{config}}".to_owned(),
+            status: HealthStatus::Degraded,
+            message: Some("{{status}} {{components}} {{at}} {{".to_owned()),
+            response_time_ms: 1.0,
+            metadata: serde_json::Map::new(),
+            checked_at: None,
+            fresh: true,
+            age_ms: 0.0,
+            critical: true,
+            tags: Vec::new(),
+            consecutive_failures: 1,
+            since: None,
+            reason: None,
+            history: crate::health_report::HistorySummary::default(),
+        };
+        component.reason = component.message.clone();
+        let rendered = page(
+            HealthStatus::Degraded,
+            Some(&[component]),
+            &sources(),
+            SystemTime::UNIX_EPOCH,
+        );
+        let html = String::from_utf8(rendered.body.to_vec()).unwrap();
+        assert!(
+            html.contains("data-name=\"{{config}}\""),
+            "the name as it is"
+        );
+        assert!(html.contains("<td class=\"reason\">{{status}} {{components}} {{at}} {{</td>"));
+        assert_eq!(
+            html.matches("\"history\":").count(),
+            1,
+            "the paths once, in the config"
+        );
+    }
+
+    #[test]
+    fn fill_replaces_known_names_once_and_leaves_the_rest() {
+        let value = |name: &str| (name == "a").then_some("{{a}}");
+        assert_eq!(fill("x{{a}}y{{b}}z{{", value), "x{{a}}y{{b}}z{{");
+        assert_eq!(fill("{{a}}{{a}}", value), "{{a}}{{a}}");
+        assert_eq!(fill("", value), "");
     }
 }

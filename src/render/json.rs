@@ -435,6 +435,10 @@ pub(crate) fn components_only(report: &SystemHealthStatus) -> Vec<u8> {
     serde_json::to_vec(&body).expect("components serialise")
 }
 
+/// The body of a 500 answer: answering failed (a panic, caught).
+pub(crate) const INTERNAL_ERROR: &[u8] =
+    br#"{"error":"internal error while answering; it is logged"}"#;
+
 /// The body of a 405 answer.
 pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
     br#"{"error":"method not allowed","allow":["GET","HEAD"]}"#;
@@ -442,11 +446,11 @@ pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
 /// `{"since":…,"until":…,"components":[{"name":…,"step_seconds":…,"availability_percent":…,
 /// "points":[…]}]}`.
 pub(crate) fn history(
-    since: SystemTime,
-    until: SystemTime,
+    (since, until): (SystemTime, SystemTime),
     timelines: &[(&str, StatusTimeline)],
     traffic: Option<&TrafficTimeline>,
     process: Option<&ProcessTimeline>,
+    page: &super::Page,
 ) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
@@ -454,6 +458,8 @@ pub(crate) fn history(
         since: SystemTime,
         #[serde(serialize_with = "crate::health_report::rfc3339")]
         until: SystemTime,
+        #[serde(flatten)]
+        page: &'a super::Page,
         components: Vec<Component<'a>>,
         #[serde(skip_serializing_if = "Option::is_none")]
         traffic: Option<&'a TrafficTimeline>,
@@ -480,19 +486,31 @@ pub(crate) fn history(
             .collect(),
         traffic,
         process,
+        page,
     };
-    serde_json::to_vec(&body).expect("history serialises")
+    serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 /// `{"since":…,"incidents":[…]}`.
-pub(crate) fn incidents(since: SystemTime, incidents: &[Incident]) -> Vec<u8> {
+pub(crate) fn incidents(since: SystemTime, incidents: &[Incident], omitted: usize) -> Vec<u8> {
     #[derive(Serialize)]
     struct Body<'a> {
         #[serde(serialize_with = "crate::health_report::rfc3339")]
         since: SystemTime,
         incidents: &'a [Incident],
+        /// Older incidents that matched and were left out (past the answer's cap).
+        #[serde(skip_serializing_if = "is_zero")]
+        omitted: usize,
     }
-    serde_json::to_vec(&Body { since, incidents }).expect("incidents serialise")
+    fn is_zero(n: &usize) -> bool {
+        *n == 0
+    }
+    let body = Body {
+        since,
+        incidents,
+        omitted,
+    };
+    serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
 #[cfg(test)]
@@ -501,7 +519,13 @@ mod tests {
 
     #[test]
     fn constant_bodies_are_valid_json() {
-        for body in [LIVE, METHOD_NOT_ALLOWED, STARTED, UNAUTHORIZED] {
+        for body in [
+            LIVE,
+            METHOD_NOT_ALLOWED,
+            STARTED,
+            UNAUTHORIZED,
+            INTERNAL_ERROR,
+        ] {
             serde_json::from_slice::<serde_json::Value>(body).unwrap();
         }
     }

@@ -224,23 +224,42 @@ pub(crate) fn bad_query(error: &str) -> Rendered {
     Rendered::json(serde_json::to_vec(&body).expect("error serialises"))
 }
 
+/// Which components of how many an answer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Page {
+    /// Components in all.
+    #[serde(rename = "components_total")]
+    pub(crate) total: usize,
+    /// The first one shown.
+    pub(crate) offset: usize,
+    /// The `offset` of the next page, when there is one.
+    #[serde(rename = "next_offset", skip_serializing_if = "Option::is_none")]
+    pub(crate) next: Option<usize>,
+}
+
 /// `/health/history`: each component's timeline from `since` to `until`.
 pub(crate) fn history(
-    since: std::time::SystemTime,
-    until: std::time::SystemTime,
+    span: (std::time::SystemTime, std::time::SystemTime),
     timelines: &[(&str, crate::checker::StatusTimeline)],
     traffic: Option<&crate::metrics::TrafficTimeline>,
     process: Option<&crate::vitals::ProcessTimeline>,
+    page: &Page,
 ) -> Rendered {
-    Rendered::json(json::history(since, until, timelines, traffic, process))
+    Rendered::json(json::history(span, timelines, traffic, process, page))
 }
 
-/// `/health/incidents`: the incidents since `since`.
+/// `/health/incidents`: the incidents since `since`, and how many older ones were left out.
 pub(crate) fn incidents(
     since: std::time::SystemTime,
     incidents: &[crate::checker::Incident],
+    omitted: usize,
 ) -> Rendered {
-    Rendered::json(json::incidents(since, incidents))
+    Rendered::json(json::incidents(since, incidents, omitted))
+}
+
+/// The body of a 500 answer, when answering panicked.
+pub(crate) fn internal_error() -> Rendered {
+    Rendered::json(Bytes::from_static(json::INTERNAL_ERROR))
 }
 
 /// The body of a 405 answer.

@@ -453,6 +453,16 @@ impl Exposition<'_> {
             out.sample("health_check_runs_total", "", &labels, check.runs as f64);
         }
         out.family(
+            "health_check_poll_seconds_total",
+            "counter",
+            "Time each check's own code held a runtime thread (inside poll): near its run time when it blocks.",
+        );
+        for check in self.counters {
+            let labels = [("component", check.name.as_str())];
+            let polled = check.polled.as_secs_f64();
+            out.sample("health_check_poll_seconds_total", "", &labels, polled);
+        }
+        out.family(
             "health_check_failures_total",
             "counter",
             "Runs of each check that failed (error, panic, timeout or a non-healthy status).",

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::time::Instant;
@@ -140,8 +140,20 @@ impl VitalsGatherer {
         until: std::time::SystemTime,
         step: Option<Duration>,
     ) -> ProcessTimeline {
+        self.process_timeline_within((since, until), step, crate::checker::MAX_TIMELINE_POINTS)
+    }
+
+    /// [`process_timeline`](Self::process_timeline) in at most `max_points` points.
+    pub(crate) fn process_timeline_within(
+        &self,
+        (since, until): (std::time::SystemTime, std::time::SystemTime),
+        step: Option<Duration>,
+        max_points: usize,
+    ) -> ProcessTimeline {
         self.start_process_history();
-        self.inner.process_history.timeline(since, until, step)
+        self.inner
+            .process_history
+            .timeline((since, until), step, max_points)
     }
 
     fn start_process_history(&self) {
@@ -278,7 +290,7 @@ impl VitalsGatherer {
         SystemHealthStatus {
             status: HealthStatus::Degraded,
             accepting_traffic: self.inner.checker.accepting_traffic(),
-            timestamp: SystemTime::now(),
+            timestamp: crate::clock::now(),
             duration_ms: 0.0,
             components: Vec::new(),
         }

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use crate::checker::TimelineSettings;
 use crate::probe::{CpuSampler, ProcessStats, RuntimeProbe};
-use crate::ring::{RoundRobin, pick};
+use crate::ring::{RoundRobin, pick, widen};
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Interval {
@@ -67,7 +67,6 @@ struct Rings {
 #[derive(Debug)]
 pub(crate) struct ProcessHistory {
     origin: Instant,
-    wall_origin: SystemTime,
     rings: Mutex<Rings>,
     cpu: CpuSampler,
     started: std::sync::atomic::AtomicBool,
@@ -78,7 +77,6 @@ impl ProcessHistory {
         let (fine, coarse) = settings.lengths();
         Self {
             origin: Instant::now(),
-            wall_origin: SystemTime::now(),
             rings: Mutex::new(Rings {
                 fine: Ring::new(settings.fine.0, fine),
                 coarse: Ring::new(settings.coarse.0, coarse),
@@ -141,21 +139,25 @@ impl ProcessHistory {
     /// Points from `since` to `until`, per `step` (the rings chosen as for the timelines).
     pub(crate) fn timeline(
         &self,
-        since: SystemTime,
-        until: SystemTime,
+        (since, until): (SystemTime, SystemTime),
         step: Option<Duration>,
+        max_points: usize,
     ) -> ProcessTimeline {
-        let offset = |at: SystemTime| at.duration_since(self.wall_origin).unwrap_or_default();
-        let (since, until) = (offset(since), offset(until));
+        let offset =
+            |at: SystemTime| crate::clock::instant_of(at).saturating_duration_since(self.origin);
         let now = self.origin.elapsed();
+        let until = offset(until);
+        let since = offset(since).min(until);
         let rings = self.rings.lock();
         let (fine, merge) = pick(&rings.fine, &rings.coarse, now.saturating_sub(since), step);
         let ring = if fine { &rings.fine } else { &rings.coarse };
+        let merge = widen(ring, since, until, merge, max_points);
         let mut points = Vec::new();
+        let last = ring.number(until);
         let mut number = ring.number(since) / merge * merge;
-        while number <= ring.number(until) {
+        while number <= last {
             let mut merged = Interval::default();
-            for n in number..number + merge {
+            for n in number..(number + merge).min(last + 1) {
                 let Some(interval) = ring.get(n) else {
                     continue;
                 };
@@ -167,7 +169,7 @@ impl ProcessHistory {
             }
             let sampled = merged.samples > 0;
             points.push(ProcessPoint {
-                start: self.wall_origin + ring.start(number),
+                start: crate::clock::wall_of(self.origin + ring.start(number)),
                 cpu_percent: sampled.then(|| merged.cpu_sum / f64::from(merged.samples)),
                 cpu_max_percent: sampled.then_some(merged.cpu_max),
                 rss_bytes: (merged.rss_max > 0).then_some(merged.rss_max),
@@ -176,7 +178,9 @@ impl ProcessHistory {
             number += merge;
         }
         ProcessTimeline {
-            step: ring.step() * merge as u32,
+            step: ring
+                .step()
+                .saturating_mul(u32::try_from(merge).unwrap_or(u32::MAX)),
             points,
         }
     }
@@ -206,8 +210,9 @@ mod tests {
                 Some(f64::from(i)),
             );
         }
-        let until = history.wall_origin + Duration::from_secs(119);
-        let minutes = history.timeline(history.wall_origin, until, Some(Duration::from_secs(60)));
+        let start = crate::clock::wall_of(origin);
+        let until = start + Duration::from_secs(119);
+        let minutes = history.timeline((start, until), Some(Duration::from_secs(60)), 10_000);
         assert_eq!(
             (minutes.step, minutes.points.len()),
             (Duration::from_secs(60), 2)
@@ -215,7 +220,7 @@ mod tests {
         let second = &minutes.points[1];
         assert_eq!(second.rss_bytes, Some(11_000));
         assert_eq!(second.runtime_lag_ms, Some(11.0));
-        let fine = history.timeline(history.wall_origin, until, None);
+        let fine = history.timeline((start, until), None, 10_000);
         assert_eq!(
             (fine.step, fine.points.len()),
             (Duration::from_secs(10), 12)

@@ -27,16 +27,37 @@ impl Drop for Guard {
 
 /// Starts the example on an ephemeral port with `env`; its base URL from the line it prints.
 pub(crate) fn start(env: &[(&str, &str)]) -> (Guard, String) {
-    let binary = binary();
+    let (guard, base, _) = start_binary(&binary(), env);
+    (guard, base)
+}
+
+/// What a started example printed so far, stdout and stderr, a line each.
+pub(crate) type Output = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts `binary` (the example, as built here or elsewhere) on an ephemeral port with `env`:
+/// its base URL from the line it prints, and what it prints.
+pub(crate) fn start_binary(
+    binary: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Guard, String, Output) {
     assert!(binary.exists(), "{} not built", binary.display());
     let mut child = Command::new(binary)
         .env("ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let output = Output::default();
+    let stderr = child.stderr.take().unwrap();
+    let kept = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("example: {line}");
+            kept.lock().unwrap().push(line);
+        }
+    });
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
@@ -49,6 +70,11 @@ pub(crate) fn start(env: &[(&str, &str)]) -> (Guard, String) {
         }
     };
     // Keep reading so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (Guard(child), base)
+    let kept = output.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            kept.lock().unwrap().push(line);
+        }
+    });
+    (Guard(child), base, output)
 }

@@ -1,6 +1,8 @@
 //! `/health/incidents`: the incident log — each time a component stopped being healthy, from
 //! what, to what, why, for how long (an incident stays after recovery) — for clients the
-//! detail policy allows (others get 401). `?component=db&since=-24h`.
+//! detail policy allows (others get 401). `?component=db&since=-24h`; `since` is clamped to
+//! what is kept, an answer holds the newest [`MAX_INCIDENTS`] (messages are capped at 512
+//! characters).
 
 use std::time::Duration;
 
@@ -21,13 +23,21 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 
 const KEYS: &[&str] = &["component", "since"];
 
+/// The most incidents of one answer: the newest; `omitted` says how many older ones matched.
+pub(crate) const MAX_INCIDENTS: usize = 1_000;
+
 fn answer(ask: &Ask<'_>) -> Answer {
     if !ask.details {
         return Answer::Now(unauthorized(ask.head));
     }
     let checker = ask.checker;
     let day = Duration::from_secs(24 * 3600);
-    let range = match range::parse(ask.request.uri.query(), checker.now(), day, KEYS) {
+    let bounds = range::Bounds {
+        now: checker.now(),
+        retention: checker.timeline_settings().coarse.1.max(day),
+        back: day,
+    };
+    let range = match range::parse(ask.request.uri.query(), bounds, KEYS) {
         Ok(range) => range,
         Err(error) => {
             return Answer::Now(ask.frame(StatusCode::BAD_REQUEST, render::bad_query(&error)));
@@ -38,6 +48,9 @@ fn answer(ask: &Ask<'_>) -> Answer {
     {
         return Answer::Now(ask.frame(StatusCode::NOT_FOUND, render::no_component(name)));
     }
-    let incidents = checker.incidents(range.component.as_deref(), range.since);
-    Answer::Now(ask.frame(StatusCode::OK, render::incidents(range.since, &incidents)))
+    let mut incidents = checker.incidents(range.component.as_deref(), range.since);
+    let omitted = incidents.len().saturating_sub(MAX_INCIDENTS);
+    incidents.drain(..omitted);
+    let rendered = render::incidents(range.since, &incidents, omitted);
+    Answer::Now(ask.frame(StatusCode::OK, rendered))
 }

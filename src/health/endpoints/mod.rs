@@ -19,7 +19,11 @@ mod ready;
 mod reliability;
 mod startup;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_util::FutureExt;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
@@ -112,6 +116,58 @@ impl Ask<'_> {
 pub(crate) enum Answer {
     Now(Response<Bytes>),
     Later(Checking),
+}
+
+/// What one request to `endpoint` gets, a panic while answering included: a 500 with a short
+/// body (and one log line per endpoint a minute), never a dropped connection.
+pub(crate) fn answer_safely(
+    (endpoint, target): (&'static Descriptor, Target),
+    request: &Parts,
+    checker: &HealthChecker,
+    settings: &Arc<Settings>,
+) -> Answer {
+    let head = request.method == Method::HEAD;
+    let answered = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        answer((endpoint, target), request, checker, settings)
+    }));
+    match answered {
+        Ok(Answer::Now(response)) => Answer::Now(response),
+        Ok(Answer::Later(future)) => {
+            Answer::Later(Box::pin(AssertUnwindSafe(future).catch_unwind().map(
+                move |answered| answered.unwrap_or_else(|_| panicked(endpoint, head)),
+            )))
+        }
+        Err(_) => Answer::Now(panicked(endpoint, head)),
+    }
+}
+
+/// The 500 answer to a panic while answering `endpoint`, logged at most once a minute for it.
+fn panicked(endpoint: &Descriptor, head: bool) -> Response<Bytes> {
+    // One per endpoint of the table, one for groups and components.
+    static LOGGED: [AtomicU64; TABLE.len() + 1] = [const { AtomicU64::new(0) }; TABLE.len() + 1];
+    let index = TABLE
+        .iter()
+        .position(|e| e.name == endpoint.name)
+        .unwrap_or(TABLE.len());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LOGGED[index].load(Ordering::Relaxed);
+    if now >= last + 60
+        && LOGGED[index]
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::error!(
+            endpoint = endpoint.name,
+            "answering a health request panicked: answered 500 (logged once a minute)"
+        );
+    }
+    frame(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        render::internal_error(),
+        head,
+    )
 }
 
 /// What one request to `endpoint` gets.
