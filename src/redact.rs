@@ -12,8 +12,18 @@
 //!   `Set-Cookie` lose their whole value; a bare `Bearer x` or `Basic x` loses `x`.
 //! - **URLs**: user info is found by the last `@` before the host, so a raw password with `/`,
 //!   `#` or `?` is masked whole; scheme-relative `//user:pw@host` too.
-//! - **token shapes**: AWS access key ids, JWTs, GitHub, Slack and Stripe tokens, wherever
-//!   they stand.
+//! - **token formats**: the published formats of the major providers' tokens — code hosting,
+//!   package registries, chat, mail, payments, cloud, AI-model and secrets-manager providers
+//!   (`ghp_…`, `glpat-…`, `npm_…`, `xoxb-…`, `SG.…`, `sk_live_…`, `AKIA…`, `AIza…`, `sk-ant-…`,
+//!   `hvs.…`, JWTs and some sixty more: `redact/shapes.rs`) — wherever they stand.
+//! - **signed requests**: signature and credential parameters of signed URLs (`X-Amz-Signature`,
+//!   `X-Amz-Credential`, `X-Amz-Security-Token`, `X-Goog-Signature`, a SAS `sig`) and signature
+//!   headers (`Stripe-Signature`, `X-Hub-Signature-256`: the whole value).
+//! - **PEM private keys**: a `-----BEGIN … PRIVATE KEY-----` block's body, also JSON-escaped.
+//! - **webhook URLs** whose path is the secret (Slack, Discord, Teams, Telegram bots, Zapier,
+//!   any `/webhooks/<long id>`): the path after the fixed part.
+//! - **context**: a long random word right after a word naming a credential ("invalid api key
+//!   9fK2mQ7x…").
 //!
 //! What it cannot see is a secret with no marker (`connect failed: hunter2`): keep secrets out
 //! of check errors. Every step is a single forward scan, so the time is linear in the length.
@@ -26,8 +36,8 @@ pub const MAX_MESSAGE_CHARS: usize = 512;
 const MASK: &str = "***";
 
 /// Words that make a key a credential wherever they end a word of it (`dbpassword`,
-/// `accesstoken`), plural included.
-const STRONG: [&str; 12] = [
+/// `accesstoken`, `x-amz-signature`), plural included.
+const STRONG: [&str; 13] = [
     "password",
     "passwd",
     "passphrase",
@@ -40,10 +50,12 @@ const STRONG: [&str; 12] = [
     "secretkey",
     "credential",
     "authorization",
+    "signature",
 ];
 
-/// Words that make a key a credential when they are a whole word of it.
-const WHOLE: [&str; 10] = [
+/// Words that make a key a credential when they are a whole word of it (`sig`: a shared
+/// access signature's).
+const WHOLE: [&str; 11] = [
     "pwd",
     "pass",
     "auth",
@@ -54,6 +66,7 @@ const WHOLE: [&str; 10] = [
     "jwt",
     "bearer",
     "dsn",
+    "sig",
 ];
 
 /// First words that make `<word> key` a credential (`api_key`, `private-key`, `accessKey`).
@@ -93,7 +106,9 @@ const KEY_OWNERS: [&str; 10] = [
 /// assert_eq!(redact("Authorization: Token abc123"), "Authorization: Token ***");
 /// ```
 pub fn redact(message: &str) -> String {
-    let masked = mask_shapes(&mask_pairs(&mask_userinfo(message)));
+    let keys = shapes::mask_private_keys(message);
+    let paths = shapes::mask_secret_paths(&keys);
+    let masked = mask_shapes(&mask_pairs(&mask_userinfo(&paths)));
     cap(masked)
 }
 
@@ -182,7 +197,8 @@ fn mask_pairs(message: &str) -> String {
             i = key_end;
             continue;
         };
-        let kind = header_kind(key);
+        let colon = message[key_end..value_start].contains(':');
+        let kind = header_kind(key, colon);
         let (start, end) = value_span(message, value_start, kind);
         if end > start && &message[start..end] != MASK {
             out.push_str(&message[copied..start]);
@@ -244,11 +260,14 @@ enum Header {
     Other,
 }
 
-fn header_kind(key: &str) -> Header {
+/// How much of `key`'s value goes; `colon`: it is written as a header, `key: value`.
+fn header_kind(key: &str, colon: bool) -> Header {
     let key = key.to_ascii_lowercase();
     match key.as_str() {
         "authorization" | "proxy-authorization" => Header::Authorization,
         "cookie" | "set-cookie" => Header::Cookie,
+        // `Stripe-Signature: t=…,v1=…`, `X-Hub-Signature-256: sha256=…`: the whole value.
+        _ if colon && key.contains("signature") => Header::Cookie,
         _ => Header::Other,
     }
 }
@@ -380,22 +399,28 @@ fn split_words(key: &str) -> Vec<String> {
     words
 }
 
-/// Token shapes masked wherever they stand, and the credential after a bare `Bearer` or
-/// `Basic`.
+/// Token shapes masked wherever they stand, a long random word after a word naming a
+/// credential ("api key 9fK2…"), and the credential after a bare `Bearer` or `Basic`.
 fn mask_shapes(message: &str) -> String {
     let bytes = message.as_bytes();
     let mut out = String::with_capacity(message.len());
     let mut copied = 0;
     let mut i = 0;
+    // The word before the current one, when only spaces lie between.
+    let mut previous: (usize, usize) = (0, 0);
     while i < bytes.len() {
         let boundary = i == 0 || !is_token_byte(bytes[i - 1]);
         if !boundary || !is_token_byte(bytes[i]) {
+            if !matches!(bytes[i], b' ' | b':' | b'=') {
+                previous = (0, 0);
+            }
             i += 1;
             continue;
         }
         let end = i + bytes[i..].iter().take_while(|b| is_token_byte(**b)).count();
         let word = &message[i..end];
-        if is_token_shape(word) {
+        let after_credential = shapes::names_credential(&message[previous.0..previous.1]);
+        if shapes::is_token(word) || (after_credential && shapes::is_random(word)) {
             out.push_str(&message[copied..i]);
             out.push_str(MASK);
             copied = end;
@@ -415,8 +440,10 @@ fn mask_shapes(message: &str) -> String {
                 copied = credential_end;
             }
             i = credential_end.max(end);
+            previous = (0, 0);
             continue;
         }
+        previous = (i, end);
         i = end;
     }
     out.push_str(&message[copied..]);
@@ -424,38 +451,12 @@ fn mask_shapes(message: &str) -> String {
 }
 
 fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'/' | b'=')
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+' | b'/' | b'=' | b'~')
 }
 
 /// A word of letters only, such as `auth` in "Basic auth failed": not a credential.
 fn is_plain_word(word: &str) -> bool {
     word.len() < 8 && word.bytes().all(|b| b.is_ascii_lowercase())
-}
-
-/// AWS access key ids, JWTs, GitHub, Slack and Stripe tokens.
-fn is_token_shape(word: &str) -> bool {
-    let bytes = word.as_bytes();
-    let aws = bytes.len() == 20
-        && [
-            "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA",
-        ]
-        .iter()
-        .any(|prefix| word.starts_with(prefix))
-        && bytes[4..]
-            .iter()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    let jwt = word.starts_with("eyJ") && word.matches('.').count() == 2 && word.len() > 20;
-    let github = word.len() >= 40
-        && ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]
-            .iter()
-            .any(|prefix| word.starts_with(prefix));
-    let slack = ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"]
-        .iter()
-        .any(|prefix| word.starts_with(prefix) && word.len() > 15);
-    let stripe = ["sk_live_", "sk_test_", "rk_live_", "rk_test_"]
-        .iter()
-        .any(|prefix| word.starts_with(prefix) && word.len() > 16);
-    aws || jwt || github || slack || stripe
 }
 
 fn cap(message: String) -> String {
@@ -468,6 +469,8 @@ fn cap(message: String) -> String {
         None => message,
     }
 }
+
+mod shapes;
 
 #[cfg(test)]
 mod tests;

@@ -239,7 +239,66 @@ const EXPLICIT: [(&str, &str, &str); 24] = [
     ),
 ];
 
+/// The families the crate recognises by themselves (each made up, in its published format):
+/// signed URLs, signature headers, a PEM private key, webhook URLs, provider tokens, a random
+/// value after a word naming a credential.
+const FAMILIES: [(&str, &str, &str); 10] = [
+    (
+        "GET https://b.s3.amazonaws.com/k?X-Amz-Signature=5d672d79c15b13162d9279b0855cfba6&X-Amz-Expires=60 403",
+        "5d672d79c15b13162d9279b0855cfba6",
+        "GET https://b.s3.amazonaws.com/k?X-Amz-Signature=***&X-Amz-Expires=60 403",
+    ),
+    (
+        "https://a.blob.core.windows.net/c?sv=2022-11-02&sig=Qm9vbXNhc3NpZ25hdHVyZQ%3D%3D 403",
+        "Qm9vbXNhc3NpZ25hdHVyZQ%3D%3D",
+        "https://a.blob.core.windows.net/c?sv=2022-11-02&sig=*** 403",
+    ),
+    (
+        "Stripe-Signature: t=1796300000,v1=6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39",
+        "6ffbb59b2300aae63f272406069a9788598b792a944a07aba816edb039989a39",
+        "Stripe-Signature: ***",
+    ),
+    (
+        "bad key -----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ\\n-----END PRIVATE KEY-----",
+        "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQ",
+        "bad key -----BEGIN PRIVATE KEY-----***-----END PRIVATE KEY-----",
+    ),
+    (
+        "POST https://hooks.slack.com/services/T0ABCDEF1/B0GHIJKL2/q8Wn3Ke1LmZx9Rt5Yv7Pb2Jc 404",
+        "q8Wn3Ke1LmZx9Rt5Yv7Pb2Jc",
+        "POST https://hooks.slack.com/services/*** 404",
+    ),
+    (
+        "gitlab refused glpat-xY7zQ2wP9rT4kL6mN8bV",
+        "glpat-xY7zQ2wP9rT4kL6mN8bV",
+        "gitlab refused ***",
+    ),
+    (
+        "anthropic 401 for sk-ant-api03-Zx9Rt5Yv7Pb2Jc8Wn3Ke1LmQ4sD6fG0hJ2kL",
+        "sk-ant-api03-Zx9Rt5Yv7Pb2Jc8Wn3Ke1LmQ4sD6fG0hJ2kL",
+        "anthropic 401 for ***",
+    ),
+    (
+        "maps: AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW denied",
+        "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW",
+        "maps: *** denied",
+    ),
+    (
+        "vault said 403 to hvs.CAESIJz8Wn3Ke1LmZx9Rt5Yv7Pb2Jc",
+        "hvs.CAESIJz8Wn3Ke1LmZx9Rt5Yv7Pb2Jc",
+        "vault said 403 to ***",
+    ),
+    (
+        "invalid api key 9fK2mQ7xLp3vR8tZ1wYb4nC6 for project",
+        "9fK2mQ7xLp3vR8tZ1wYb4nC6",
+        "invalid api key *** for project",
+    ),
+];
+
 fn headers_urls_and_shapes(cases: &mut Vec<Case>) {
+    for (message, secret, expected) in FAMILIES {
+        cases.push(case(message.to_owned(), secret, expected.to_owned()));
+    }
     for (message, secret, expected) in EXPLICIT {
         cases.push(case(message.to_owned(), secret, expected.to_owned()));
     }

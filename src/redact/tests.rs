@@ -191,7 +191,7 @@ mod properties {
             message in "[a-z ,.:=()0-9]{0,200}",
         ) {
             // Plain words, no credential key, no URL, no token shape.
-            let has_marker = ["pass", "pwd", "secret", "token", "auth", "key", "cookie", "session", "jwt", "bearer", "basic", "creds", "dsn", "credential"]
+            let has_marker = ["pass", "pwd", "secret", "token", "auth", "key", "cookie", "session", "jwt", "bearer", "basic", "creds", "dsn", "credential", "sig"]
                 .iter()
                 .any(|w| message.contains(w));
             prop_assume!(!has_marker);
