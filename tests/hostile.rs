@@ -383,3 +383,85 @@ async fn the_example_answers_hostile_queries_without_a_panic_or_growth() {
         assert!(growth < 64 << 20, "RSS grew by {growth} bytes");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_incident_beside_a_flapping_one_keeps_its_start_and_worst() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tower::{Layer, ServiceExt};
+    let (db_runs, cache_runs) = (Arc::new(AtomicU32::new(0)), Arc::new(AtomicU32::new(0)));
+    let (db, cache) = (db_runs.clone(), cache_runs.clone());
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("db", move || {
+                let first = db.fetch_add(1, Ordering::SeqCst) == 0;
+                async move {
+                    if first {
+                        tower_vitals::CheckResult::degraded("slow")
+                    } else {
+                        tower_vitals::CheckResult::unhealthy("refused")
+                    }
+                }
+            })
+            .retries(0),
+        )
+        .register(
+            Check::new("cache", move || {
+                let n = cache.fetch_add(1, Ordering::SeqCst);
+                async move { if n % 2 == 1 { Err("timeout") } else { Ok(()) } }
+            })
+            .retries(0),
+        )
+        .cache_ttl(Duration::ZERO)
+        .incident_log(200)
+        .build()
+        .unwrap();
+    let started = checker.now();
+    // 1 000 reports 10 s apart: the cache flaps 500 times, far past the 200 incidents kept.
+    for _ in 0..1000 {
+        checker.report().await;
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(10)).await;
+    }
+    let app = tower::service_fn(|_: http::Request<String>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    });
+    let service = HealthLayer::new(checker.clone())
+        .details(DetailPolicy::Always)
+        .layer(app);
+    let request = http::Request::get("/health/incidents?component=db&since=-24h")
+        .body(String::new())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let incidents = body["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{body}");
+    let db = &incidents[0];
+    assert_eq!(
+        db["from"],
+        serde_json::Value::Null,
+        "the first result: {db}"
+    );
+    assert_eq!(
+        (db["to"].as_str(), db["worst"].as_str()),
+        (Some("degraded"), Some("unhealthy"))
+    );
+    assert!(db["end"].is_null(), "still open");
+    let start = humantime::parse_rfc3339(db["start"].as_str().unwrap()).unwrap();
+    let off = start
+        .duration_since(started)
+        .unwrap_or_else(|e| e.duration());
+    assert!(off < Duration::from_secs(1), "its true start: {off:?} off");
+    assert_eq!(db["runs"], db_runs.load(Ordering::SeqCst));
+    let cache = checker.incidents(Some("cache"), started);
+    let closed = cache.iter().filter(|i| i.end.is_some()).count();
+    assert_eq!(
+        closed,
+        200,
+        "the newest closed ones (and the open one: {})",
+        cache.len()
+    );
+}
