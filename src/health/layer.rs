@@ -40,7 +40,7 @@ use crate::vitals::gather::WebhookSource;
 #[must_use]
 pub struct HealthLayer {
     checker: HealthChecker,
-    settings: Arc<Settings>,
+    pub(crate) settings: Arc<Settings>,
 }
 
 /// What the endpoints answer where, shared by every service the layer makes.

@@ -264,6 +264,48 @@ mod tests {
         assert_eq!(response.headers()["x-health-version"], "1");
     }
 
+    fn explode(_: &Ask<'_>) -> Answer {
+        panic!("a bug in an answer")
+    }
+
+    fn explode_later(_: &Ask<'_>) -> Answer {
+        Answer::Later(Box::pin(async { panic!("a bug after waiting") }))
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_answering_is_a_500_with_a_short_body() {
+        static NOW: Descriptor = Descriptor {
+            name: "exploding",
+            default_path: None,
+            methods: GET_HEAD,
+            access: Access::Public,
+            runs_checks: false,
+            answer: explode,
+        };
+        static LATER: Descriptor = Descriptor {
+            answer: explode_later,
+            ..NOW
+        };
+        let checker = HealthChecker::builder().build().unwrap();
+        let settings = crate::health::HealthLayer::new(checker.clone()).settings;
+        let (parts, ()) = http::Request::get("/x").body(()).unwrap().into_parts();
+        for endpoint in [&NOW, &LATER] {
+            let response =
+                match answer_safely((endpoint, Target::None), &parts, &checker, &settings) {
+                    Answer::Now(response) => response,
+                    Answer::Later(future) => future.await,
+                };
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            assert!(
+                body["error"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("internal error")
+            );
+        }
+    }
+
     #[test]
     fn names_are_unique_and_default_paths_distinct() {
         for (i, endpoint) in TABLE.iter().enumerate() {
