@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: headless Chromium loads the running axum example's, its
 //! script runs and reads the other endpoints, and after the example's stand-in database is
-//! closed the DOM shows the component failed, its timeline and the incident. A screenshot is saved as `target/dashboard.png`. CI installs
+//! closed the DOM shows the component failed, its timeline and the incident. A screenshot is saved as `dashboard.png` in the target directory. CI installs
 //! Debian's `chromium` and sets REQUIRE_CHROMIUM=1; elsewhere the test is skipped without it.
 #![cfg(all(unix, feature = "axum"))]
 
@@ -121,7 +121,14 @@ async fn the_examples_dashboard_shows_a_failed_component_and_its_incident_in_a_b
     );
     assert!(day.contains("data-status=\"unhealthy\"><title>"), "{day}");
 
-    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/dashboard.png");
+    // In the target directory this test runs from (`CARGO_TARGET_DIR` or `target/`), which
+    // exists wherever cargo put it.
+    let shot = std::env::current_exe()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .map_or_else(std::env::temp_dir, PathBuf::from)
+        .join("dashboard.png");
     let _ = std::fs::remove_file(&shot);
     let argument = format!("--screenshot={}", shot.display());
     browse(&browser, &url, &[&argument, "--window-size=1280,1100"]).await;

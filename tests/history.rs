@@ -192,7 +192,25 @@ async fn bad_queries_are_400_unknown_components_404_and_others_401() {
         let reply = private.get(path).await;
         assert_eq!(reply.status, 401, "{path}");
         assert_eq!(reply.header("www-authenticate"), "Bearer");
+        // No token is configured: the answer says how to turn details on, not to send one.
+        let error = reply.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            error.starts_with("details are off for every client"),
+            "{error}"
+        );
     }
+    let guarded = common::serve(
+        HealthLayer::new(checker(&up)).details(DetailPolicy::bearer_token("t0ken").unwrap()),
+    )
+    .await;
+    let error = guarded.get("/health/history").await.json()["error"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        error.contains("send Authorization: Bearer <token>"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -35,7 +35,7 @@ pub(crate) struct Sources<'a> {
 /// The page with `status` and, when shown, the components filled in.
 pub(crate) fn page(
     status: HealthStatus,
-    components: Option<&[ComponentStatus]>,
+    (components, off): (Option<&[ComponentStatus]>, bool),
     sources: &Sources<'_>,
     at: SystemTime,
 ) -> Rendered {
@@ -52,8 +52,11 @@ pub(crate) fn page(
             );
             rows
         }),
+        None if off => "<tr><td colspan=\"6\" class=\"muted\">Component details are off for every client \
+                 (DetailPolicy::Never, the default): turn them on with HealthLayer::details(..).</td></tr>"
+            .to_owned(),
         None => "<tr><td colspan=\"6\" class=\"muted\">Component details are not shown to this client: \
-                 open the page as …/dashboard#token=YOUR_TOKEN.</td></tr>"
+                 where the policy is a bearer token, open the page once as …/dashboard#token=&lt;the token&gt;.</td></tr>"
             .to_owned(),
     };
     // JSON inside a <script> element: no `<` may start a closing tag.
@@ -151,7 +154,7 @@ mod tests {
         };
         let rendered = page(
             HealthStatus::Unhealthy,
-            Some(&[component]),
+            (Some(&[component]), false),
             &sources(),
             SystemTime::UNIX_EPOCH,
         );
@@ -173,7 +176,7 @@ mod tests {
         }
         let bare = page(
             HealthStatus::Healthy,
-            None,
+            (None, false),
             &sources(),
             SystemTime::UNIX_EPOCH,
         );
@@ -202,7 +205,7 @@ mod tests {
         component.reason = component.message.clone();
         let rendered = page(
             HealthStatus::Degraded,
-            Some(&[component]),
+            (Some(&[component]), false),
             &sources(),
             SystemTime::UNIX_EPOCH,
         );

@@ -407,7 +407,11 @@ pub(crate) fn starting(status: HealthStatus) -> Vec<u8> {
 
 /// The body of a 401 answer.
 pub(crate) const UNAUTHORIZED: &[u8] =
-    br#"{"error":"not allowed: send Authorization: Bearer <token>"}"#;
+    br#"{"error":"not allowed: this client is not shown this answer; where the policy is a bearer token, send Authorization: Bearer <token>"}"#;
+
+/// The body of a 401 answer where the policy shows nobody (`DetailPolicy::Never`).
+pub(crate) const DETAILS_OFF: &[u8] =
+    br#"{"error":"details are off for every client (DetailPolicy::Never, the default): turn them on with HealthLayer::details(DetailPolicy::bearer_token(..)) or DetailPolicy::when(..)"}"#;
 
 /// The report with components' names and statuses only: no messages, metadata or figures.
 pub(crate) fn components_only(report: &SystemHealthStatus) -> Vec<u8> {
@@ -524,6 +528,7 @@ mod tests {
             METHOD_NOT_ALLOWED,
             STARTED,
             UNAUTHORIZED,
+            DETAILS_OFF,
             INTERNAL_ERROR,
         ] {
             serde_json::from_slice::<serde_json::Value>(body).unwrap();

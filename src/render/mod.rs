@@ -173,9 +173,15 @@ pub(crate) fn no_component(name: &str) -> Rendered {
     Rendered::json(serde_json::to_vec(&body).expect("error serialises"))
 }
 
-/// The body of a 401 answer.
-pub(crate) fn unauthorized() -> Rendered {
-    Rendered::json(Bytes::from_static(json::UNAUTHORIZED))
+/// The body of a 401 answer: `off` when the policy shows nobody, so the message says how to
+/// turn details on rather than to send a token that does not exist.
+pub(crate) fn unauthorized(off: bool) -> Rendered {
+    let body = if off {
+        json::DETAILS_OFF
+    } else {
+        json::UNAUTHORIZED
+    };
+    Rendered::json(Bytes::from_static(body))
 }
 
 /// `{"status":…,"components":[{"name":…,"status":…}]}`: what clients shown components but not

@@ -31,7 +31,8 @@ fn answer(ask: &Ask<'_>) -> Answer {
             reliability: paths.path_of("reliability"),
         };
         let components = details.then_some(report.components.as_slice());
-        let page = dashboard::page(report.status, components, &sources, checker.now());
+        let off = matches!(settings.details, crate::health::DetailPolicy::Never);
+        let page = dashboard::page(report.status, (components, off), &sources, checker.now());
         frame(StatusCode::OK, page, head)
     }))
 }

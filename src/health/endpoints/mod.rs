@@ -32,6 +32,7 @@ use http::{Method, Response, StatusCode};
 
 use super::future::Checking;
 use super::layer::Settings;
+use super::policy::DetailPolicy;
 use super::query::Query;
 use crate::checker::HealthChecker;
 use crate::render::{self, Rendered};
@@ -186,7 +187,7 @@ pub(crate) fn answer(
     };
     let head = request.method == Method::HEAD;
     if endpoint.access == Access::Guarded && !settings.metrics_access.allows(request) {
-        return Answer::Now(unauthorized(head));
+        return Answer::Now(unauthorized(head, &settings.metrics_access));
     }
     let details = endpoint.access == Access::Details && settings.details.allows(request);
     let components =
@@ -204,9 +205,11 @@ pub(crate) fn answer(
     (endpoint.answer)(&ask)
 }
 
-/// 401 with `WWW-Authenticate: Bearer`, for a guarded endpoint the client may not see.
-pub(crate) fn unauthorized(head: bool) -> Response<Bytes> {
-    let mut response = frame(StatusCode::UNAUTHORIZED, render::unauthorized(), head);
+/// 401 with `WWW-Authenticate: Bearer`, for an endpoint `policy` does not let the client see;
+/// the body says what to do under that policy.
+pub(crate) fn unauthorized(head: bool, policy: &DetailPolicy) -> Response<Bytes> {
+    let off = matches!(policy, DetailPolicy::Never);
+    let mut response = frame(StatusCode::UNAUTHORIZED, render::unauthorized(off), head);
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
