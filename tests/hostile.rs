@@ -465,3 +465,35 @@ async fn a_long_incident_beside_a_flapping_one_keeps_its_start_and_worst() {
         cache.len()
     );
 }
+
+#[tokio::test]
+async fn a_recovery_is_seen_by_the_first_readiness_probe_after_it() {
+    // A real dependency on loopback: a TCP listener that goes away and comes back.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let checker = HealthChecker::builder()
+        .register(
+            Check::new("db", move || async move {
+                tokio::net::TcpStream::connect(addr).await.map(drop)
+            })
+            .timeout(Duration::from_millis(500))
+            .retries(0),
+        )
+        .cache_ttl(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let server = common::serve(HealthLayer::new(checker)).await;
+    assert_eq!(server.get("/health/ready").await.status, 200);
+    drop(listener);
+    // Down: seen within a few probes (the healthy result may be served once while refreshed).
+    let mut answers = Vec::new();
+    while answers.last() != Some(&503) && answers.len() < 50 {
+        tokio::time::sleep(Duration::from_millis(250)).await; // past the TTL
+        answers.push(server.get("/health/ready").await.status);
+    }
+    assert_eq!(answers.last(), Some(&503), "{answers:?}");
+    tokio::time::sleep(Duration::from_millis(250)).await; // the failure's TTL runs out
+    let _listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    // Back: the first probe after the TTL waits for the refresh instead of the stale 503.
+    assert_eq!(server.get("/health/ready").await.status, 200);
+}
