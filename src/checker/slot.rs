@@ -45,13 +45,41 @@ impl Run {
     /// caller's poll: a check that blocks its thread holds up its own task, not the probe that
     /// started it (on a multi-thread runtime; on a current-thread one it holds up everything).
     pub(crate) fn start(self) {
-        self.runtime.spawn(self.future);
+        let future = self.future;
+        if multi_thread(&self.runtime) {
+            self.runtime.spawn(async move {
+                hand_off().await;
+                future.await;
+            });
+        } else {
+            self.runtime.spawn(future);
+        }
     }
 
     /// Runs it in the current task.
     pub(crate) async fn here(self) {
+        if multi_thread(&self.runtime) {
+            hand_off().await;
+        }
         self.future.await;
     }
+}
+
+fn multi_thread(runtime: &Handle) -> bool {
+    matches!(
+        runtime.runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::MultiThread
+    )
+}
+
+/// On a multi-thread runtime, a task just spawned or woken alone sits in its worker's LIFO
+/// slot, which no other worker may steal and for which none is woken: if that task then blocks
+/// (a check calling blocking code), and this worker was the one driving timers and I/O, the
+/// whole runtime stalls — probes included. Yielding once first moves the task to the worker's
+/// queue and wakes an idle worker, which then takes over timers and I/O while this one runs the
+/// check.
+async fn hand_off() {
+    tokio::task::yield_now().await;
 }
 
 /// A finished run, after thresholds were applied.
