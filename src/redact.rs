@@ -133,28 +133,32 @@ fn redact_value(value: &mut Value) {
     }
 }
 
-/// `scheme://user:pw@host` and `//user:pw@host` → `//***@host`.
-fn mask_userinfo(message: &str) -> String {
+/// `message` with the text after each `//` up to `end` (what cannot be in a URL) written by
+/// `f` instead: the one scan over URLs that user info and secret paths share.
+fn map_urls(message: &str, end: fn(char) -> bool, f: impl Fn(&str, &mut String)) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(at) = rest.find("//") {
         let (before, after) = rest.split_at(at + 2);
         out.push_str(before);
-        let token_end = after
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`'))
-            .unwrap_or(after.len());
-        let token = &after[..token_end];
-        match userinfo_end(token) {
-            Some(end) => {
-                out.push_str(MASK);
-                out.push_str(&token[end..]);
-            }
-            None => out.push_str(token),
-        }
-        rest = &after[token_end..];
+        let url_end = after.find(end).unwrap_or(after.len());
+        f(&after[..url_end], &mut out);
+        rest = &after[url_end..];
     }
     out.push_str(rest);
     out
+}
+
+/// `scheme://user:pw@host` and `//user:pw@host` → `//***@host`.
+fn mask_userinfo(message: &str) -> String {
+    let end = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`');
+    map_urls(message, end, |token, out| match userinfo_end(token) {
+        Some(end) => {
+            out.push_str(MASK);
+            out.push_str(&token[end..]);
+        }
+        None => out.push_str(token),
+    })
 }
 
 /// Where the user info of `authority…` ends (at its `@`), if it has any.

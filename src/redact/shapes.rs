@@ -265,26 +265,14 @@ const SECRET_PATHS: [&str; 8] = [
 
 /// The URLs of [`SECRET_PATHS`] with everything after that path masked.
 pub(super) fn mask_secret_paths(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find("//") {
-        let (before, after) = rest.split_at(at + 2);
-        out.push_str(before);
-        let end = after
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')'))
-            .unwrap_or(after.len());
-        let url = &after[..end];
-        match secret_path_start(url) {
-            Some(start) if start < url.len() => {
-                out.push_str(&url[..start]);
-                out.push_str(super::MASK);
-            }
-            _ => out.push_str(url),
+    let end = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | ')');
+    super::map_urls(message, end, |url, out| match secret_path_start(url) {
+        Some(start) if start < url.len() => {
+            out.push_str(&url[..start]);
+            out.push_str(super::MASK);
         }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
+        _ => out.push_str(url),
+    })
 }
 
 /// Where the secret part of `url` (past its `//`) starts, if it has one.

@@ -134,12 +134,11 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_page_is_small_self_contained_and_escapes_what_it_shows() {
-        let component = ComponentStatus {
-            name: "db \"<primary>\"".to_owned(),
-            status: HealthStatus::Unhealthy,
-            message: Some("<script>alert(1)</script> & more".to_owned()),
+    fn component(name: &str, status: HealthStatus, message: &str) -> ComponentStatus {
+        ComponentStatus {
+            name: name.to_owned(),
+            status,
+            message: Some(message.to_owned()),
             response_time_ms: 1.0,
             metadata: serde_json::Map::new(),
             checked_at: None,
@@ -151,7 +150,16 @@ mod tests {
             since: None,
             reason: None,
             history: crate::health_report::HistorySummary::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn the_page_is_small_self_contained_and_escapes_what_it_shows() {
+        let component = component(
+            "db \"<primary>\"",
+            HealthStatus::Unhealthy,
+            "<script>alert(1)</script> & more",
+        );
         let rendered = page(
             HealthStatus::Unhealthy,
             (Some(&[component]), false),
@@ -186,22 +194,11 @@ mod tests {
 
     #[test]
     fn placeholders_in_what_a_component_says_stay_text() {
-        let mut component = crate::health_report::ComponentStatus {
-            name: "{{config}}".to_owned(),
-            status: HealthStatus::Degraded,
-            message: Some("{{status}} {{components}} {{at}} {{".to_owned()),
-            response_time_ms: 1.0,
-            metadata: serde_json::Map::new(),
-            checked_at: None,
-            fresh: true,
-            age_ms: 0.0,
-            critical: true,
-            tags: Vec::new(),
-            consecutive_failures: 1,
-            since: None,
-            reason: None,
-            history: crate::health_report::HistorySummary::default(),
-        };
+        let mut component = component(
+            "{{config}}",
+            HealthStatus::Degraded,
+            "{{status}} {{components}} {{at}} {{",
+        );
         component.reason = component.message.clone();
         let rendered = page(
             HealthStatus::Degraded,
