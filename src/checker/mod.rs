@@ -242,11 +242,6 @@ impl HealthChecker {
         self.shared.timeline
     }
 
-    /// When the checker was built, on the same time base.
-    pub fn started_at(&self) -> SystemTime {
-        crate::clock::wall_of(self.shared.started)
-    }
-
     /// `component`'s shown status from `since` to `until`: a point per interval of the
     /// timeline (see [`HealthCheckerBuilder::timeline`]) — the fine one when it reaches back
     /// to `since` — or per `step`, rounded down to whole intervals. `None` for an unknown
