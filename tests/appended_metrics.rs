@@ -7,6 +7,8 @@
 mod common;
 #[path = "support/exposition_tools.rs"]
 mod exposition_tools;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::sync::Arc;
 

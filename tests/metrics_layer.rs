@@ -3,6 +3,8 @@
 mod common;
 #[path = "support/exposition_tools.rs"]
 mod exposition_tools;
+#[path = "support/skip.rs"]
+mod skip;
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};

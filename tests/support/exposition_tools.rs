@@ -33,11 +33,11 @@ pub(crate) fn python_module(module: &str, require: &str) -> bool {
         .output()
         .is_ok_and(|output| output.status.success());
     if !available {
-        assert!(
-            std::env::var_os(require).is_none(),
-            "Python's {module} is required here ({require} is set)"
+        crate::skip::unavailable(
+            &format!("Python's {module}"),
+            require,
+            &format!("python3 -c 'import {module}' failed"),
         );
-        eprintln!("Python's {module} is not installed: skipping what needs it");
     }
     available
 }
@@ -47,11 +47,10 @@ pub(crate) fn python_module(module: &str, require: &str) -> bool {
 pub(crate) fn promtool(text: &str) -> Option<(bool, String)> {
     let child = match spawn(Command::new("promtool").args(["check", "metrics"])) {
         Ok(child) => child,
-        Err(_) if std::env::var_os("REQUIRE_PROMTOOL").is_none() => {
-            eprintln!("promtool not installed: skipping its check");
+        Err(error) => {
+            crate::skip::unavailable("promtool", "REQUIRE_PROMTOOL", &error.to_string());
             return None;
         }
-        Err(error) => panic!("promtool is required here: {error}"),
     };
     let output = feed(child, text);
     let said = format!(
