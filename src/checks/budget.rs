@@ -17,7 +17,8 @@ const FALLBACK: Duration = Duration::from_secs(2);
         feature = "sqlx-postgres",
         feature = "sqlx-mysql",
         feature = "sqlx-sqlite",
-        feature = "tonic"
+        feature = "tonic",
+        feature = "redis"
     )),
     allow(dead_code)
 )]

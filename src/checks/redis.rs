@@ -1,10 +1,13 @@
 //! [`RedisCheck`]: does Redis answer `PING` (feature `redis`)?
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use redis::aio::ConnectionManager;
+use parking_lot::Mutex;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
+use super::budget::budget;
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
 use crate::error::{ConfigError, causes};
 use crate::health_report::CheckResult;
@@ -12,9 +15,16 @@ use crate::round::millis;
 
 /// Healthy when Redis answers `PING` with `PONG`, through redis' `ConnectionManager`, which
 /// reconnects by itself after a Redis restart (a plain multiplexed connection stays broken for
-/// good). The manager is made on the first run (and again until one connects) or given with
-/// [`with_manager`](Self::with_manager) to share the application's. A failure shows Redis' own
-/// error. Metadata: `ping_ms`.
+/// good). Metadata: `ping_ms`.
+///
+/// A failure shows Redis' own error, or the operating system's (`Connection refused (os error
+/// 111)`, `broken pipe`), not only "timed out":
+/// - [`new`](Self::new) makes its own manager, which tries each reconnection once, so a PING
+///   while Redis is down fails at once with the connection's error;
+/// - [`with_manager`](Self::with_manager) shares the application's, which may be retrying a
+///   reconnection with back-off for seconds. When its PING has no answer within half the run's
+///   time, the check connects once on its own (with the [`client`](Self::client) given) and
+///   reports that connection's error; without a client it reports the last error Redis gave.
 ///
 /// ```
 /// use tower_vitals::checks::RedisCheck;
@@ -29,13 +39,17 @@ use crate::round::millis;
 #[derive(Clone)]
 pub struct RedisCheck {
     client: Option<redis::Client>,
-    manager: std::sync::Arc<OnceCell<ConnectionManager>>,
+    manager: Arc<OnceCell<ConnectionManager>>,
+    /// The last error a PING got, shown when a later PING only waits.
+    last_error: Arc<Mutex<Option<String>>>,
+    timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for RedisCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCheck")
             .field("connected", &self.manager.initialized())
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -50,7 +64,9 @@ impl RedisCheck {
         })?;
         Ok(Self {
             client: Some(client),
-            manager: std::sync::Arc::default(),
+            manager: Arc::default(),
+            last_error: Arc::default(),
+            timeout: None,
         })
     }
 
@@ -58,8 +74,27 @@ impl RedisCheck {
     pub fn with_manager(manager: ConnectionManager) -> Self {
         Self {
             client: None,
-            manager: std::sync::Arc::new(OnceCell::new_with(Some(manager))),
+            manager: Arc::new(OnceCell::new_with(Some(manager))),
+            last_error: Arc::default(),
+            timeout: None,
         }
+    }
+
+    /// The client the application's manager was made from: when the manager's PING has no
+    /// answer in time (it is waiting for its own reconnection), the check connects once with
+    /// it and reports that connection's error — Redis' or the operating system's words.
+    #[must_use]
+    pub fn client(mut self, client: redis::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// How long a run may take (default: nine tenths of what the checker's timeout leaves,
+    /// or 2 s when the check is called directly).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     async fn manager(&self) -> Result<ConnectionManager, CheckError> {
@@ -67,27 +102,85 @@ impl RedisCheck {
             .manager
             .get_or_try_init(|| async {
                 let client = self.client.clone().expect("a client or a manager");
-                ConnectionManager::new(client).await
+                // One attempt per reconnection: while Redis is down a PING fails at once with
+                // the connection's error instead of waiting out a back-off.
+                let config = ConnectionManagerConfig::new().set_number_of_retries(0);
+                ConnectionManager::new_lazy_with_config(client, config)
             })
             .await
             .map_err(|e| CheckError::new(format!("connect: {}", causes(&e))))?;
         Ok(manager.clone())
+    }
+
+    async fn ping(connection: &mut impl redis::aio::ConnectionLike) -> Result<(), String> {
+        let answer: String = redis::cmd("PING")
+            .query_async(connection)
+            .await
+            .map_err(|e| causes(&e))?;
+        if answer == "PONG" {
+            Ok(())
+        } else {
+            Err(format!("answered {answer:?}"))
+        }
+    }
+
+    /// Why the PING had no answer within `waited`: a connection of the check's own, made within
+    /// `left`, fails with the real error; else the last error seen, or just no answer.
+    async fn diagnose(&self, waited: Duration, left: Duration) -> CheckError {
+        let no_answer = format!("PING: no answer within {} ms", waited.as_millis());
+        if let Some(client) = &self.client {
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(left))
+                .set_response_timeout(Some(left));
+            let attempt = async {
+                let mut connection = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| format!("connect: {}", causes(&e)))?;
+                Self::ping(&mut connection)
+                    .await
+                    .map_err(|e| format!("PING on a new connection: {e}"))
+            };
+            match tokio::time::timeout(left, attempt).await {
+                Ok(Err(error)) => return CheckError::new(format!("{no_answer}; {error}")),
+                Ok(Ok(())) => {
+                    return CheckError::new(format!(
+                        "{no_answer} on the shared connection (a new connection answers)"
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        match self.last_error.lock().clone() {
+            Some(last) => CheckError::new(format!("{no_answer}; Redis' last error: {last}")),
+            None => CheckError::new(no_answer),
+        }
     }
 }
 
 impl HealthCheck for RedisCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
+            let budget = budget(self.timeout);
             let mut connection = self.manager().await?;
             let started = Instant::now();
-            let answer: String = redis::cmd("PING")
-                .query_async(&mut connection)
-                .await
-                .map_err(|e| CheckError::new(format!("PING: {}", causes(&e))))?;
-            if answer != "PONG" {
-                return Err(CheckError::new(format!("PING answered {answer:?}")));
+            match tokio::time::timeout(budget / 2, Self::ping(&mut connection)).await {
+                Ok(Ok(())) => {
+                    *self.last_error.lock() = None;
+                    Ok(CheckResult::healthy().with_metadata("ping_ms", millis(started.elapsed())))
+                }
+                Ok(Err(error)) => {
+                    *self.last_error.lock() = Some(error.clone());
+                    Err(CheckError::new(format!("PING: {error}")))
+                }
+                Err(_) => {
+                    let waited = started.elapsed();
+                    let left = budget.saturating_sub(waited) * 9 / 10;
+                    Err(self
+                        .diagnose(waited, left.max(Duration::from_millis(1)))
+                        .await)
+                }
             }
-            Ok(CheckResult::healthy().with_metadata("ping_ms", millis(started.elapsed())))
         })
     }
 }
