@@ -93,19 +93,6 @@ mod validate;
 pub mod vitals;
 mod webhook;
 
-/// The README's Rust snippets, compiled (and run, unless marked `no_run`) as doc tests, with
-/// the features they use (as `cargo test --all-features` has them).
-#[cfg(all(
-    doctest,
-    feature = "sqlx-postgres",
-    feature = "redis",
-    feature = "tonic",
-    feature = "tls",
-    feature = "opentelemetry"
-))]
-#[doc = include_str!("../README.md")]
-struct ReadmeSnippets;
-
 pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
     HealthCheckerBuilder, Incident, IntoCheckResult, Lifecycle, MAX_NAME_CHARS,

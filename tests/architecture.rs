@@ -40,7 +40,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Every source file but lib.rs, with its top-level module and its code lines (comments and
 /// doc comments left out).
 fn sources() -> Vec<(String, PathBuf, Vec<String>)> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // This suite is built by the workspace member suite/; the crate is its parent.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src");
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     files
@@ -138,4 +139,29 @@ fn environment_variable_names_are_spelled_only_in_the_config_module() {
 fn the_checker_of_this_test_sees_what_it_should() {
     let line = "use crate::vitals::Want; x::crate::no; crate::Check::new";
     assert_eq!(crate_paths(line).collect::<Vec<_>>(), ["vitals", "Check"]);
+}
+
+/// The suites are targets of the workspace member `suite/`, listed by name: a file in `tests/`
+/// (or a benchmark in `benches/`) left out of its manifest would never run.
+#[test]
+fn every_suite_and_benchmark_is_a_target_of_the_suite_package() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = fs::read_to_string(root.join("suite/Cargo.toml")).unwrap();
+    for dir in ["tests", "benches"] {
+        for entry in fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                let target = format!(
+                    "path = \"../{dir}/{}\"",
+                    path.file_name().unwrap().display()
+                );
+                assert!(
+                    manifest.contains(&target),
+                    "{} is not a target of suite/Cargo.toml: add a [[{}]] for it",
+                    path.display(),
+                    if dir == "tests" { "test" } else { "bench" }
+                );
+            }
+        }
+    }
 }

@@ -416,7 +416,7 @@ mod bridge {
     ) {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/support/otlp_receiver.py"
+            "/../tests/support/otlp_receiver.py"
         );
         let mut receiver = Command::new("python3")
             .arg(script)

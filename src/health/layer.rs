@@ -339,16 +339,23 @@ impl HealthLayer {
     /// taken (this layer's `vitals_…` and `process_…`, or an earlier source's) is left out, with
     /// a warning logged once.
     ///
+    /// With the `metrics` crate's exporter it is `.append_metrics(move || handle.render())`
+    /// (`metrics_exporter_prometheus::PrometheusHandle`); with `prometheus-client`, a closure
+    /// that encodes the registry. Any function returning exposition text will do:
+    ///
     /// ```
-    /// use metrics_exporter_prometheus::PrometheusBuilder;
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
     /// use tower_vitals::{HealthChecker, HealthLayer};
     ///
-    /// let recorder = PrometheusBuilder::new().build_recorder();
-    /// let handle = recorder.handle();
-    /// // metrics::set_global_recorder(recorder) in the app
+    /// let orders = Arc::new(AtomicU64::new(0));
+    /// let counted = orders.clone();
     /// let checker = HealthChecker::builder().build()?;
-    /// let layer = HealthLayer::new(checker).append_metrics(move || handle.render());
-    /// # drop((layer, recorder));
+    /// let layer = HealthLayer::new(checker).append_metrics(move || {
+    ///     let total = counted.load(Ordering::Relaxed);
+    ///     format!("# TYPE shop_orders counter\nshop_orders_total {total}\n")
+    /// });
+    /// # drop(layer);
     /// # Ok::<(), tower_vitals::ConfigError>(())
     /// ```
     pub fn append_metrics(mut self, render: impl Fn() -> String + Send + Sync + 'static) -> Self {
