@@ -23,10 +23,7 @@ use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower_vitals::health::DetailPolicy;
-use tower_vitals::{
-    Check, CheckResult, Drain, HealthChecker, HealthConfig, HealthLayer, MetricsCollector,
-    MetricsLayer, Selector,
-};
+use tower_vitals::{Check, CheckResult, ConfigError, HealthLayer, Selector, Setup};
 use tracing_subscriber::EnvFilter;
 
 /// Jobs above this backlog degrade the service.
@@ -57,8 +54,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let backlog = Arc::new(AtomicUsize::new(0));
     start_worker(backlog.clone());
 
-    let config = HealthConfig::from_env()?;
-    let checker = HealthChecker::builder()
+    // Everything from the HEALTH_* variables: the checker, the request figures, both layers
+    // and the drain (`Setup`).
+    let vitals = Setup::from_env()?
         .register(
             Check::new("database", move || database_check(database))
                 .timeout(Duration::from_millis(500))
@@ -75,39 +73,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             .critical(false)
             .tag("ready"),
         )
-        .config(&config)
-        .build()?;
-
-    let metrics = MetricsCollector::new();
-    let drain = Drain::builder(checker.clone())
-        .metrics(metrics.clone())
-        .config(&config)
-        .build()?;
-    // A demo on loopback shows details to everyone; in production prefer
-    // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
-    let mut health = HealthLayer::new(checker.clone())
+        // A demo on loopback shows details to everyone; in production prefer
+        // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
         .details(DetailPolicy::Always)
-        .readiness(Selector::tagged("ready"))
-        .metrics(metrics.clone())
-        .info(tower_vitals::app_info!().config(&config))?
-        .config(&config)?;
-    // /metrics behind a bearer token read from a file (a mounted Secret), if one is named.
-    if let Ok(path) = std::env::var("METRICS_TOKEN_FILE") {
-        let token = std::fs::read_to_string(&path)
-            .map_err(|e| format!("METRICS_TOKEN_FILE={path}: {e}"))?;
-        let policy = DetailPolicy::bearer_token(token.trim())
-            .map_err(|e| format!("METRICS_TOKEN_FILE={path}: {e}"))?;
-        health = health.metrics_access(policy);
-    }
-    let paths: Vec<String> = health.paths().map(str::to_owned).collect();
+        .info(tower_vitals::app_info!())
+        .health(|layer| metrics_access(layer.readiness(Selector::tagged("ready"))))
+        .build()?;
+    let paths: Vec<String> = vitals.health_layer().paths().map(str::to_owned).collect();
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
         .with_state(backlog)
-        .merge(outage_switch(stand_in))
-        .layer(MetricsLayer::new(metrics)); // per route: it labels requests with the route
-    // Once around the whole router: `Router::layer` would wrap every route with it.
-    let app = health.around(app);
+        .merge(outage_switch(stand_in));
+    // The metrics layer on the routes (labelled by route), the health layer once around all.
+    let app = vitals.around(app);
 
     let listener = TcpListener::bind(addr)
         .await
@@ -122,10 +101,25 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
     let server = axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(drain.shutdown_signal());
-    drain.run(server.into_future()).await??;
+        .with_graceful_shutdown(vitals.shutdown_signal());
+    vitals.run(server.into_future()).await??;
     println!("drained: stopped");
     Ok(())
+}
+
+/// `/metrics` behind a bearer token read from a file (a mounted Secret), if one is named.
+fn metrics_access(layer: HealthLayer) -> Result<HealthLayer, ConfigError> {
+    let Ok(path) = std::env::var("METRICS_TOKEN_FILE") else {
+        return Ok(layer);
+    };
+    let bad = |reason: String| ConfigError::Env {
+        variable: "METRICS_TOKEN_FILE".into(),
+        value: path.clone(),
+        reason,
+    };
+    let token = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
+    let policy = DetailPolicy::bearer_token(token.trim()).map_err(|e| bad(e.to_string()))?;
+    Ok(layer.metrics_access(policy))
 }
 
 /// A real TCP connect to the database's address.

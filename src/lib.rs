@@ -85,6 +85,7 @@ pub mod render;
 pub use reliability as report;
 mod ring;
 mod round;
+mod setup;
 #[cfg(feature = "http-client")]
 mod tls;
 #[cfg(feature = "http-client")]
@@ -113,6 +114,7 @@ pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};
 pub use probe::ProcessStats;
 pub use redact::{MAX_MESSAGE_CHARS, redact};
+pub use setup::{Setup, SetupBuilder};
 pub use webhook::WebhookStats;
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]

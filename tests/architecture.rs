@@ -17,6 +17,7 @@ const FLOORS: &[&[&str]] = &[
     &["reliability"],
     &["render"],
     &["health", "grpc", "drain"],
+    &["setup"],
 ];
 
 fn floor(module: &str) -> usize {

@@ -1,5 +1,5 @@
 //! `HealthLayer` and `MetricsLayer` on a plain Hyper 1.x server (hyper-util), unchanged, driven
-//! by hyper-util's client.
+//! by hyper-util's client: placed by hand, and as a `Setup`'s one layer.
 
 use std::convert::Infallible;
 
@@ -14,21 +14,29 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
 use tower_vitals::health::DetailPolicy;
-use tower_vitals::{Check, HealthChecker, HealthLayer, MetricsCollector, MetricsLayer};
+use tower_vitals::{
+    Check, HealthChecker, HealthCheckerBuilder, HealthLayer, MetricsCollector, MetricsLayer, Setup,
+};
 
-#[tokio::test]
-async fn the_layers_serve_health_and_time_the_rest_on_a_hyper_server() {
-    let checker = HealthChecker::builder()
-        .check("database", || async {})
-        .register(
-            Check::new("search", || async { Err::<(), _>("index missing") })
-                .critical(false)
-                .retries(0),
-        )
-        .build()
-        .unwrap();
-    let metrics = MetricsCollector::new();
-    let app = service_fn(|request: Request<Incoming>| async move {
+/// Two checks: one healthy, one non-critical failing with "index missing".
+fn checks(builder: HealthCheckerBuilder) -> HealthCheckerBuilder {
+    builder.check("database", || async {}).register(
+        Check::new("search", || async { Err::<(), _>("index missing") })
+            .critical(false)
+            .retries(0),
+    )
+}
+
+/// The app: answers its path, `/fail` with a 502.
+fn app() -> impl tower::Service<
+    Request<Incoming>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(|request: Request<Incoming>| async move {
         let status = if request.uri().path() == "/fail" {
             StatusCode::BAD_GATEWAY
         } else {
@@ -40,16 +48,45 @@ async fn the_layers_serve_health_and_time_the_rest_on_a_hyper_server() {
         ))));
         *response.status_mut() = status;
         Ok::<_, Infallible>(response)
-    });
+    })
+}
+
+#[tokio::test]
+async fn the_layers_serve_health_and_time_the_rest_on_a_hyper_server() {
+    let metrics = MetricsCollector::new();
     let service = ServiceBuilder::new()
         .layer(
-            HealthLayer::new(checker)
+            HealthLayer::new(checks(HealthChecker::builder()).build().unwrap())
                 .details(DetailPolicy::Always)
                 .metrics(metrics.clone()),
         )
         .layer(MetricsLayer::new(metrics.clone()))
-        .service(app);
+        .service(app());
+    serves_health_and_times_the_rest(service, &metrics).await;
+}
 
+#[tokio::test]
+async fn a_setup_wires_the_same_with_one_layer() {
+    let setup = Setup::builder()
+        .checker(checks)
+        .details(DetailPolicy::Always)
+        .build()
+        .unwrap();
+    let service = ServiceBuilder::new().layer(setup.layer()).service(app());
+    serves_health_and_times_the_rest(service, setup.metrics()).await;
+}
+
+/// Serves `service` on a plain hyper-util server and calls it with hyper-util's client: the
+/// health paths answered, the app's reached, and only the app's counted in `metrics`.
+async fn serves_health_and_times_the_rest<S, B>(service: S, metrics: &MetricsCollector)
+where
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {

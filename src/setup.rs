@@ -1,0 +1,283 @@
+//! [`Setup`]: the one way to wire an app — the checker, the request collector, both layers and
+//! the drain, built from one configuration.
+
+use std::future::Future;
+
+use crate::checker::{Check, HealthCheck, HealthChecker, HealthCheckerBuilder};
+use crate::config::HealthConfig;
+use crate::drain::{Drain, Stopped};
+use crate::error::ConfigError;
+use crate::health::{DetailPolicy, HealthLayer};
+use crate::info::AppInfo;
+use crate::metrics::{MetricsCollector, MetricsLayer};
+
+/// A step that adjusts the health layer, kept until [`SetupBuilder::build`].
+type LayerStep = Box<dyn FnOnce(HealthLayer) -> Result<HealthLayer, ConfigError> + Send>;
+
+/// Everything an app needs, made from one configuration: a [`HealthChecker`] with the app's
+/// checks, a [`MetricsCollector`] that a [`MetricsLayer`] feeds with every request, a
+/// [`HealthLayer`] answering the probes, the report and `/metrics`, and a [`Drain`] for
+/// SIGTERM — each set from the same [`HealthConfig`] (the `HEALTH_*` variables with
+/// [`from_env`](Self::from_env)). Wrap the app once with [`around`](Self::around) (Axum) or
+/// [`layer`](Self::layer) (any Tower service: Tonic, Hyper) and serve it under
+/// [`run`](Self::run).
+///
+/// The parts stay reachable ([`checker`](Self::checker), [`metrics`](Self::metrics),
+/// [`drain`](Self::drain)) and every setting of theirs through [`SetupBuilder::checker`] and
+/// [`SetupBuilder::health`]; wiring them by hand is the advanced path.
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+/// use tower_vitals::{Check, Setup};
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let vitals = Setup::from_env()?
+///     .register(Check::new("database", || async {
+///         tokio::net::TcpStream::connect("db:5432").await.map(drop)
+///     }))
+///     .build()?;
+/// let app = vitals.around(Router::new().route("/", get(|| async { "hello" })));
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+/// let server = axum::serve(listener, app.into_make_service())
+///     .with_graceful_shutdown(vitals.shutdown_signal());
+/// vitals.run(server.into_future()).await??;
+/// # Ok(()) }
+/// ```
+///
+/// A cheap `Clone` handle.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    checker: HealthChecker,
+    metrics: MetricsCollector,
+    health: HealthLayer,
+    drain: Drain,
+}
+
+/// The checks and settings of a [`Setup`], checked by [`build`](Self::build).
+#[must_use]
+pub struct SetupBuilder {
+    config: HealthConfig,
+    checker: HealthCheckerBuilder,
+    steps: Vec<LayerStep>,
+}
+
+impl std::fmt::Debug for SetupBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupBuilder")
+            .field("config", &self.config)
+            .field("checker", &self.checker)
+            .field("layer_steps", &self.steps.len())
+            .finish()
+    }
+}
+
+impl Setup {
+    /// A builder with the defaults of every part (no environment read).
+    pub fn builder() -> SetupBuilder {
+        SetupBuilder {
+            config: HealthConfig::default(),
+            checker: HealthChecker::builder(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// A builder with the settings of the `HEALTH_*` environment variables
+    /// ([`HealthConfig::from_env`]); a variable with a bad value is an error naming it. Its
+    /// warnings (allowed but doubtful values) are logged once at [`build`](SetupBuilder::build).
+    pub fn from_env() -> Result<SetupBuilder, ConfigError> {
+        Ok(Self::builder().config(HealthConfig::from_env()?))
+    }
+
+    /// The checker: for [`mark_broken`](HealthChecker::mark_broken), reports of your own, a
+    /// `GrpcHealth`.
+    pub fn checker(&self) -> &HealthChecker {
+        &self.checker
+    }
+
+    /// The request figures [`layer`](Self::layer) and [`around`](Self::around) record into.
+    pub fn metrics(&self) -> &MetricsCollector {
+        &self.metrics
+    }
+
+    /// The drain [`run`](Self::run) and [`shutdown_signal`](Self::shutdown_signal) use.
+    pub fn drain(&self) -> &Drain {
+        &self.drain
+    }
+
+    /// The health layer as built, to place yourself.
+    pub fn health_layer(&self) -> HealthLayer {
+        self.health.clone()
+    }
+
+    /// A layer timing requests into [`metrics`](Self::metrics), to place yourself.
+    pub fn metrics_layer(&self) -> MetricsLayer {
+        MetricsLayer::new(self.metrics.clone())
+    }
+
+    /// Both layers for any Tower service (Tonic's `Server::builder().layer(…)`, a Hyper
+    /// service): the health layer outside, answering its paths, and the metrics layer inside,
+    /// timing what reaches the app.
+    pub fn layer(&self) -> tower_layer::Stack<MetricsLayer, HealthLayer> {
+        tower_layer::Stack::new(self.metrics_layer(), self.health_layer())
+    }
+
+    /// An Axum router wrapped once: the metrics layer on its routes (labelled with the matched
+    /// route) and the health layer once around it all, so probes never reach the router.
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn around(&self, router: axum::Router) -> crate::health::AroundRouter {
+        self.health
+            .clone()
+            .around(router.layer(self.metrics_layer()))
+    }
+
+    /// Resolves at the first SIGTERM or Ctrl-C, once the drain delay has passed: for the
+    /// server's graceful shutdown ([`Drain::shutdown_signal`]).
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.drain.shutdown_signal()
+    }
+
+    /// Runs `server` until it ends, draining on SIGTERM or Ctrl-C ([`Drain::run`]): readiness
+    /// 503 at once, requests served for the delay, then the server's graceful shutdown within
+    /// the budget; a second signal, or the budget spent, ends it with [`Stopped`].
+    pub async fn run<F: Future>(&self, server: F) -> Result<F::Output, Stopped> {
+        self.drain.run(server).await
+    }
+}
+
+impl SetupBuilder {
+    /// The settings every part takes from (replacing those of [`Setup::from_env`]).
+    pub fn config(mut self, config: HealthConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Registers a check with its own settings ([`HealthCheckerBuilder::register`]).
+    pub fn register(mut self, check: Check) -> Self {
+        self.checker = self.checker.register(check);
+        self
+    }
+
+    /// Registers `check` as `name` with the defaults ([`HealthCheckerBuilder::check`]).
+    pub fn check(mut self, name: impl Into<String>, check: impl HealthCheck) -> Self {
+        self.checker = self.checker.check(name, check);
+        self
+    }
+
+    /// Any other setting of the checker (listeners, background refresh, groups, startup
+    /// checks…); the configuration is applied over it at [`build`](Self::build).
+    pub fn checker(
+        mut self,
+        settings: impl FnOnce(HealthCheckerBuilder) -> HealthCheckerBuilder,
+    ) -> Self {
+        self.checker = settings(self.checker);
+        self
+    }
+
+    /// Who sees the detailed report and the other detail endpoints (default: nobody,
+    /// [`DetailPolicy::Never`]).
+    pub fn details(self, policy: DetailPolicy) -> Self {
+        self.health(move |layer| Ok(layer.details(policy)))
+    }
+
+    /// The application's name, version and build (`tower_vitals::app_info!()`), on
+    /// `/health/info`, in the report and as `vitals_build_info` — with `HEALTH_GIT_COMMIT`,
+    /// `HEALTH_BUILD_TIME` and `HEALTH_ENVIRONMENT` from the configuration.
+    pub fn info(mut self, info: AppInfo) -> Self {
+        let config = self.config.clone();
+        self.steps
+            .push(Box::new(move |layer| layer.info(info.config(&config))));
+        self
+    }
+
+    /// Any other setting of the health layer (paths, readiness selector, `/metrics` access,
+    /// appended metrics…), applied after the configuration's paths.
+    pub fn health(
+        mut self,
+        settings: impl FnOnce(HealthLayer) -> Result<HealthLayer, ConfigError> + Send + 'static,
+    ) -> Self {
+        self.steps.push(Box::new(settings));
+        self
+    }
+
+    /// Builds every part: the checker, the collector, the health layer and the drain, each
+    /// from the configuration. The first invalid setting is the error.
+    pub fn build(self) -> Result<Setup, ConfigError> {
+        for warning in self.config.warnings() {
+            tracing::warn!(warning = %warning, "health configuration");
+        }
+        let checker = self.checker.config(&self.config).build()?;
+        let metrics = MetricsCollector::new();
+        let mut health = HealthLayer::new(checker.clone())
+            .metrics(metrics.clone())
+            .config(&self.config)?;
+        for step in self.steps {
+            health = step(health)?;
+        }
+        let drain = Drain::builder(checker.clone())
+            .metrics(metrics.clone())
+            .config(&self.config)
+            .build()?;
+        Ok(Setup {
+            checker,
+            metrics,
+            health,
+            drain,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn every_part_takes_the_one_configuration() {
+        let config = HealthConfig::from_vars([
+            ("HEALTH_CHECK_DB_TIMEOUT_MS", "700"),
+            ("HEALTH_READY_PATH", "/ready"),
+            ("HEALTH_DRAIN_DELAY_MS", "0"),
+        ])
+        .unwrap();
+        let setup = Setup::builder()
+            .config(config)
+            .check("db", || async {})
+            .build()
+            .unwrap();
+        let timeouts: Vec<Duration> = setup
+            .checker()
+            .counters(Duration::from_secs(1))
+            .iter()
+            .map(|c| c.timeout)
+            .collect();
+        assert_eq!(timeouts, [Duration::from_millis(700)]);
+        assert!(setup.health_layer().paths().any(|p| p == "/ready"));
+        assert!(format!("{:?}", setup.drain()).contains("delay: 0ns"));
+    }
+
+    #[test]
+    fn a_setting_for_a_check_not_registered_is_an_error_naming_the_variable() {
+        let config = HealthConfig::from_vars([("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")]).unwrap();
+        let error = Setup::builder()
+            .config(config)
+            .check("db", || async {})
+            .build()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("HEALTH_CHECK_SEARCH_TIMEOUT_MS"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_layer_step_that_fails_fails_the_build() {
+        let error = Setup::builder()
+            .health(|layer| layer.prefix("no-slash"))
+            .build()
+            .unwrap_err();
+        assert!(error.to_string().contains("no-slash"), "{error}");
+    }
+}
