@@ -46,6 +46,12 @@ use crate::error::ConfigError;
 /// );
 /// # Ok::<(), tower_vitals::ConfigError>(())
 /// ```
+///
+/// [`warnings`](Self::warnings) flag doubtful settings (and [`Setup`](crate::Setup) logs them):
+/// a deadline at or above kubelet's 1 s probe timeout, check timeouts above the deadline, a
+/// zero or very long cache TTL, retries that can exceed 10 s, a drain delay + budget reaching
+/// Kubernetes' default 30 s grace period. Try `HEALTH_CHECK_TIMEOUT_MS=0 cargo run --example
+/// axum`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct HealthConfig {

@@ -20,6 +20,8 @@ use crate::validate::{count, duration};
 
 /// Builds a [`HealthChecker`]: checker-wide defaults and the checks. Errors (bad names,
 /// duplicates, out-of-range settings) are reported by [`build`](Self::build).
+///
+#[doc = include_str!("../../docs/checker.md")]
 #[derive(Default)]
 #[must_use]
 pub struct HealthCheckerBuilder {

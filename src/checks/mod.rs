@@ -22,6 +22,11 @@
 //! gives up (see [`check_time_left`](crate::check_time_left)) and shows the server's own error.
 //! For any other client, write the check as a closure: a round trip such as `SELECT 1` or
 //! `PING`, mapped to `Ok(())` or an error.
+#![cfg_attr(all(feature = "http-client", feature = "process"), doc = include_str!("../../docs/checks.md"))]
+#![cfg_attr(
+    all(feature = "sqlx-postgres", feature = "redis", feature = "tonic"),
+    doc = include_str!("../../docs/checks_dependencies.md")
+)]
 
 mod budget;
 #[cfg(feature = "deadpool-postgres")]

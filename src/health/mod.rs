@@ -70,6 +70,7 @@
 //! assert_eq!(other.unwrap().status(), StatusCode::OK); // answered by the app
 //! # }
 //! ```
+#![doc = include_str!("../../docs/health.md")]
 
 #[cfg(feature = "axum")]
 mod around;

@@ -51,6 +51,8 @@
 //! assert_eq!(snapshot.series[0].route.as_ref(), "unmatched");
 //! # }
 //! ```
+#![cfg_attr(feature = "axum", doc = include_str!("../../docs/metrics.md"))]
+#![cfg_attr(feature = "opentelemetry", doc = include_str!("../../docs/opentelemetry.md"))]
 
 mod body;
 mod buckets;

@@ -8,6 +8,7 @@
 //! Anomalies raise the report's `status`: a `critical` one makes it unhealthy, a `warning` at
 //! least degraded, an `info` one leaves it. The rules are data ([`Rule`]): change thresholds and
 //! severities, disable rules or add your own with [`ReliabilityConfig`].
+#![doc = include_str!("../../docs/reliability.md")]
 
 mod report;
 mod rules;

@@ -25,6 +25,7 @@
 //!
 //! A new format is one file here taking a [`Vitals`]; text formats share the writer and the
 //! escaping in `text.rs`.
+#![doc = include_str!("../../docs/render.md")]
 
 pub(crate) mod dashboard;
 mod json;

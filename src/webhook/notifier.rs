@@ -54,6 +54,8 @@ const TIMEOUT: validate::Range<Duration> = (
 ///     .build()?;
 /// # Ok(()) }
 /// ```
+///
+#[doc = include_str!("../../docs/webhooks.md")]
 #[derive(Clone, Debug)]
 pub struct WebhookNotifier {
     shared: Arc<Shared>,
