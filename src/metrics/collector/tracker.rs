@@ -1,0 +1,71 @@
+//! [`Tracker`]: one request measured from `call()` to the end of its body, recorded once.
+
+use super::{Ending, MetricsCollector};
+use crate::metrics::exemplar::TraceIds;
+use crate::metrics::record::Outcome;
+use crate::metrics::shard::thread_index;
+
+/// Measures one request through the layer: started on creation, recorded once by
+/// [`end`](Self::end), or as cancelled when dropped before.
+pub(crate) struct Tracker {
+    collector: MetricsCollector,
+    start: u64,
+    route: u16,
+    method: u8,
+    ended: bool,
+    /// The request's trace, kept as an exemplar of its bucket.
+    trace: Option<TraceIds>,
+}
+
+impl Tracker {
+    pub(crate) fn start(
+        collector: &MetricsCollector,
+        route: u16,
+        method: u8,
+        trace: Option<TraceIds>,
+    ) -> Self {
+        let inner = &*collector.inner;
+        inner.shards[thread_index() & inner.mask]
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            collector: collector.clone(),
+            start: inner.clock.raw(),
+            route,
+            method,
+            ended: false,
+            trace,
+        }
+    }
+
+    /// Nanoseconds since the start.
+    pub(crate) fn elapsed(&self) -> u64 {
+        let clock = &self.collector.inner.clock;
+        clock.delta_as_nanos(self.start, clock.raw())
+    }
+
+    /// Records the request as ended now (or at `at`, nanoseconds after the start).
+    pub(crate) fn end(&mut self, outcome: Outcome, headers_nanos: Option<u64>, at: Option<u64>) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let nanos = at.unwrap_or_else(|| self.elapsed());
+        self.collector.inner.record(
+            self.route,
+            self.method,
+            Ending {
+                outcome,
+                nanos,
+                headers_nanos,
+                tracked: true,
+                trace: self.trace,
+            },
+        );
+    }
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        self.end(Outcome::Cancelled, None, None);
+    }
+}
