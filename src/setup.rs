@@ -230,47 +230,7 @@ impl SetupBuilder {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-
-    #[test]
-    fn every_part_takes_the_one_configuration() {
-        let config = HealthConfig::from_vars([
-            ("HEALTH_CHECK_DB_TIMEOUT_MS", "700"),
-            ("HEALTH_READY_PATH", "/ready"),
-            ("HEALTH_DRAIN_DELAY_MS", "0"),
-        ])
-        .unwrap();
-        let setup = Setup::builder()
-            .config(config)
-            .check("db", || async {})
-            .build()
-            .unwrap();
-        let timeouts: Vec<Duration> = setup
-            .checker()
-            .counters(Duration::from_secs(1))
-            .iter()
-            .map(|c| c.timeout)
-            .collect();
-        assert_eq!(timeouts, [Duration::from_millis(700)]);
-        assert!(setup.health_layer().paths().any(|p| p == "/ready"));
-        assert!(format!("{:?}", setup.drain()).contains("delay: 0ns"));
-    }
-
-    #[test]
-    fn a_setting_for_a_check_not_registered_is_an_error_naming_the_variable() {
-        let config = HealthConfig::from_vars([("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")]).unwrap();
-        let error = Setup::builder()
-            .config(config)
-            .check("db", || async {})
-            .build()
-            .unwrap_err();
-        assert!(
-            error.to_string().contains("HEALTH_CHECK_SEARCH_TIMEOUT_MS"),
-            "{error}"
-        );
-    }
 
     #[test]
     fn a_layer_step_that_fails_fails_the_build() {

@@ -5,10 +5,49 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use tower_vitals::{Check, ConfigError, HealthChecker, HealthConfig, HealthLayer};
+use tower_vitals::{Check, ConfigError, HealthChecker, HealthConfig, HealthLayer, Setup};
 
 fn config(vars: &[(&str, &str)]) -> HealthConfig {
     HealthConfig::from_vars(vars.iter().copied()).unwrap()
+}
+
+#[test]
+fn a_setup_gives_every_part_the_one_configuration() {
+    let setup = Setup::builder()
+        .config(config(&[
+            ("HEALTH_CHECK_DB_TIMEOUT_MS", "700"),
+            ("HEALTH_READY_PATH", "/ready"),
+            ("HEALTH_DRAIN_DELAY_MS", "0"),
+        ]))
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let timeouts: Vec<Duration> = setup
+        .checker()
+        .counters(Duration::from_secs(1))
+        .iter()
+        .map(|c| c.timeout)
+        .collect();
+    assert_eq!(timeouts, [Duration::from_millis(700)], "the checker's");
+    assert!(
+        setup.health_layer().paths().any(|p| p == "/ready"),
+        "the layer's"
+    );
+    assert!(
+        format!("{:?}", setup.drain()).contains("delay: 0ns"),
+        "the drain's"
+    );
+
+    // A setting for a check that is not registered: an error naming the variable.
+    let error = Setup::builder()
+        .config(config(&[("HEALTH_CHECK_SEARCH_TIMEOUT_MS", "300")]))
+        .check("db", || async {})
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("HEALTH_CHECK_SEARCH_TIMEOUT_MS"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

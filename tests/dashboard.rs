@@ -113,7 +113,25 @@ async fn the_examples_dashboard_shows_a_failed_component_and_its_incident_in_a_b
         "{dom}"
     );
     assert!(dom.contains("Connection refused"), "the reason");
-    assert!(dom.contains("Requests per second"), "the traffic charts");
+    // Charts with their units and axes, headed by what they draw (the latest and the peak).
+    assert!(
+        dom.contains("Requests (req/s)"),
+        "the traffic charts: {dom}"
+    );
+    assert!(
+        dom.contains("class=\"y-axis\"") && dom.contains("class=\"x-axis muted\""),
+        "axes"
+    );
+    assert!(
+        dom.contains(", peak "),
+        "the peak beside the latest value: {dom}"
+    );
+    // The example started moments ago: its availability is over the minutes observed, not an
+    // hour, and says so.
+    assert!(
+        dom.contains(" observed)"),
+        "availability over the observed time: {dom}"
+    );
 
     // The day view: the same page over 24 h at 1 min intervals.
     let day = browse(&browser, &format!("{url}?range=day"), &["--dump-dom"]).await;

@@ -139,6 +139,13 @@ impl StatusTimeline {
     pub fn availability_percent(&self) -> Option<f64> {
         availability_percent(&self.points)
     }
+
+    /// How much of the range had a known status: the time
+    /// [`availability_percent`](Self::availability_percent) is of (less than the range while
+    /// the process had not started yet, or before the check's first result).
+    pub fn observed(&self) -> Duration {
+        Duration::from_micros(self.points.iter().map(|p| p.known_us).sum())
+    }
 }
 
 fn seconds<S: serde::Serializer>(step: &Duration, s: S) -> Result<S::Ok, S::Error> {

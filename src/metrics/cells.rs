@@ -95,6 +95,22 @@ impl LatencyCells {
     pub(crate) fn reset(&mut self) {
         self.counts.fill(0);
     }
+
+    /// Each counted cell: its least value in microseconds ([`HIGHEST_US`] for the cell past
+    /// the last) and its count.
+    pub(crate) fn for_each_counted(&self, mut each: impl FnMut(u64, u64)) {
+        let last = self.counts.len() - 1;
+        for (cell, &count) in self.counts.iter().enumerate() {
+            if count > 0 {
+                let value = if cell == last {
+                    HIGHEST_US
+                } else {
+                    least_of(cell)
+                };
+                each(value, count);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

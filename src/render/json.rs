@@ -448,7 +448,7 @@ pub(crate) const METHOD_NOT_ALLOWED: &[u8] =
     br#"{"error":"method not allowed","allow":["GET","HEAD"]}"#;
 
 /// `{"since":…,"until":…,"components":[{"name":…,"step_seconds":…,"availability_percent":…,
-/// "points":[…]}]}`.
+/// "observed_seconds":…,"points":[…]}]}`.
 pub(crate) fn history(
     (since, until): (SystemTime, SystemTime),
     timelines: &[(&str, StatusTimeline)],
@@ -474,6 +474,8 @@ pub(crate) fn history(
     struct Component<'a> {
         name: &'a str,
         availability_percent: Option<f64>,
+        /// The known time the availability is of.
+        observed_seconds: f64,
         #[serde(flatten)]
         timeline: &'a StatusTimeline,
     }
@@ -485,6 +487,7 @@ pub(crate) fn history(
             .map(|(name, timeline)| Component {
                 name,
                 availability_percent: timeline.availability_percent().map(round3),
+                observed_seconds: round3(timeline.observed().as_secs_f64()),
                 timeline,
             })
             .collect(),

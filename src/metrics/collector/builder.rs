@@ -159,7 +159,7 @@ impl MetricsCollectorBuilder {
 
     /// Keeps each series' latencies in exponential buckets too, for Prometheus native
     /// histograms (the protobuf exposition, feature `protobuf`) and
-    /// [`NativeBuckets::quantile`](super::NativeBuckets::quantile): scale 4 at finest (16
+    /// [`NativeBuckets::quantile`](crate::metrics::NativeBuckets::quantile): scale 4 at finest (16
     /// buckets per doubling, a quantile within 2.2 %) and 160 buckets per series, so a series
     /// whose latencies span more than 10 doublings halves its resolution until they fit
     /// (scale 3 holds 1 ms to 1 s within 4.4 %). See
