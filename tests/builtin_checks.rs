@@ -38,8 +38,9 @@ async fn tcp_connects_to_a_listener_and_fails_on_a_closed_port() {
     assert_eq!(down.status, HealthStatus::Unhealthy);
     let message = down.message.unwrap();
     assert!(
-        message.starts_with(&format!("connect to {open}: ")),
-        "{message}"
+        message.starts_with(&format!("connect to {open}: "))
+            && message.contains("Connection refused"),
+        "the OS's own words: {message}"
     );
 }
 
@@ -91,6 +92,15 @@ async fn http_checks_the_status_and_the_response_time() {
             .unwrap()
             .ends_with("no response within 100 ms")
     );
+
+    // The server stopped: the OS's own words, not "timed out".
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ok", closed.local_addr().unwrap());
+    drop(closed);
+    let refused = run(HttpCheck::new(&url).unwrap()).await;
+    assert_eq!(refused.status, HealthStatus::Unhealthy);
+    let message = refused.message.unwrap();
+    assert!(message.contains("Connection refused"), "{message}");
 
     // https:// needs the `tls` feature; other schemes are never checked.
     assert_eq!(

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[path = "support/dependency.rs"]
 mod dependency;
 
-use dependency::{TIMEOUT, TTL, checker, report, until};
+use dependency::{checker, report, runs, until};
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -70,16 +70,15 @@ async fn answers_errors_and_recovery_of_a_grpc_dependency() {
     let checker = checker(GrpcCheck::new(&uri).unwrap());
     let (_, _) = until(&checker, HealthStatus::Healthy, Duration::from_secs(5)).await;
     drop(stop);
-    let (down, waited) = until(&checker, HealthStatus::Unhealthy, Duration::from_secs(5)).await;
+    let stopped_at = runs(&checker);
+    let (down, _) = until(&checker, HealthStatus::Unhealthy, Duration::from_secs(30)).await;
     let message = down.message.unwrap();
     assert!(
         message.starts_with("Unavailable") && message.contains("Connection refused"),
         "the transport's error: {message}"
     );
-    assert!(
-        waited <= TIMEOUT + TTL + Duration::from_millis(300),
-        "{waited:?}"
-    );
+    let took = runs(&checker) - stopped_at;
+    assert!(took <= 2, "unhealthy only after {took} runs");
 
     let listener = TcpListener::bind(addr).await.unwrap();
     let _stop = serve_reporter(listener).await;
@@ -167,11 +166,18 @@ async fn a_slow_dependency_gets_the_checks_deadline() {
             "n" => 0,
             other => panic!("unit {other}"),
         };
+    // What the checker's 500 ms timeout leaves, nine tenths of it: never more than 450 ms.
     assert!(
-        (400_000..=500_000).contains(&micros),
+        (1..=450_000).contains(&micros),
         "the deadline sent is what the checker's timeout leaves: {sent}"
     );
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server sees the call dropped (a hang guard, not a time limit).
+    for _ in 0..1000 {
+        if slow.abandoned.load(Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(
         slow.abandoned.load(Ordering::SeqCst),
         "the server dropped the call"

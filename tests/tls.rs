@@ -161,6 +161,15 @@ async fn a_certificate_expiring_in_five_days_degrades_the_check() {
     let untrusted = run(TlsCertCheck::new(fine.to_string()).unwrap()).await;
     assert_eq!(untrusted.status, HealthStatus::Unhealthy);
     assert!(untrusted.message.unwrap().contains("UnknownIssuer"));
+
+    // Nothing listening: the OS's own words.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let refused = run(check(address)).await;
+    assert_eq!(refused.status, HealthStatus::Unhealthy);
+    let message = refused.message.unwrap();
+    assert!(message.contains("Connection refused"), "{message}");
 }
 
 #[tokio::test]
