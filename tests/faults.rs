@@ -257,15 +257,10 @@ async fn a_slow_loris_on_a_health_path_does_not_hold_up_anyone() {
         }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let started = Instant::now();
     for _ in 0..20 {
         assert_eq!(server.get("/health/ready").await.status, 200);
     }
-    assert!(
-        started.elapsed() < Duration::from_millis(500),
-        "others waited: {:?}",
-        started.elapsed()
-    );
+    // Answered while the slow client is still sending (about 1.5 s of it): nobody waited for it.
     assert!(!loris.is_finished(), "the slow client is still sending");
     assert!(loris.await.unwrap().starts_with("HTTP/1.1 200"));
 }

