@@ -340,62 +340,6 @@ async fn the_ready_switch_is_shared_by_clones() {
     assert!(clone.accepting_traffic());
 }
 
-/// Counts events whose message is "health check status changed".
-#[derive(Clone, Default)]
-struct Transitions(Arc<parking_lot::Mutex<Vec<String>>>);
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Transitions {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        struct Fields(String, bool);
-        impl tracing::field::Visit for Fields {
-            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-                match field.name() {
-                    "message" => self.1 = format!("{value:?}") == "health check status changed",
-                    "to" => self.0 = format!("{value:?}"),
-                    _ => {}
-                }
-            }
-        }
-        let mut fields = Fields(String::new(), false);
-        event.record(&mut fields);
-        if fields.1 {
-            self.0.lock().push(fields.0);
-        }
-    }
-}
-
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_status_change_logs_one_event_however_many_probes_see_it() {
-    use tracing_subscriber::layer::SubscriberExt;
-    let transitions = Transitions::default();
-    let _guard =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(transitions.clone()));
-    // Other tests' threads may have cached the callsites' interest without this subscriber.
-    tracing::callsite::rebuild_interest_cache();
-    let runs = Arc::new(AtomicU32::new(0));
-    let checker = HealthChecker::builder()
-        .register(
-            Check::new(
-                "db",
-                counted(&runs, Duration::ZERO, |n| match n {
-                    0..=2 => HealthStatus::Healthy,
-                    _ => HealthStatus::Unhealthy,
-                }),
-            )
-            .retries(0),
-        )
-        .cache_ttl(Duration::from_millis(100))
-        .build()
-        .unwrap();
-    for _ in 0..8 {
-        join_all((0..20).map(|_| checker.report())).await;
-        settle().await;
-        tokio::time::advance(Duration::from_millis(100)).await;
-    }
-    assert_eq!(runs.load(Ordering::SeqCst), 8);
-    assert_eq!(*transitions.0.lock(), ["healthy", "unhealthy"]);
-}
-
 #[tokio::test(start_paused = true)]
 async fn background_checks_run_on_their_schedule_and_never_on_the_probe_path() {
     let runs = Arc::new(AtomicU32::new(0));
