@@ -25,7 +25,7 @@
 //! |---|---|---|
 //! | `axum` | yes | route labels from Axum's `MatchedPath` |
 //! | `process` | yes | process figures from `/proc`, `ProcessCheck`, `DiskSpaceCheck` (Linux) |
-//! | `http-client` | yes | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
+//! | `http-client` | no | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
 //! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service; `GrpcCheck`, asking a dependency's |
 //! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck` |
 //! | `tls-native-roots` | no | the operating system's roots as well |
