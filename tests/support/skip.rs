@@ -38,7 +38,12 @@ pub(crate) fn unavailable(what: &str, switch: &str, why: &str) {
             .create(true)
             .append(true)
             .open(dir.join(format!("{binary}.tsv")))
-            .and_then(|mut file| writeln!(file, "{binary}::{test}\t{what}\t{switch}\t{why}"))
+            // One write of the whole line: tests of a binary skip at once, on threads of
+            // their own, and an O_APPEND write is not split by another.
+            .and_then(|mut file| {
+                let line = format!("{binary}::{test}\t{what}\t{switch}\t{why}\n");
+                file.write_all(line.as_bytes())
+            })
     });
     if let Err(error) = noted {
         eprintln!("could not note the skip in {}: {error}", dir.display());
