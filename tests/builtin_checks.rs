@@ -221,3 +221,61 @@ async fn traffic_turns_unhealthy_on_errors_and_waits_for_enough_requests() {
     let lenient = TrafficCheck::new(collector).error_rate(Limit::above(0.5, 0.9).unwrap());
     assert_eq!(run(lenient).await.status, HealthStatus::Healthy);
 }
+
+#[tokio::test]
+async fn a_heartbeat_fails_when_its_loop_stops_and_recovers_when_it_beats_again() {
+    use tower_vitals::checks::Heartbeat;
+    use tower_vitals::health::DetailPolicy;
+    use tower_vitals::{HealthLayer, Selector};
+
+    let consumer = Heartbeat::every(Duration::from_millis(100)).unwrap();
+    let checker = HealthChecker::builder()
+        .register(Check::new("consumer", consumer.clone()).tag("ready"))
+        .cache_ttl(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let layer = HealthLayer::new(checker)
+        .details(DetailPolicy::Always)
+        .readiness(Selector::tagged("ready"));
+    let server = common::serve(layer).await;
+    let start_loop = |heartbeat: Heartbeat| {
+        tokio::spawn(async move {
+            for processed in 0u32.. {
+                heartbeat.beat_with([("processed", f64::from(processed))]);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    // Polls /health until the component shows `status` (a hang guard, not a time limit).
+    let until = |status: &'static str| {
+        let server = &server;
+        async move {
+            for _ in 0..1000 {
+                let report = server.get("/health").await.json();
+                if report["components"][0]["status"] == status {
+                    return report["components"][0].clone();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("never {status}");
+        }
+    };
+
+    let worker = start_loop(consumer.clone());
+    let alive = until("healthy").await;
+    assert!(alive["metadata"]["beats"].as_u64().unwrap() >= 1, "{alive}");
+    assert_eq!(server.get("/health/ready").await.status, 200);
+
+    worker.abort(); // the consumer dies silently
+    let dead = until("unhealthy").await;
+    let message = dead["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("no heartbeat for ") && message.ends_with("expected every 100ms"),
+        "{message}"
+    );
+    assert_eq!(server.get("/health/ready").await.status, 503);
+
+    let _worker = start_loop(consumer);
+    until("healthy").await;
+    assert_eq!(server.get("/health/ready").await.status, 200);
+}

@@ -34,6 +34,7 @@ mod deadpool_postgres;
 mod dns;
 #[cfg(feature = "tonic")]
 mod grpc;
+mod heartbeat;
 #[cfg(feature = "http-client")]
 mod http;
 mod limit;
@@ -69,6 +70,7 @@ pub use dns::DnsCheck;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::GrpcCheck;
+pub use heartbeat::{Heartbeat, MAX_HEARTBEAT_FIGURES};
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use http::HttpCheck;
