@@ -222,13 +222,91 @@ async fn traffic_turns_unhealthy_on_errors_and_waits_for_enough_requests() {
     assert_eq!(run(lenient).await.status, HealthStatus::Healthy);
 }
 
+/// Polls `/health` until its first component shows `status` (a hang guard, not a time limit).
+async fn shown(server: &common::Server, status: &str) -> serde_json::Value {
+    for _ in 0..1000 {
+        let report = server.get("/health").await.json();
+        if report["components"][0]["status"] == status {
+            return report["components"][0].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never {status}");
+}
+
+/// A server whose one component, `name`, is `check`, gating readiness; details shown.
+async fn serve_one(name: &str, check: impl HealthCheck) -> common::Server {
+    let checker = HealthChecker::builder()
+        .register(Check::new(name, check))
+        .cache_ttl(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let layer =
+        tower_vitals::HealthLayer::new(checker).details(tower_vitals::health::DetailPolicy::Always);
+    common::serve(layer).await
+}
+
+#[tokio::test]
+async fn a_supervised_task_that_panics_is_unhealthy_until_restarted() {
+    use tower_vitals::checks::TaskCheck;
+    let consumer = TaskCheck::new();
+    let server = serve_one("consumer", consumer.clone()).await;
+    let (crash, crashed) = tokio::sync::oneshot::channel::<()>();
+    consumer.spawn(async move {
+        if crashed.await.is_ok() {
+            panic!("poisoned message 42");
+        }
+    });
+    shown(&server, "healthy").await;
+    crash.send(()).unwrap();
+    let dead = shown(&server, "unhealthy").await;
+    let message = dead["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("panicked ") && message.ends_with(" ago: poisoned message 42"),
+        "{message}"
+    );
+    assert_eq!(server.get("/health/ready").await.status, 503);
+
+    let _restarted = consumer.spawn(std::future::pending::<()>());
+    let back = shown(&server, "healthy").await;
+    assert_eq!(back["metadata"]["starts"], 2);
+    assert_eq!(server.get("/health/ready").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_job_that_stops_succeeding_turns_unhealthy_with_its_last_error() {
+    use tower_vitals::checks::JobCheck;
+    let export = JobCheck::within(Duration::from_secs(1)).unwrap();
+    let server = serve_one("export", export.clone()).await;
+    export.succeeded();
+    shown(&server, "healthy").await;
+    export.failed("bucket refused the upload");
+    let failing = shown(&server, "degraded").await;
+    assert!(
+        failing["message"]
+            .as_str()
+            .unwrap()
+            .contains("bucket refused the upload")
+    );
+    // No success since: past the window the job is unhealthy, its last error shown.
+    let overdue = shown(&server, "unhealthy").await;
+    let message = overdue["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("no success for ") && message.contains("bucket refused"),
+        "{message}"
+    );
+    assert_eq!(server.get("/health/ready").await.status, 503);
+    export.succeeded();
+    shown(&server, "healthy").await;
+}
+
 #[tokio::test]
 async fn a_heartbeat_fails_when_its_loop_stops_and_recovers_when_it_beats_again() {
-    use tower_vitals::checks::Heartbeat;
+    use tower_vitals::checks::HeartbeatCheck;
     use tower_vitals::health::DetailPolicy;
     use tower_vitals::{HealthLayer, Selector};
 
-    let consumer = Heartbeat::every(Duration::from_millis(100)).unwrap();
+    let consumer = HeartbeatCheck::every(Duration::from_millis(100)).unwrap();
     let checker = HealthChecker::builder()
         .register(Check::new("consumer", consumer.clone()).tag("ready"))
         .cache_ttl(Duration::from_millis(20))
@@ -238,7 +316,7 @@ async fn a_heartbeat_fails_when_its_loop_stops_and_recovers_when_it_beats_again(
         .details(DetailPolicy::Always)
         .readiness(Selector::tagged("ready"));
     let server = common::serve(layer).await;
-    let start_loop = |heartbeat: Heartbeat| {
+    let start_loop = |heartbeat: HeartbeatCheck| {
         tokio::spawn(async move {
             for processed in 0u32.. {
                 heartbeat.beat_with([("processed", f64::from(processed))]);
@@ -246,20 +324,7 @@ async fn a_heartbeat_fails_when_its_loop_stops_and_recovers_when_it_beats_again(
             }
         })
     };
-    // Polls /health until the component shows `status` (a hang guard, not a time limit).
-    let until = |status: &'static str| {
-        let server = &server;
-        async move {
-            for _ in 0..1000 {
-                let report = server.get("/health").await.json();
-                if report["components"][0]["status"] == status {
-                    return report["components"][0].clone();
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            panic!("never {status}");
-        }
-    };
+    let until = |status| shown(&server, status);
 
     let worker = start_loop(consumer.clone());
     let alive = until("healthy").await;

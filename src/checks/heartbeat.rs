@@ -1,4 +1,4 @@
-//! [`Heartbeat`]: a dead-man's switch for work outside the request path.
+//! [`HeartbeatCheck`]: a dead-man's switch for work outside the request path.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,10 +34,10 @@ pub const MAX_HEARTBEAT_FIGURES: usize = 16;
 ///
 /// ```
 /// use std::time::Duration;
-/// use tower_vitals::checks::Heartbeat;
+/// use tower_vitals::checks::HeartbeatCheck;
 /// use tower_vitals::{Check, HealthChecker};
 ///
-/// let consumer = Heartbeat::every(Duration::from_secs(30))?;
+/// let consumer = HeartbeatCheck::every(Duration::from_secs(30))?;
 /// let checker = HealthChecker::builder()
 ///     .register(Check::new("orders-consumer", consumer.clone()))
 ///     .build()?;
@@ -47,14 +47,14 @@ pub const MAX_HEARTBEAT_FIGURES: usize = 16;
 /// # Ok::<(), tower_vitals::ConfigError>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct Heartbeat {
+pub struct HeartbeatCheck {
     inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
 struct Inner {
     period: Duration,
-    /// In nanoseconds; set by [`Heartbeat::grace`], seen by every clone.
+    /// In nanoseconds; set by [`HeartbeatCheck::grace`], seen by every clone.
     grace: AtomicU64,
     made: Instant,
     last: Mutex<Last>,
@@ -67,7 +67,7 @@ struct Last {
     figures: Vec<(String, f64)>,
 }
 
-impl Heartbeat {
+impl HeartbeatCheck {
     /// A heartbeat expected every `period` (1 ms to 7 days), with a grace of half the period.
     pub fn every(period: Duration) -> Result<Self, ConfigError> {
         let period = validate::duration("heartbeat period", period, PERIOD)?;
@@ -162,7 +162,7 @@ fn round_to_seconds(duration: Duration) -> Duration {
     }
 }
 
-impl HealthCheck for Heartbeat {
+impl HealthCheck for HeartbeatCheck {
     fn check(&self) -> CheckFuture<'_> {
         let result = self.judge();
         Box::pin(async move { Ok(result) })
@@ -176,7 +176,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_loop_that_stops_beating_fails_after_the_period_and_grace_and_recovers() {
-        let heartbeat = Heartbeat::every(Duration::from_secs(30)).unwrap();
+        let heartbeat = HeartbeatCheck::every(Duration::from_secs(30)).unwrap();
         assert_eq!(
             heartbeat.judge().status(),
             HealthStatus::Healthy,
@@ -226,15 +226,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_grace_is_settable_and_periods_are_bounded() {
-        let strict = Heartbeat::every(Duration::from_secs(10))
+        let strict = HeartbeatCheck::every(Duration::from_secs(10))
             .unwrap()
             .grace(Duration::ZERO)
             .unwrap();
         strict.beat();
         tokio::time::advance(Duration::from_millis(10_001)).await;
         assert_eq!(strict.judge().status(), HealthStatus::Unhealthy);
-        assert!(Heartbeat::every(Duration::ZERO).is_err());
-        assert!(Heartbeat::every(Duration::from_secs(8 * 24 * 3600)).is_err());
+        assert!(HeartbeatCheck::every(Duration::ZERO).is_err());
+        assert!(HeartbeatCheck::every(Duration::from_secs(8 * 24 * 3600)).is_err());
         let figures = (0..40).map(|i| (["a", "b", "c", "d"][i % 4], i as f64));
         strict.beat_with(figures);
         assert!(strict.judge().metadata().len() <= MAX_HEARTBEAT_FIGURES + 3);

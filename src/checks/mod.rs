@@ -37,6 +37,7 @@ mod grpc;
 mod heartbeat;
 #[cfg(feature = "http-client")]
 mod http;
+mod job;
 mod limit;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -58,6 +59,7 @@ mod sql;
     feature = "sqlx-sqlite"
 ))]
 mod sqlx;
+mod task;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls_cert;
@@ -70,10 +72,11 @@ pub use dns::DnsCheck;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub use grpc::GrpcCheck;
-pub use heartbeat::{Heartbeat, MAX_HEARTBEAT_FIGURES};
+pub use heartbeat::{HeartbeatCheck, MAX_HEARTBEAT_FIGURES};
 #[cfg(feature = "http-client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http-client")))]
 pub use http::HttpCheck;
+pub use job::JobCheck;
 pub use limit::Limit;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -99,6 +102,7 @@ pub use runtime::RuntimeCheck;
     )))
 )]
 pub use sqlx::{SqlxCheck, SqlxDatabase};
+pub use task::{TaskCheck, TaskOutcome};
 pub use tcp::TcpCheck;
 #[cfg(feature = "tls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
