@@ -91,6 +91,16 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A checker of one flapping check, `db`, run on every report, heard by `webhook`.
+fn flapping_checker(webhook: &WebhookNotifier) -> HealthChecker {
+    HealthChecker::builder()
+        .register(Check::new("db", flapping()).retries(0))
+        .on_change(webhook.listener())
+        .cache_ttl(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn changes_are_batched_posted_and_retried_until_accepted() {
     let (server, bodies, calls) = receiver(2).await;
@@ -99,12 +109,7 @@ async fn changes_are_batched_posted_and_retried_until_accepted() {
         .batch(10, Duration::from_millis(300))
         .build()
         .unwrap();
-    let checker = HealthChecker::builder()
-        .register(Check::new("db", flapping()).retries(0))
-        .on_change(webhook.listener())
-        .cache_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let checker = flapping_checker(&webhook);
     for _ in 0..3 {
         report_after_refresh(&checker).await; // healthy (first result), unhealthy, healthy
     }
@@ -150,12 +155,7 @@ async fn an_unreachable_receiver_costs_a_failed_batch_not_the_checks() {
         .batch(10, Duration::from_millis(50))
         .build()
         .unwrap();
-    let checker = HealthChecker::builder()
-        .register(Check::new("db", flapping()).retries(0))
-        .on_change(webhook.listener())
-        .cache_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let checker = flapping_checker(&webhook);
     checker.report().await;
     wait_for(|| webhook.stats().failed_batches == 1).await;
     let stats = webhook.stats();
@@ -186,12 +186,7 @@ async fn a_receiver_that_never_answers_holds_up_no_check() {
         .batch(1, Duration::from_millis(1))
         .build()
         .unwrap();
-    let checker = HealthChecker::builder()
-        .register(Check::new("db", flapping()).retries(0))
-        .on_change(webhook.listener())
-        .cache_ttl(Duration::ZERO)
-        .build()
-        .unwrap();
+    let checker = flapping_checker(&webhook);
     // Three changes, each posted to a receiver that holds it for 30 s: reports that waited
     // for the hook would take minutes; the guard is far below that, and far above a report.
     for _ in 0..3 {

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use crate::checker::{CheckFuture, HealthCheck};
 use crate::error::ConfigError;
 use crate::health_report::CheckResult;
-use crate::round::millis;
+use crate::round::{millis, readable};
 use crate::validate;
 
 /// The allowed periods and graces.
@@ -124,14 +124,14 @@ impl HeartbeatCheck {
         let last = inner.last.lock();
         let due = inner.period + Duration::from_nanos(inner.grace.load(Ordering::Relaxed));
         let quiet = last.at.unwrap_or(inner.made).elapsed();
-        let every = humantime::format_duration(round_to_seconds(inner.period));
+        let every = humantime::format_duration(readable(inner.period));
         let mut result = if quiet <= due {
             CheckResult::healthy()
         } else if last.at.is_some() {
-            let quiet = humantime::format_duration(round_to_seconds(quiet));
+            let quiet = humantime::format_duration(readable(quiet));
             CheckResult::unhealthy(format!("no heartbeat for {quiet}, expected every {every}"))
         } else {
-            let quiet = humantime::format_duration(round_to_seconds(quiet));
+            let quiet = humantime::format_duration(readable(quiet));
             CheckResult::unhealthy(format!(
                 "no heartbeat yet, {quiet} after it was set up, expected every {every}"
             ))
@@ -151,15 +151,6 @@ impl HeartbeatCheck {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Whole seconds from a second up, milliseconds below: what a reader wants to see.
-fn round_to_seconds(duration: Duration) -> Duration {
-    if duration >= Duration::from_secs(1) {
-        Duration::from_secs(duration.as_secs())
-    } else {
-        Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
-    }
 }
 
 impl HealthCheck for HeartbeatCheck {

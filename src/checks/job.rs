@@ -10,7 +10,7 @@ use crate::checker::{CheckFuture, HealthCheck};
 use crate::error::ConfigError;
 use crate::health_report::CheckResult;
 use crate::redact::redact;
-use crate::round::millis;
+use crate::round::{millis, readable};
 use crate::validate;
 
 /// The allowed windows.
@@ -98,8 +98,8 @@ impl JobCheck {
     fn judge(&self) -> CheckResult {
         let inner = &self.inner;
         let runs = inner.runs.lock();
-        let ago = |at: Instant| humantime::format_duration(whole_seconds(at.elapsed()));
-        let window = humantime::format_duration(whole_seconds(inner.window));
+        let ago = |at: Instant| humantime::format_duration(readable(at.elapsed()));
+        let window = humantime::format_duration(readable(inner.window));
         let failure = runs
             .last_failure
             .as_ref()
@@ -144,15 +144,6 @@ impl JobCheck {
             .with_metadata("successes", runs.successes)
             .with_metadata("failures", runs.failures)
             .with_metadata("window_ms", millis(inner.window))
-    }
-}
-
-/// Whole seconds from a second up, milliseconds below.
-fn whole_seconds(duration: Duration) -> Duration {
-    if duration >= Duration::from_secs(1) {
-        Duration::from_secs(duration.as_secs())
-    } else {
-        Duration::from_millis(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
