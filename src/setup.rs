@@ -60,6 +60,7 @@ pub struct SetupBuilder {
     config: HealthConfig,
     checker: HealthCheckerBuilder,
     steps: Vec<LayerStep>,
+    info: Option<AppInfo>,
 }
 
 impl std::fmt::Debug for SetupBuilder {
@@ -68,6 +69,7 @@ impl std::fmt::Debug for SetupBuilder {
             .field("config", &self.config)
             .field("checker", &self.checker)
             .field("layer_steps", &self.steps.len())
+            .field("info", &self.info)
             .finish()
     }
 }
@@ -79,6 +81,7 @@ impl Setup {
             config: HealthConfig::default(),
             checker: HealthChecker::builder(),
             steps: Vec::new(),
+            info: None,
         }
     }
 
@@ -185,9 +188,8 @@ impl SetupBuilder {
     /// `/health/info`, in the report and as `vitals_build_info` — with `HEALTH_GIT_COMMIT`,
     /// `HEALTH_BUILD_TIME` and `HEALTH_ENVIRONMENT` from the configuration.
     pub fn info(mut self, info: AppInfo) -> Self {
-        let config = self.config.clone();
-        self.steps
-            .push(Box::new(move |layer| layer.info(info.config(&config))));
+        // Completed from the configuration in force at build, whatever the order of the calls.
+        self.info = Some(info);
         self
     }
 
@@ -212,6 +214,9 @@ impl SetupBuilder {
         let mut health = HealthLayer::new(checker.clone())
             .metrics(metrics.clone())
             .config(&self.config)?;
+        if let Some(info) = self.info {
+            health = health.info(info.config(&self.config))?;
+        }
         for step in self.steps {
             health = step(health)?;
         }
@@ -231,6 +236,18 @@ impl SetupBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_info_is_completed_from_the_configuration_given_after_it() {
+        let mut config = HealthConfig::default();
+        config.environment = Some("staging".to_owned());
+        let setup = Setup::builder()
+            .info(crate::app_info!())
+            .config(config)
+            .build()
+            .unwrap();
+        assert!(format!("{:?}", setup.health_layer()).contains("staging"));
+    }
 
     #[test]
     fn a_layer_step_that_fails_fails_the_build() {
