@@ -242,7 +242,7 @@ mod tests {
         let mut config = HealthConfig::default();
         config.environment = Some("staging".to_owned());
         let setup = Setup::builder()
-            .info(crate::app_info!())
+            .info(AppInfo::new("shop", "1.0.0"))
             .config(config)
             .build()
             .unwrap();
