@@ -81,6 +81,20 @@ pub struct CheckResult {
     status: HealthStatus,
     message: Option<String>,
     metadata: Map<String, Value>,
+    figures: Vec<(String, f64)>,
+}
+
+/// At most this many [figures](CheckResult::with_figure) are kept from one result.
+pub const MAX_FIGURES: usize = 16;
+
+/// Whether `name` may name a figure: `[a-z_][a-z0-9_]*`, 1 to 64 characters.
+fn valid_figure(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    (1..=64).contains(&bytes.len())
+        && !bytes[0].is_ascii_digit()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
 }
 
 impl CheckResult {
@@ -90,6 +104,7 @@ impl CheckResult {
             status,
             message: None,
             metadata: Map::new(),
+            figures: Vec::new(),
         }
     }
 
@@ -129,6 +144,44 @@ impl CheckResult {
         self
     }
 
+    /// Adds a figure: a number shown in the component's `metadata` like
+    /// [`with_metadata`](Self::with_metadata), and also on `/metrics` as
+    /// `vitals_health_component_figure{component="…",figure="<name>"}` — a queue's depth, the
+    /// age of a heartbeat, a cache's hit rate. Names are `[a-z_][a-z0-9_]*` of at most 64
+    /// characters, with the unit last (`oldest_age_seconds`); at most [`MAX_FIGURES`] per
+    /// result, the same name twice keeps the last. A name outside those rules, or a value
+    /// that is not finite, is left out of `/metrics` (it still shows in the metadata).
+    ///
+    /// ```
+    /// use tower_vitals::CheckResult;
+    ///
+    /// let result = CheckResult::healthy().with_figure("depth", 12.0);
+    /// assert_eq!(result.metadata()["depth"], 12.0);
+    /// assert_eq!(result.figures(), [("depth".to_owned(), 12.0)]);
+    /// assert!(CheckResult::healthy().with_figure("Depth!", 1.0).figures().is_empty());
+    /// ```
+    #[must_use]
+    pub fn with_figure(mut self, name: impl Into<String>, value: f64) -> Self {
+        let name = name.into();
+        if let Some(number) = serde_json::Number::from_f64(value) {
+            self.metadata.insert(name.clone(), Value::Number(number));
+        }
+        if !valid_figure(&name) || !value.is_finite() {
+            return self;
+        }
+        if let Some(slot) = self.figures.iter_mut().find(|(n, _)| *n == name) {
+            slot.1 = value;
+        } else if self.figures.len() < MAX_FIGURES {
+            self.figures.push((name, value));
+        }
+        self
+    }
+
+    /// The figures, in the order they were added.
+    pub fn figures(&self) -> &[(String, f64)] {
+        &self.figures
+    }
+
     /// The status.
     pub fn status(&self) -> HealthStatus {
         self.status
@@ -146,6 +199,11 @@ impl CheckResult {
 
     pub(crate) fn into_parts(self) -> (HealthStatus, Option<String>, Map<String, Value>) {
         (self.status, self.message, self.metadata)
+    }
+
+    /// The figures, taken out before [`into_parts`](Self::into_parts).
+    pub(crate) fn take_figures(&mut self) -> Vec<(String, f64)> {
+        std::mem::take(&mut self.figures)
     }
 }
 
@@ -191,6 +249,10 @@ pub struct ComponentStatus {
     pub reason: Option<String>,
     /// The recent runs, summarised.
     pub history: HistorySummary,
+    /// The last result's [figures](CheckResult::with_figure), for `/metrics` (they show in
+    /// `metadata` too).
+    #[serde(skip)]
+    pub figures: Vec<(String, f64)>,
 }
 
 /// A check's recent runs (the last 32 by default,
@@ -241,6 +303,27 @@ pub(crate) fn rfc3339_opt<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_are_bounded_named_and_finite() {
+        let mut result = CheckResult::healthy()
+            .with_figure("depth", 1.0)
+            .with_figure("depth", 2.0)
+            .with_figure("9lives", 1.0)
+            .with_figure("lag", f64::NAN);
+        assert_eq!(result.figures(), [("depth".to_owned(), 2.0)]);
+        assert_eq!(result.metadata()["9lives"], 1.0, "still in the metadata");
+        assert!(
+            !result.metadata().contains_key("lag"),
+            "NaN is no JSON number"
+        );
+        for i in 0..40 {
+            result = result.with_figure(format!("f{i}"), f64::from(i));
+        }
+        assert_eq!(result.figures().len(), MAX_FIGURES);
+        assert_eq!(result.take_figures().len(), MAX_FIGURES);
+        assert!(result.figures().is_empty());
+    }
 
     #[test]
     fn worst_of_nothing_is_healthy() {

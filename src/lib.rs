@@ -108,7 +108,7 @@ pub use error::ConfigError;
 pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use health_report::{
-    CheckResult, ComponentStatus, HealthStatus, HistorySummary, SystemHealthStatus,
+    CheckResult, ComponentStatus, HealthStatus, HistorySummary, MAX_FIGURES, SystemHealthStatus,
 };
 pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};

@@ -339,6 +339,27 @@ async fn a_heartbeat_fails_when_its_loop_stops_and_recovers_when_it_beats_again(
         "{message}"
     );
     assert_eq!(server.get("/health/ready").await.status, 503);
+    // The same figures on /metrics, one gauge family labelled by component and figure; the age
+    // is past the 100 ms the check expects, as the status says.
+    let scrape = server.get("/metrics").await;
+    assert_eq!(scrape.status, 200);
+    let text = String::from_utf8(scrape.body).unwrap();
+    let figure = |name: &str| -> f64 {
+        let series =
+            format!(r#"vitals_health_component_figure{{component="consumer",figure="{name}"}} "#);
+        let line = text.lines().find(|line| line.starts_with(&series));
+        line.unwrap_or_else(|| panic!("no {series} in\n{text}"))[series.len()..]
+            .parse()
+            .unwrap()
+    };
+    assert!(figure("last_beat_age_seconds") > 0.1, "{text}");
+    let processed = dead["metadata"]["processed"].as_f64().unwrap();
+    assert_eq!(
+        figure("processed"),
+        processed,
+        "the loop's figure, as in /health"
+    );
+    assert!(text.contains("# TYPE vitals_health_component_figure gauge\n"));
 
     let _worker = start_loop(consumer);
     until("healthy").await;

@@ -88,6 +88,7 @@ pub(crate) struct Record {
     pub(crate) status: HealthStatus,
     pub(crate) message: Option<String>,
     pub(crate) metadata: Map<String, Value>,
+    pub(crate) figures: Vec<(String, f64)>,
     pub(crate) duration: Duration,
     pub(crate) completed: Instant,
     pub(crate) consecutive_failures: u32,
@@ -351,8 +352,10 @@ impl Slot {
     /// Stores a run's outcome, applying the failure/recovery thresholds.
     fn finish(&self, outcome: Outcome) {
         let spec = &self.spec;
+        let mut figures = Vec::new();
         let (raw, message, metadata) = match outcome.result {
-            Ok(result) => {
+            Ok(mut result) => {
+                figures = result.take_figures();
                 let (status, message, mut metadata) = result.into_parts();
                 let message = message.as_deref().map(redact);
                 redact_metadata(&mut metadata);
@@ -406,6 +409,7 @@ impl Slot {
             status,
             message,
             metadata,
+            figures,
             duration: outcome.duration,
             completed: outcome.finished,
             consecutive_failures: state.consecutive_failures,
@@ -493,6 +497,25 @@ impl Slot {
         }
     }
 
+    /// Why a non-healthy record is not healthy, for the report's reason.
+    fn failing_reason(&self, record: &Record, lasted: Duration) -> String {
+        let spec = &self.spec;
+        format!(
+            "{} {} for {:.0} s: {} ({} failed run{} in a row, threshold {})",
+            spec.name,
+            record.status,
+            lasted.as_secs_f64(),
+            record.message.as_deref().unwrap_or("no message"),
+            record.consecutive_failures,
+            if record.consecutive_failures == 1 {
+                ""
+            } else {
+                "s"
+            },
+            spec.failure_threshold,
+        )
+    }
+
     /// The report entry for a view, as of `now` (wall clock `wall`).
     pub(crate) fn component(
         &self,
@@ -517,6 +540,7 @@ impl Slot {
             since: None,
             reason: None,
             history,
+            figures: Vec::new(),
         };
         match view.record {
             Some(record)
@@ -542,25 +566,13 @@ impl Slot {
                 component.message = record.message.clone();
                 component.response_time_ms = millis(record.duration);
                 component.metadata = record.metadata.clone();
+                component.figures = record.figures.clone();
                 component.checked_at = wall.checked_sub(age);
                 component.age_ms = millis(age);
                 component.consecutive_failures = record.consecutive_failures;
                 component.since = wall.checked_sub(lasted);
                 if record.status != HealthStatus::Healthy {
-                    component.reason = Some(format!(
-                        "{} {} for {:.0} s: {} ({} failed run{} in a row, threshold {})",
-                        spec.name,
-                        record.status,
-                        lasted.as_secs_f64(),
-                        record.message.as_deref().unwrap_or("no message"),
-                        record.consecutive_failures,
-                        if record.consecutive_failures == 1 {
-                            ""
-                        } else {
-                            "s"
-                        },
-                        spec.failure_threshold,
-                    ));
+                    component.reason = Some(self.failing_reason(&record, lasted));
                 }
             }
             None => {

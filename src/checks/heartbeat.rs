@@ -28,7 +28,8 @@ pub const MAX_HEARTBEAT_FIGURES: usize = 16;
 /// 30 s`), healthy again at the next beat. Until the first beat the same window counts from
 /// when the heartbeat was made, so a loop that never starts is seen too. Metadata:
 /// `last_beat_ms` (how long ago), `beats`, and the figures of the last
-/// [`beat_with`](Self::beat_with).
+/// [`beat_with`](Self::beat_with); on `/metrics`, `last_beat_age_seconds` and those figures
+/// (see [`CheckResult::with_figure`](crate::CheckResult::with_figure)).
 ///
 /// A cheap `Clone` handle: give one to the loop and register another.
 ///
@@ -137,13 +138,15 @@ impl HeartbeatCheck {
             ))
         };
         if let Some(at) = last.at {
-            result = result.with_metadata("last_beat_ms", millis(at.elapsed()));
+            result = result
+                .with_metadata("last_beat_ms", millis(at.elapsed()))
+                .with_figure("last_beat_age_seconds", at.elapsed().as_secs_f64());
         }
         result = result
             .with_metadata("beats", last.beats)
             .with_metadata("period_ms", millis(inner.period));
         for (name, value) in &last.figures {
-            result = result.with_metadata(name.clone(), *value);
+            result = result.with_figure(name.clone(), *value);
         }
         result
     }
@@ -205,6 +208,17 @@ mod tests {
             Some("no heartbeat for 1m 35s, expected every 30s")
         );
         assert_eq!(stopped.metadata()["last_beat_ms"], 95_000.0);
+        assert!(
+            stopped
+                .figures()
+                .contains(&("last_beat_age_seconds".to_owned(), 95.0)),
+            "{:?}",
+            stopped.figures()
+        );
+        assert!(
+            stopped.figures().contains(&("processed".to_owned(), 12.0)),
+            "the loop's own figures"
+        );
 
         heartbeat.beat();
         assert_eq!(

@@ -26,7 +26,7 @@ const WINDOW: validate::Range<Duration> = (
 /// window counts from when the check was made. A run that failed while the last success is
 /// still within the window is degraded: readiness holds, the failure shows. Metadata:
 /// `last_success_ms` and `last_failure_ms` (how long ago), `successes`, `failures`,
-/// `last_error` (redacted).
+/// `last_error` (redacted); on `/metrics`, `last_success_age_seconds`.
 ///
 /// A cheap `Clone` handle: give one to the job and register another.
 ///
@@ -133,7 +133,9 @@ impl JobCheck {
             CheckResult::healthy()
         };
         if let Some(at) = runs.last_success {
-            result = result.with_metadata("last_success_ms", millis(at.elapsed()));
+            result = result
+                .with_metadata("last_success_ms", millis(at.elapsed()))
+                .with_figure("last_success_age_seconds", at.elapsed().as_secs_f64());
         }
         if let Some((at, error)) = &runs.last_failure {
             result = result

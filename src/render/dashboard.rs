@@ -150,6 +150,7 @@ mod tests {
             since: None,
             reason: None,
             history: crate::health_report::HistorySummary::default(),
+            figures: Vec::new(),
         }
     }
 

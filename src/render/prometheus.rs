@@ -74,8 +74,9 @@ impl Default for Prometheus {
 }
 
 /// Label names the exposition's own families use: a constant label may not take one.
-const TAKEN_LABELS: [&str; 23] = [
+const TAKEN_LABELS: [&str; 24] = [
     "route",
+    "figure",
     "method",
     "status_class",
     "status_code",
@@ -427,6 +428,22 @@ impl Exposition<'_> {
                 out.sample("health_component_status", "", &labels, value);
             }
         }
+        out.family(
+            "health_component_figure",
+            "gauge",
+            "Figures a check reported with its last result (a queue's depth, a heartbeat's age…), as of that run.",
+        );
+        for component in &self.report.components {
+            for (figure, value) in &component.figures {
+                let labels = [("component", component.name.as_str()), ("figure", figure)];
+                out.sample("health_component_figure", "", &labels, *value);
+            }
+        }
+        self.check_runs(out);
+    }
+
+    /// The families about each check's runs: duration, runs, poll time, failures.
+    fn check_runs(&self, out: &mut Writer<'_>) {
         out.family(
             "health_check_duration_seconds",
             "gauge",

@@ -101,6 +101,7 @@ fn component(name: &str, status: HealthStatus) -> ComponentStatus {
         since: None,
         reason: None,
         history: Default::default(),
+        figures: vec![],
     }
 }
 
@@ -122,12 +123,20 @@ fn render(names: &[String], metrics: Option<&MetricsSnapshot>) -> String {
 }
 
 fn render_as(names: &[String], metrics: Option<&MetricsSnapshot>, format: TextFormat) -> String {
+    render_report(&report(names), metrics, format)
+}
+
+fn render_report(
+    report: &SystemHealthStatus,
+    metrics: Option<&MetricsSnapshot>,
+    format: TextFormat,
+) -> String {
     Exposition {
         prefix: "vitals_",
         constant_labels: "",
         otel_scheme: None,
         metrics,
-        report: &report(names),
+        report,
         counters: &[],
         process: None,
         uptime: Duration::from_secs(3),
@@ -233,6 +242,46 @@ fn families_have_help_and_type_and_histograms_add_up() {
     );
     assert!(text.contains("# TYPE vitals_http_server_request_duration_seconds histogram\n"));
     assert!(text.lines().filter(|l| l.starts_with("# TYPE")).count() >= 15);
+}
+
+#[test]
+fn a_components_figures_are_one_gauge_family_labelled_by_component_and_figure() {
+    let mut report = report(&["orders-queue".into(), "db".into()]);
+    report.components[0].figures = vec![
+        ("depth".into(), 1200.0),
+        ("oldest_age_seconds".into(), 42.5),
+    ];
+    let text = render_report(&report, None, TextFormat::Prometheus);
+    assert_eq!(
+        text.matches("# TYPE vitals_health_component_figure gauge\n")
+            .count(),
+        1
+    );
+    let figures: Vec<_> = parse(&text)
+        .into_iter()
+        .filter(|(n, _, _)| n == "vitals_health_component_figure")
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            (
+                "vitals_health_component_figure".to_owned(),
+                vec![
+                    ("component".to_owned(), "orders-queue".to_owned()),
+                    ("figure".to_owned(), "depth".to_owned())
+                ],
+                1200.0
+            ),
+            (
+                "vitals_health_component_figure".to_owned(),
+                vec![
+                    ("component".to_owned(), "orders-queue".to_owned()),
+                    ("figure".to_owned(), "oldest_age_seconds".to_owned())
+                ],
+                42.5
+            ),
+        ]
+    );
 }
 
 #[test]
