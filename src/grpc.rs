@@ -14,7 +14,8 @@ use crate::validate;
 /// readiness checks, and each named gRPC service from its own checks. A service is `SERVING`
 /// while its checks are healthy or degraded, `NOT_SERVING` when one is unhealthy, `UNKNOWN`
 /// while one has no result yet, and every service is `NOT_SERVING` while the checker is marked
-/// not ready (draining).
+/// not ready (from the first moment of a [`Drain`](crate::Drain)) or a
+/// [warm-up gate](HealthChecker::warm_up) is pending.
 /// Updates follow status changes at once and are refreshed every interval (default 1 s).
 ///
 /// ```no_run

@@ -284,6 +284,28 @@ pub struct SystemHealthStatus {
     pub duration_ms: f64,
     /// The components, in registration order.
     pub components: Vec<ComponentStatus>,
+    /// The [warm-up gates](crate::HealthChecker::warm_up) still pending, oldest first (while
+    /// any is, `accepting_traffic` is `false`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warming_up: Vec<WarmUpStatus>,
+}
+
+/// A gate still pending, from [`HealthChecker::warming_up`](crate::HealthChecker::warming_up).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WarmUpStatus {
+    /// The gate's name.
+    pub name: String,
+    /// How long it has been pending, in milliseconds.
+    pub pending_ms: f64,
+    /// Its budget, in milliseconds, if it was given one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_ms: Option<f64>,
+    /// `true` once the [`WarmUp`](crate::WarmUp) was dropped without
+    /// [`done`](crate::WarmUp::done): the gate stays
+    /// pending for good, as the work it stood for never finished.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub abandoned: bool,
 }
 
 pub(crate) fn rfc3339<S: Serializer>(time: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
@@ -351,6 +373,7 @@ mod tests {
             timestamp: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_500),
             duration_ms: 0.5,
             components: vec![],
+            warming_up: vec![],
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["timestamp"], "1970-01-01T00:00:01.500Z");

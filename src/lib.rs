@@ -98,7 +98,7 @@ pub use checker::{
     Check, CheckCounters, CheckError, CheckFuture, HealthCheck, HealthChecker,
     HealthCheckerBuilder, Incident, IntoCheckResult, Lifecycle, MAX_NAME_CHARS,
     MAX_TIMELINE_POINTS, Phase, Selector, StatusChange, StatusTimeline, TimelinePoint,
-    TimelineSettings, check_time_left,
+    TimelineSettings, WarmUp, check_time_left,
 };
 pub use config::{HealthConfig, env_name};
 pub use drain::{Drain, DrainBuilder, Stopped};
@@ -109,6 +109,7 @@ pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use health_report::{
     CheckResult, ComponentStatus, HealthStatus, HistorySummary, MAX_FIGURES, SystemHealthStatus,
+    WarmUpStatus,
 };
 pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};

@@ -187,3 +187,76 @@ async fn grpc_calls_inside_the_router_are_labelled_by_service() {
     bridge.abort();
     server.abort();
 }
+
+/// The next status a Watch stream sends (a guard of 20 s against a hang, not a time limit).
+async fn next_status(watch: &mut tonic::Streaming<tonic_health::pb::HealthCheckResponse>) -> i32 {
+    tokio::time::timeout(Duration::from_secs(20), watch.message())
+        .await
+        .expect("a status within the guard")
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+/// Waiting for a warm-up gate, then at the first moment of a drain, every service the bridge
+/// reports turns NOT_SERVING (hyperium/tonic#1693) while the app is still served.
+#[tokio::test]
+async fn every_service_is_not_serving_while_warming_up_and_from_the_drains_first_moment() {
+    let checker = HealthChecker::builder()
+        .register(Check::new("orders-db", || async {}).tag("orders"))
+        .register(Check::new("payments-api", || async {}).tag("payments"))
+        .build()
+        .unwrap();
+    let warm_up = checker.warm_up("catalogue-load").unwrap();
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let bridge = GrpcHealth::new(checker.clone(), reporter)
+        .service("shop.Orders", Selector::tagged("orders"))
+        .service("shop.Payments", Selector::tagged("payments"))
+        .spawn();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(
+        Server::builder()
+            .accept_http1(true)
+            .layer(HealthLayer::new(checker.clone()))
+            .add_service(health_service)
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let mut client = connect(addr).await;
+    let mut watches = Vec::new();
+    for service in ["", "shop.Orders", "shop.Payments"] {
+        watches.push(client.watch(request(service)).await.unwrap().into_inner());
+    }
+    // Each stream's first status, then the next until SERVING: NOT_SERVING (or UNKNOWN until
+    // the bridge's first pass) while the gate is pending.
+    for watch in &mut watches {
+        let first = next_status(watch).await;
+        assert_ne!(first, ServingStatus::Serving as i32, "warming up");
+    }
+    let ready = reqwest::get(format!("http://{addr}/health/ready"))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    warm_up.done();
+    for watch in &mut watches {
+        let mut status = next_status(watch).await;
+        while status != ServingStatus::Serving as i32 {
+            status = next_status(watch).await;
+        }
+    }
+
+    let drain = tower_vitals::Drain::builder(checker.clone())
+        .delay(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    drain.begin();
+    for watch in &mut watches {
+        assert_eq!(next_status(watch).await, ServingStatus::NotServing as i32);
+    }
+    for service in ["", "shop.Orders", "shop.Payments"] {
+        let status = client.check(request(service)).await.unwrap().into_inner();
+        assert_eq!(status.status, ServingStatus::NotServing as i32, "{service}");
+    }
+    bridge.abort();
+    server.abort();
+}

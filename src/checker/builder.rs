@@ -273,6 +273,7 @@ impl HealthCheckerBuilder {
                 timeline: self.timeline,
                 incidents,
                 changes,
+                gates: Arc::default(),
             }),
         })
     }

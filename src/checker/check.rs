@@ -214,7 +214,7 @@ impl CheckSpec {
     }
 }
 
-fn validate_name(name: &str) -> Result<(), ConfigError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), ConfigError> {
     let reason = if name.is_empty() {
         Some("it is empty")
     } else if name.chars().count() > MAX_NAME_CHARS {

@@ -17,6 +17,7 @@ mod select;
 mod slot;
 mod time_left;
 mod timeline;
+mod warm_up;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,9 +35,10 @@ pub use listen::StatusChange;
 pub use select::Selector;
 pub use time_left::check_time_left;
 pub use timeline::{StatusTimeline, TimelinePoint, TimelineSettings};
+pub use warm_up::WarmUp;
 
 use self::slot::{Begin, Slot, View};
-use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus, WarmUpStatus};
 use crate::round::millis;
 
 /// Runs the registered checks and reports on them. A cheap `Clone` handle: clones share the
@@ -81,8 +83,10 @@ struct Shared {
     timeline: TimelineSettings,
     /// Every check's incidents.
     incidents: Arc<parking_lot::Mutex<incidents::IncidentLog>>,
-    /// Woken on every status change and ready switch.
+    /// Woken on every status change, ready switch and warm-up gate opened or closed.
     changes: Arc<tokio::sync::Notify>,
+    /// Warm-up gates still pending.
+    gates: Arc<warm_up::Gates>,
 }
 
 impl HealthChecker {
@@ -220,9 +224,48 @@ impl HealthChecker {
     }
 
     /// `false` between [`mark_not_ready`](Self::mark_not_ready) and
-    /// [`mark_ready`](Self::mark_ready).
+    /// [`mark_ready`](Self::mark_ready), and while a [warm-up gate](Self::warm_up) is pending.
     pub fn accepting_traffic(&self) -> bool {
-        self.shared.accepting_traffic.load(Ordering::SeqCst)
+        self.shared.accepting_traffic.load(Ordering::SeqCst) && !self.shared.gates.any()
+    }
+
+    /// Why readiness answers 503 whatever the checks say, if it does: `marked not ready`, or
+    /// the pending warm-up gates (`warming up: cache-preload (12s), model (3s)`).
+    pub fn not_ready_reason(&self) -> Option<String> {
+        if !self.shared.accepting_traffic.load(Ordering::SeqCst) {
+            return Some("marked not ready".to_owned());
+        }
+        self.warming_up_reason()
+    }
+
+    /// The pending warm-up gates as a probe names them, while one is.
+    pub(crate) fn warming_up_reason(&self) -> Option<String> {
+        self.shared.gates.reason()
+    }
+
+    /// Opens a warm-up gate named `name` (a check name's rules: 1 to 128 characters, no control
+    /// characters): readiness and the startup probe answer 503 until [`WarmUp::done`]. Several
+    /// gates may be pending, under the same name too.
+    ///
+    /// ```
+    /// use tower_vitals::HealthChecker;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), tower_vitals::ConfigError> {
+    /// let checker = HealthChecker::builder().build()?;
+    /// let gate = checker.warm_up("model-load")?;
+    /// assert_eq!(checker.not_ready_reason().as_deref(), Some("warming up: model-load (0s)"));
+    /// gate.done();
+    /// assert_eq!(checker.not_ready_reason(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn warm_up(&self, name: &str) -> Result<WarmUp, crate::error::ConfigError> {
+        self.shared.gates.open(name, self.shared.changes.clone())
+    }
+
+    /// The warm-up gates still pending, oldest first.
+    pub fn warming_up(&self) -> Vec<WarmUpStatus> {
+        self.shared.gates.statuses()
     }
 
     /// Time since the checker was built.
@@ -378,6 +421,7 @@ impl HealthChecker {
             timestamp: wall,
             duration_ms: millis(now - started),
             components,
+            warming_up: self.warming_up(),
         }
     }
 }

@@ -42,7 +42,8 @@
 //! | `vitals_health_check_duration_seconds` | gauge (last run) | `component` |
 //! | `vitals_health_check_runs_total` | counter | `component` |
 //! | `vitals_health_check_failures_total` | counter | `component` |
-//! | `vitals_health_accepting_traffic` | gauge, 0 while marked not ready | — |
+//! | `vitals_health_accepting_traffic` | gauge, 0 while marked not ready or warming up | — |
+//! | `vitals_health_warm_up_pending_seconds` | gauge: how long each pending warm-up gate has held readiness (only while one is) | `gate` |
 //! | `vitals_uptime_seconds` | gauge | — |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`, `process_start_time_seconds` | the standard process families | — |
 //!

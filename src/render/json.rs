@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use crate::checker::{CheckCounters, Incident, Lifecycle, Phase, StatusTimeline};
-use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus};
+use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus, WarmUpStatus};
 use crate::info::AppInfo;
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot, TrafficTimeline};
 use crate::probe::RuntimeStats;
@@ -18,13 +18,13 @@ use crate::vitals::{ProcessFigures, ProcessTimeline, Source, Vitals};
 pub(crate) const LIVE: &[u8] = br#"{"status":"healthy"}"#;
 
 /// The readiness body: `{"status":…,"ready":…}`, plus `reason` when the service was marked
-/// not ready and `components` when verbose.
+/// not ready or is warming up, and `components` when verbose.
 #[derive(Serialize)]
 pub(crate) struct Readiness<'a> {
     pub(crate) status: HealthStatus,
     pub(crate) ready: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) reason: Option<&'static str>,
+    pub(crate) reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) components: Option<&'a [ComponentStatus]>,
 }
@@ -48,6 +48,9 @@ struct Detailed<'a> {
     timestamp: std::time::SystemTime,
     duration_ms: f64,
     components: &'a [ComponentStatus],
+    /// The pending warm-up gates (at most [`MAX_GATES_SHOWN`]).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    warming_up: &'a [WarmUpStatus],
     #[serde(skip_serializing_if = "Option::is_none")]
     performance: Option<Performance>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,11 +92,15 @@ impl<'a> Detailed<'a> {
             timestamp: health.timestamp,
             duration_ms: health.duration_ms,
             components: &health.components,
+            warming_up: &health.warming_up[..health.warming_up.len().min(MAX_GATES_SHOWN)],
             performance: metrics.map(Performance::from),
             cache: metrics.map(|m| Cache::from(&m.cache)),
         }
     }
 }
+
+/// The most pending warm-up gates a report lists.
+const MAX_GATES_SHOWN: usize = 100;
 
 /// The detailed report body.
 pub(crate) fn report(vitals: &Vitals) -> Vec<u8> {
@@ -399,10 +406,15 @@ pub(crate) fn broken(reason: &str) -> Vec<u8> {
 /// The startup probe's body once started.
 pub(crate) const STARTED: &[u8] = br#"{"status":"started","started":true}"#;
 
-/// The startup probe's body while starting.
-pub(crate) fn starting(status: HealthStatus) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "status": status, "started": false }))
-        .expect("startup serialises")
+/// The startup probe's body while starting, with the pending warm-up gates when there are.
+pub(crate) fn starting(status: HealthStatus, reason: Option<&str>) -> Vec<u8> {
+    let body = match reason {
+        None => serde_json::json!({ "status": status, "started": false }),
+        Some(reason) => {
+            serde_json::json!({ "status": status, "started": false, "reason": reason })
+        }
+    };
+    serde_json::to_vec(&body).expect("startup serialises")
 }
 
 /// The body of a 401 answer.

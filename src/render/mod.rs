@@ -200,7 +200,7 @@ pub(crate) fn broken(reason: &str) -> Rendered {
 pub(crate) fn readiness(
     status: HealthStatus,
     ready: bool,
-    reason: Option<&'static str>,
+    reason: Option<&str>,
     components: Option<&[crate::health_report::ComponentStatus]>,
 ) -> Rendered {
     let body = json::Readiness {
@@ -212,11 +212,11 @@ pub(crate) fn readiness(
     Rendered::json(body.to_vec())
 }
 
-/// The startup probe's body, started or not.
-pub(crate) fn startup(started: Option<HealthStatus>) -> Rendered {
-    match started {
+/// The startup probe's body: started, or the startup checks' status and why it waits.
+pub(crate) fn startup(starting: Option<(HealthStatus, Option<&str>)>) -> Rendered {
+    match starting {
         None => Rendered::json(Bytes::from_static(json::STARTED)),
-        Some(status) => Rendered::json(json::starting(status)),
+        Some((status, reason)) => Rendered::json(json::starting(status, reason)),
     }
 }
 

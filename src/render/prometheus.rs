@@ -324,6 +324,9 @@ impl Prometheus {
 
 const STATES: [HealthStatus; 4] = HealthStatus::ALL;
 
+/// The most pending warm-up gates shown, as in the JSON report.
+const MAX_GATES: usize = 100;
+
 /// What one exposition is made of.
 pub(crate) struct Exposition<'a> {
     pub(crate) prefix: &'a str,
@@ -409,10 +412,22 @@ impl Exposition<'_> {
         out.family(
             "health_accepting_traffic",
             "gauge",
-            "0 while the service is marked not ready (draining), else 1.",
+            "0 while the service is marked not ready (draining) or warming up, else 1.",
         );
         let accepting = f64::from(u8::from(self.report.accepting_traffic));
         out.sample("health_accepting_traffic", "", &[], accepting);
+        if !self.report.warming_up.is_empty() {
+            out.family(
+                "health_warm_up_pending_seconds",
+                "gauge",
+                "How long each pending warm-up gate has held readiness.",
+            );
+            for gate in self.report.warming_up.iter().take(MAX_GATES) {
+                let labels = [("gate", gate.name.as_str())];
+                let seconds = gate.pending_ms / 1e3;
+                out.sample("health_warm_up_pending_seconds", "", &labels, seconds);
+            }
+        }
         out.family(
             "health_component_status",
             "gauge",

@@ -293,6 +293,7 @@ impl VitalsGatherer {
             timestamp: crate::clock::now(),
             duration_ms: 0.0,
             components: Vec::new(),
+            warming_up: self.inner.checker.warming_up(),
         }
     }
 }

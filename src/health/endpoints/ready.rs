@@ -47,16 +47,18 @@ fn readiness(
     status: HealthStatus,
     report: Option<&SystemHealthStatus>,
 ) -> Response<Bytes> {
-    let accepting = checker.accepting_traffic();
-    let code = if accepting {
-        settings.code(status)
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    let reason = match checker.accepting_traffic() {
+        true => None,
+        false => checker.not_ready_reason(),
+    };
+    let code = match reason {
+        None => settings.code(status),
+        Some(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     let body = render::readiness(
         status,
         code.is_success(),
-        (!accepting).then_some("marked not ready"),
+        reason.as_deref(),
         report.map(|report| report.components.as_slice()),
     );
     frame(code, body, head)

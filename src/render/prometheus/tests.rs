@@ -115,6 +115,7 @@ fn report(names: &[String]) -> SystemHealthStatus {
             .iter()
             .map(|n| component(n, HealthStatus::Degraded))
             .collect(),
+        warming_up: vec![],
     }
 }
 
