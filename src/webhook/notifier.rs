@@ -390,18 +390,7 @@ fn request(settings: &Settings, body: &Bytes) -> Request<Full<Bytes>> {
 fn headers(given: &[(String, String)]) -> Result<Vec<(HeaderName, HeaderValue)>, ConfigError> {
     given
         .iter()
-        .map(|(name, value)| {
-            let invalid = |reason| ConfigError::InvalidHeader {
-                name: name.clone(),
-                reason,
-            };
-            let name = HeaderName::try_from(name.as_str())
-                .map_err(|_| invalid("not a valid header name"))?;
-            let mut value = HeaderValue::try_from(value.as_str())
-                .map_err(|_| invalid("its value has characters a header cannot carry"))?;
-            value.set_sensitive(true);
-            Ok((name, value))
-        })
+        .map(|(name, value)| crate::uri::header(name, value, true))
         .collect()
 }
 
