@@ -43,6 +43,7 @@ mod limit;
 mod postgres;
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process;
+mod queue;
 #[cfg(feature = "redis")]
 mod redis;
 mod runtime;
@@ -84,6 +85,7 @@ pub use postgres::PostgresCheck;
 #[cfg(all(feature = "process", target_os = "linux"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "process", target_os = "linux"))))]
 pub use process::{DiskSpaceCheck, ProcessCheck};
+pub use queue::{QueueCheck, QueueFigures};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisCheck;
