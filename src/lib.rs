@@ -34,6 +34,7 @@
 //! | `sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite` | no | `SqlxCheck` on the app's sqlx 0.9 pool (Rust 1.94+): the query stopped on the server, the real connect error, the pool's figures |
 //! | `redis` | no | `RedisCheck`: `PING` through redis' `ConnectionManager` (reconnects after a restart) |
 //! | `opentelemetry` | no | exemplars from the current OpenTelemetry context (opentelemetry 0.33; with `tracing-opentelemetry` 0.34, the entered span's) |
+//! | `tower-resilience` | no | `CircuitBreakerCheck`: tower-resilience's circuit breakers as one component |
 //!
 //! # Quick start (Axum)
 //!

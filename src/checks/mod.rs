@@ -29,6 +29,8 @@
 )]
 
 mod budget;
+#[cfg(feature = "tower-resilience")]
+mod circuit_breaker;
 #[cfg(feature = "deadpool-postgres")]
 mod deadpool_postgres;
 mod dns;
@@ -66,6 +68,9 @@ mod tcp;
 mod tls_cert;
 mod traffic;
 
+#[cfg(feature = "tower-resilience")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-resilience")))]
+pub use circuit_breaker::{CircuitBreakerCheck, MAX_BREAKERS};
 #[cfg(feature = "deadpool-postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "deadpool-postgres")))]
 pub use deadpool_postgres::DeadpoolPostgresCheck;
