@@ -76,17 +76,32 @@ impl Limit {
         }
     }
 
+    /// Where degraded begins.
+    pub(crate) fn degraded(&self) -> f64 {
+        self.degraded
+    }
+
+    /// Where unhealthy begins.
+    pub(crate) fn unhealthy(&self) -> f64 {
+        self.unhealthy
+    }
+
+    /// How a value crosses the limit, as a message says it.
+    pub(crate) fn relation(&self) -> &'static str {
+        if self.higher_is_worse {
+            "at or above"
+        } else {
+            "at or below"
+        }
+    }
+
     /// Describes the value against the limit, for a check message.
     pub(crate) fn describe(&self, what: &str, value: f64, unit: &str) -> String {
         let threshold = match self.status(value) {
             HealthStatus::Unhealthy => self.unhealthy,
             _ => self.degraded,
         };
-        let relation = if self.higher_is_worse {
-            "at or above"
-        } else {
-            "at or below"
-        };
+        let relation = self.relation();
         let show = |v: f64| match unit {
             "" => format!("{}", round(v)),
             "%" => format!("{}%", round(v)),

@@ -29,6 +29,7 @@
 )]
 
 mod budget;
+mod cache;
 #[cfg(feature = "tower-resilience")]
 mod circuit_breaker;
 #[cfg(feature = "deadpool-postgres")]
@@ -68,6 +69,7 @@ mod tcp;
 mod tls_cert;
 mod traffic;
 
+pub use cache::{CacheCheck, CacheSize};
 #[cfg(feature = "tower-resilience")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower-resilience")))]
 pub use circuit_breaker::{CircuitBreakerCheck, MAX_BREAKERS};
