@@ -10,7 +10,8 @@
     feature = "redis",
     feature = "tonic",
     feature = "tls",
-    feature = "opentelemetry"
+    feature = "opentelemetry",
+    feature = "tower-resilience"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeSnippets;

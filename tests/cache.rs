@@ -84,7 +84,10 @@ async fn a_moka_caches_hits_misses_evictions_and_size_are_its_component() {
         "hit rate 0% is at or below 50% over the last 1000 lookups"
     );
     let evicted = thrashing["metadata"]["evictions"].as_f64().unwrap();
-    assert!(evicted >= 900.0, "moka's listener counted {evicted} evictions");
+    assert!(
+        evicted >= 900.0,
+        "moka's listener counted {evicted} evictions"
+    );
     let entries = thrashing["metadata"]["entries"].as_f64().unwrap();
     assert!(entries <= 100.0, "{entries} entries in a cache of 100");
 
