@@ -73,7 +73,7 @@ async fn http_checks_the_status_and_the_response_time() {
     assert_eq!(
         down.message.as_deref(),
         Some(&*format!(
-            "GET {} answered 503, expected 200-399",
+            "GET {} answered 503 Service Unavailable, expected 200-399",
             server.url("/down")
         ))
     );

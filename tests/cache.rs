@@ -64,7 +64,9 @@ async fn a_moka_caches_hits_misses_evictions_and_size_are_its_component() {
         }
     }
     cache.run_pending_tasks().await;
-    let warm = shown(&server, |c| c["metadata"]["hits"] == 190.0).await;
+    let warm = server
+        .component_until(|c| c["metadata"]["hits"] == 190.0)
+        .await;
     assert_eq!(warm["status"], "healthy", "{warm}");
     assert_eq!(warm["metadata"]["misses"], 10.0);
     assert_eq!(warm["metadata"]["hit_rate"], 0.95);
@@ -77,7 +79,9 @@ async fn a_moka_caches_hits_misses_evictions_and_size_are_its_component() {
         lookup(key).await;
     }
     cache.run_pending_tasks().await;
-    let thrashing = shown(&server, |c| c["metadata"]["misses"] == 1_010.0).await;
+    let thrashing = server
+        .component_until(|c| c["metadata"]["misses"] == 1_010.0)
+        .await;
     assert_eq!(thrashing["status"], "unhealthy", "{thrashing}");
     assert_eq!(
         thrashing["message"],
@@ -102,19 +106,4 @@ async fn a_moka_caches_hits_misses_evictions_and_size_are_its_component() {
         sample(r#"vitals_health_component_figure{component="product-cache",figure="entries"}"#),
         Some(entries)
     );
-}
-
-/// Polls `/health` until the component satisfies `done` (a hang guard, not a time limit).
-async fn shown(
-    server: &common::Server,
-    done: impl Fn(&serde_json::Value) -> bool,
-) -> serde_json::Value {
-    for _ in 0..1000 {
-        let component = server.get("/health").await.json()["components"][0].clone();
-        if done(&component) {
-            return component;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never shown");
 }

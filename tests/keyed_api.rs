@@ -5,14 +5,13 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::get;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 use tower_vitals::checks::HttpCheck;
@@ -79,19 +78,6 @@ impl Api {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Runs in a process of its own, started with the key in its environment as an app's would
 /// be (this crate's tests do not write the environment).
 #[test]
@@ -121,7 +107,7 @@ fn a_keyed_api_is_judged_as_a_client_would_and_its_key_never_shows() {
 }
 
 async fn judged_and_never_shown() {
-    let log = Captured::default();
+    let log = common::Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -214,7 +200,7 @@ async fn judged_and_never_shown() {
 
     // Through an app: every answer, the webhook and the log, while the API refuses the key.
     api.answer(401);
-    let (receiver, bodies) = webhook_receiver().await;
+    let (receiver, bodies) = common::webhook_receiver().await;
     let webhook = WebhookNotifier::builder(&receiver.url("/hooks"))
         .batch(1, Duration::from_millis(10))
         .build()
@@ -268,20 +254,4 @@ async fn judged_and_never_shown() {
             "part of the key in output {i}: {text}"
         );
     }
-}
-
-async fn webhook_receiver() -> (common::Server, Arc<Mutex<Vec<String>>>) {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    let app = Router::new().route(
-        "/hooks",
-        post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().push(body);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    (common::serve_router(app).await, bodies)
 }

@@ -7,13 +7,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::routing::post;
-use http::StatusCode;
 use parking_lot::Mutex;
 use tower_vitals::health::DetailPolicy;
 use tower_vitals::{Check, CheckResult, HealthChecker, HealthLayer, WebhookNotifier};
@@ -329,36 +325,6 @@ fn cases() -> Vec<Case> {
     cases
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-async fn webhook_receiver() -> (common::Server, Arc<Mutex<Vec<String>>>) {
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    let app = Router::new().route(
-        "/hooks",
-        post(move |body: String| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().push(body);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    (common::serve_router(app).await, bodies)
-}
-
 /// One failing check per case, heard by the webhook and a listener.
 fn checker(
     cases: &[Case],
@@ -387,7 +353,7 @@ fn checker(
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_leaves_through_any_output() {
-    let log = Captured::default();
+    let log = common::Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -398,7 +364,7 @@ async fn no_secret_leaves_through_any_output() {
 
     let cases = cases();
     assert!(cases.len() >= 120, "{} cases", cases.len());
-    let (receiver, bodies) = webhook_receiver().await;
+    let (receiver, bodies) = common::webhook_receiver().await;
     let webhook = WebhookNotifier::builder(&receiver.url("/hooks"))
         .batch(50, Duration::from_millis(50))
         .build()

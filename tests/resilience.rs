@@ -84,7 +84,7 @@ async fn a_breaker_driven_open_degrades_its_component_and_closing_it_heals() {
         "the open breaker refused the fifth"
     );
     // A healthy result expired is served once more while the check runs again.
-    let open = shown(&server, "degraded").await;
+    let open = server.component_until(|c| c["status"] == "degraded").await;
     let message = open["message"].as_str().unwrap();
     assert!(message.starts_with("payments open for "), "{message}");
     assert_eq!(open["metadata"]["payments"]["state"], "open");
@@ -119,22 +119,10 @@ async fn a_breaker_driven_open_degrades_its_component_and_closing_it_heals() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(closed, "the breaker never let a call through again");
-    let healed = shown(&server, "healthy").await;
+    let healed = server.component_until(|c| c["status"] == "healthy").await;
     assert_eq!(healed["metadata"]["payments"]["state"], "closed");
     assert!(
         healed.get("message").is_none_or(|m| m.is_null()),
         "{healed}"
     );
-}
-
-/// Polls `/health` until the component shows `status` (a hang guard, not a time limit).
-async fn shown(server: &common::Server, status: &str) -> serde_json::Value {
-    for _ in 0..1000 {
-        let component = server.get("/health").await.json()["components"][0].clone();
-        if component["status"] == status {
-            return component;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never {status}");
 }

@@ -1,10 +1,15 @@
 //! A real Axum server on 127.0.0.1 and a real HTTP client.
 #![allow(dead_code, unreachable_pub)]
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tower_vitals::HealthLayer;
 
@@ -79,6 +84,23 @@ impl Server {
         Reply::read(response).await
     }
 
+    /// Polls `/health` until its first component satisfies `done`, and returns it (a hang
+    /// guard of 1000 tries, not a time limit): an expired result is served once more while
+    /// its check runs again, so a change shows at a later answer.
+    pub async fn component_until(
+        &self,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        for _ in 0..1000 {
+            let component = self.get("/health").await.json()["components"][0].clone();
+            if done(&component) {
+                return component;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the component never showed what was waited for");
+    }
+
     pub async fn send(&self, method: reqwest::Method, path: &str) -> Reply {
         let response = self
             .client
@@ -125,4 +147,35 @@ impl Reply {
             .to_str()
             .unwrap()
     }
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A webhook receiver on loopback keeping every body posted to `/hooks`.
+pub async fn webhook_receiver() -> (Server, Arc<Mutex<Vec<String>>>) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    let app = Router::new().route(
+        "/hooks",
+        post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().push(body);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    (serve_router(app).await, bodies)
 }
