@@ -1,5 +1,7 @@
-//! Built-in checks: dependencies (TCP, HTTP, DNS), the process and host (CPU, memory, file
-//! descriptors, threads, disk), the Tokio runtime, and live traffic.
+//! Built-in checks: dependencies (TCP, HTTP and keyed APIs, DNS, databases, Redis, gRPC), the
+//! process and host (CPU, memory, file descriptors, threads, disk), the Tokio runtime, live
+//! traffic, and work off the request path (heartbeats, supervised tasks, jobs, queues, caches,
+//! circuit breakers).
 //!
 //! Each is a [`HealthCheck`](crate::HealthCheck): register it with [`Check::new`](crate::Check::new)
 //! like a closure. The checker's timeout, retries and thresholds apply to them as to any check.
