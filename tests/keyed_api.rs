@@ -107,14 +107,7 @@ fn a_keyed_api_is_judged_as_a_client_would_and_its_key_never_shows() {
 }
 
 async fn judged_and_never_shown() {
-    let log = common::Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = common::Captured::install(tracing::Level::DEBUG);
 
     let api = api().await;
     let check = HttpCheck::new(&api.server.url("/v1/models"))
@@ -241,7 +234,7 @@ async fn judged_and_never_shown() {
     let incidents = &answers[answers.len() - 4];
     assert!(incidents.contains("authentication failed"), "{incidents}");
     drop(_guard);
-    let log = String::from_utf8(log.0.lock().clone()).unwrap();
+    let log = log.text();
     assert!(
         log.contains("health check status changed") && log.contains("authentication failed"),
         "the log holds the change it is searched in: {log}"

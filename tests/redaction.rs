@@ -353,14 +353,7 @@ fn checker(
 
 #[tokio::test(flavor = "current_thread")]
 async fn no_secret_leaves_through_any_output() {
-    let log = common::Captured::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (log, _guard) = common::Captured::install(tracing::Level::INFO);
 
     let cases = cases();
     assert!(cases.len() >= 120, "{} cases", cases.len());
@@ -389,7 +382,7 @@ async fn no_secret_leaves_through_any_output() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let health_text = String::from_utf8(health.body.clone()).unwrap();
-    let log = String::from_utf8(log.0.lock().clone()).unwrap();
+    let log = log.text();
     let heard = heard.lock().join("\n");
     let posted = bodies.lock().join("\n");
     assert!(log.contains("WARN"), "the status changes were logged");
