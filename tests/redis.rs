@@ -6,61 +6,22 @@
 //! so there the test must run; elsewhere it is skipped when the server is not installed.
 #![cfg(feature = "redis")]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 #[path = "support/dependency.rs"]
 mod dependency;
+#[path = "support/redis_server.rs"]
+mod redis_server;
 #[path = "support/skip.rs"]
 mod skip;
 
 use dependency::{free_port, until};
+use redis_server::Server;
 use tower_vitals::checks::{Limit, QueueCheck, RedisCheck};
 use tower_vitals::{Check, HealthChecker, HealthStatus};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn start(port: u16) -> Option<Server> {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match child {
-        Ok(child) => child,
-        Err(error) => {
-            skip::unavailable(
-                "Redis' server",
-                "REQUIRE_REDIS",
-                &format!("redis-server: {error}"),
-            );
-            return None;
-        }
-    };
-    let server = Server(child);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(server);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("redis-server did not listen on {port}");
+    redis_server::start(port, &[])
 }
 
 /// A checker of `check` alone: 500 ms per run, no retries, results kept 200 ms.
