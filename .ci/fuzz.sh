@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes request routing, the time endpoints' queries, the renderers and redaction for a fixed short time (cargo-fuzz, libFuzzer, nightly).
+# Fuzzes request routing, the time endpoints' queries, the renderers, redaction and peers' fleet records for a fixed short time (cargo-fuzz, libFuzzer, nightly).
 #   bash .ci/fuzz.sh [seconds per target, default 15]
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
@@ -9,7 +9,7 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
   exit 0
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
-for target in route render redact protobuf query; do
+for target in route render redact protobuf query fleet; do
   echo "fuzzing $target for ${seconds} s"
   # Inputs up to 8 KiB, each within 2 s: a redaction that is not linear in time fails here.
   log=$(mktemp)

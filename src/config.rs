@@ -23,6 +23,9 @@ use crate::error::ConfigError;
 /// | `HEALTH_CHECK_FAILURE_THRESHOLD`, `HEALTH_CHECK_SUCCESS_THRESHOLD` | runs in a row to fail / recover | 1–100 |
 /// | `HEALTH_PATH_PREFIX`, `HEALTH_LIVE_PATH`, `HEALTH_READY_PATH`, `HEALTH_DETAIL_PATH`, `HEALTH_RELIABILITY_PATH`, `HEALTH_METRICS_PATH`, `HEALTH_STARTUP_PATH` | endpoint paths (empty: off, for the last three) | paths |
 /// | `HEALTH_ANOMALY_<RULE>_THRESHOLD` | a reliability rule's threshold, e.g. `HEALTH_ANOMALY_HIGH_P95_LATENCY_THRESHOLD=800` | finite numbers |
+/// | `HEALTH_FLEET_REDIS_URL` | the [fleet](crate::fleet)'s store, for [`Setup`](crate::Setup) (feature `redis`; never shown) | `redis://`, `rediss://` URL |
+/// | `HEALTH_FLEET_NAME`, `HEALTH_FLEET_ID`, `HEALTH_FLEET_PREFIX` | the fleet's name, this replica's id (default `POD_NAME`, else the host name), the store's key prefix | 1–128 characters |
+/// | `HEALTH_FLEET_INTERVAL_MS`, `HEALTH_FLEET_MAX_REPLICAS` | how often to publish and read; the most replicas read | 100–60000; 2–1024 |
 ///
 /// ```
 /// use tower_vitals::{HealthChecker, HealthConfig};
@@ -99,7 +102,30 @@ pub struct HealthConfig {
     pub startup_path: Option<Option<String>>,
     /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`, by rule.
     pub anomaly_thresholds: BTreeMap<String, f64>,
+    /// `HEALTH_FLEET_REDIS_URL` (read with [`fleet_redis_url`](Self::fleet_redis_url); never
+    /// shown, `Debug` included).
+    fleet_redis_url: Option<Secret>,
+    /// `HEALTH_FLEET_NAME`.
+    pub fleet_name: Option<String>,
+    /// `HEALTH_FLEET_ID`.
+    pub fleet_id: Option<String>,
+    /// `HEALTH_FLEET_PREFIX`.
+    pub fleet_prefix: Option<String>,
+    /// `HEALTH_FLEET_INTERVAL_MS`.
+    pub fleet_interval: Option<Duration>,
+    /// `HEALTH_FLEET_MAX_REPLICAS`.
+    pub fleet_max_replicas: Option<usize>,
     warnings: Vec<String>,
+}
+
+/// A setting whose value is a secret: `Debug` shows `***`.
+#[derive(Clone, PartialEq, Eq)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
 }
 
 /// The variables' names that other modules report in errors: spelled here only.
@@ -112,6 +138,7 @@ pub(crate) mod var {
     pub(crate) const RELIABILITY_PATH: &str = "HEALTH_RELIABILITY_PATH";
     pub(crate) const METRICS_PATH: &str = "HEALTH_METRICS_PATH";
     pub(crate) const STARTUP_PATH: &str = "HEALTH_STARTUP_PATH";
+    pub(crate) const FLEET_REDIS_URL: &str = "HEALTH_FLEET_REDIS_URL";
 
     /// `HEALTH_CHECK_<KEY>_TIMEOUT_MS`.
     pub(crate) fn check_timeout(key: &str) -> String {
@@ -182,6 +209,13 @@ impl HealthConfig {
         Ok(config)
     }
 
+    /// `HEALTH_FLEET_REDIS_URL`: the fleet's store (it may hold a password: never log it).
+    pub fn fleet_redis_url(&self) -> Option<&str> {
+        self.fleet_redis_url
+            .as_ref()
+            .map(|secret| secret.0.as_str())
+    }
+
     /// Settings that are allowed but doubtful, one sentence each.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
@@ -199,6 +233,13 @@ impl HealthConfig {
             }
         };
         let path = || (!value.is_empty()).then(|| value.to_owned());
+        let name = || {
+            let fits = !value.is_empty()
+                && value.chars().count() <= 128
+                && !value.chars().any(char::is_control);
+            fits.then(|| value.to_owned())
+                .ok_or_else(|| error("1 to 128 characters, no control characters"))
+        };
         match key {
             "HEALTH_CHECK_TIMEOUT_MS" => self.timeout = Some(millis(1, 60_000)?),
             "HEALTH_CHECK_RETRY_COUNT" => self.retries = Some(count(0, 10)?),
@@ -233,6 +274,15 @@ impl HealthConfig {
             var::RELIABILITY_PATH => self.reliability_path = Some(path()),
             var::METRICS_PATH => self.metrics_path = Some(path()),
             var::STARTUP_PATH => self.startup_path = Some(path()),
+            var::FLEET_REDIS_URL => {
+                let url = path().ok_or_else(|| env_error(key, "", "empty"))?;
+                self.fleet_redis_url = Some(Secret(url));
+            }
+            "HEALTH_FLEET_NAME" => self.fleet_name = Some(name()?),
+            "HEALTH_FLEET_ID" => self.fleet_id = Some(name()?),
+            "HEALTH_FLEET_PREFIX" => self.fleet_prefix = Some(name()?),
+            "HEALTH_FLEET_INTERVAL_MS" => self.fleet_interval = Some(millis(100, 60_000)?),
+            "HEALTH_FLEET_MAX_REPLICAS" => self.fleet_max_replicas = Some(count(2, 1024)? as usize),
             _ => self.read_per_name(key, value)?,
         }
         Ok(())
@@ -258,9 +308,14 @@ impl HealthConfig {
                 return Err(error("not a finite number"));
             }
             self.anomaly_thresholds.insert(rule.to_owned(), threshold);
-        } else if ["HEALTH_CHECK_", "HEALTH_PATH", "HEALTH_DRAIN"]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
+        } else if [
+            "HEALTH_CHECK_",
+            "HEALTH_PATH",
+            "HEALTH_DRAIN",
+            "HEALTH_FLEET_",
+        ]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
         {
             return Err(error("not a setting this crate reads (a typo?)"));
         }
@@ -317,6 +372,39 @@ impl HealthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fleet_settings_are_read_bounded_and_the_url_never_shown() {
+        let config = HealthConfig::from_vars([
+            (
+                "HEALTH_FLEET_REDIS_URL",
+                "redis://:hunter2hunter2@redis:6379/",
+            ),
+            ("HEALTH_FLEET_NAME", "shop"),
+            ("HEALTH_FLEET_INTERVAL_MS", "500"),
+            ("HEALTH_FLEET_MAX_REPLICAS", "12"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.fleet_redis_url(),
+            Some("redis://:hunter2hunter2@redis:6379/")
+        );
+        assert_eq!(config.fleet_name.as_deref(), Some("shop"));
+        assert_eq!(config.fleet_interval, Some(Duration::from_millis(500)));
+        assert_eq!(config.fleet_max_replicas, Some(12));
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let error = |key, value| {
+            HealthConfig::from_vars([(key, value)])
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            error("HEALTH_FLEET_INTERVAL_MS", "50"),
+            "HEALTH_FLEET_INTERVAL_MS=\"50\": out of range (100 to 60000 ms)"
+        );
+        assert!(error("HEALTH_FLEET_ID", "a\u{7}b").contains("no control characters"));
+        assert!(error("HEALTH_FLEET_REPLICAS", "3").contains("a typo?"));
+    }
 
     #[test]
     fn variables_are_read_and_others_ignored() {

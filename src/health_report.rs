@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// How healthy a component (or the whole system) is.
@@ -21,7 +21,9 @@ use serde_json::{Map, Value};
 /// let overall = [HealthStatus::Healthy, HealthStatus::Degraded].into_iter().max();
 /// assert_eq!(overall, Some(HealthStatus::Degraded));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     /// Working normally.

@@ -114,6 +114,11 @@ impl AppInfo {
         &self.version
     }
 
+    /// The host: the pod's name in Kubernetes (`HOSTNAME`), else the kernel's host name.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// The git commit, if known.
     pub fn commit(&self) -> Option<&str> {
         self.git_commit.as_deref()

@@ -84,6 +84,7 @@ pub mod render;
 /// The former name of [`reliability`], kept so that existing imports compile.
 #[doc(hidden)]
 pub use reliability as report;
+pub mod fleet;
 mod ring;
 mod round;
 mod setup;

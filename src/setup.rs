@@ -7,6 +7,7 @@ use crate::checker::{Check, HealthCheck, HealthChecker, HealthCheckerBuilder};
 use crate::config::HealthConfig;
 use crate::drain::{Drain, Stopped};
 use crate::error::ConfigError;
+use crate::fleet::Fleet;
 use crate::health::{DetailPolicy, HealthLayer};
 use crate::info::AppInfo;
 use crate::metrics::{MetricsCollector, MetricsLayer};
@@ -52,6 +53,7 @@ pub struct Setup {
     metrics: MetricsCollector,
     health: HealthLayer,
     drain: Drain,
+    fleet: Option<Fleet>,
 }
 
 /// The checks and settings of a [`Setup`], checked by [`build`](Self::build).
@@ -108,6 +110,12 @@ impl Setup {
         &self.drain
     }
 
+    /// The fleet, when `HEALTH_FLEET_REDIS_URL` named its store (feature `redis`): shown at
+    /// `/health/fleet` and on `/metrics`.
+    pub fn fleet(&self) -> Option<&Fleet> {
+        self.fleet.as_ref()
+    }
+
     /// The health layer as built, to place yourself.
     pub fn health_layer(&self) -> HealthLayer {
         self.health.clone()
@@ -145,6 +153,9 @@ impl Setup {
     /// 503 at once, requests served for the delay, then the server's graceful shutdown within
     /// the budget; a second signal, or the budget spent, ends it with [`Stopped`].
     pub async fn run<F: Future>(&self, server: F) -> Result<F::Output, Stopped> {
+        if let Some(fleet) = &self.fleet {
+            fleet.spawn();
+        }
         self.drain.run(server).await
     }
 }
@@ -214,8 +225,16 @@ impl SetupBuilder {
         let mut health = HealthLayer::new(checker.clone())
             .metrics(metrics.clone())
             .config(&self.config)?;
-        if let Some(info) = self.info {
-            health = health.info(info.config(&self.config))?;
+        let info = self.info.map(|info| info.config(&self.config));
+        let fleet = match self.config.fleet_redis_url() {
+            Some(url) => Some(fleet(&self.config, url, &checker, &metrics, info.as_ref())?),
+            None => None,
+        };
+        if let Some(fleet) = &fleet {
+            health = health.fleet(fleet.clone());
+        }
+        if let Some(info) = info {
+            health = health.info(info)?;
         }
         for step in self.steps {
             health = step(health)?;
@@ -229,8 +248,47 @@ impl SetupBuilder {
             metrics,
             health,
             drain,
+            fleet,
         })
     }
+}
+
+/// The fleet `HEALTH_FLEET_REDIS_URL` names, publishing from now on when built on a runtime
+/// (else from [`Setup::run`]).
+#[cfg(feature = "redis")]
+fn fleet(
+    config: &HealthConfig,
+    url: &str,
+    checker: &HealthChecker,
+    metrics: &MetricsCollector,
+    info: Option<&AppInfo>,
+) -> Result<Fleet, ConfigError> {
+    let mut store = crate::fleet::RedisFleetStore::new(url)?;
+    if let Some(prefix) = &config.fleet_prefix {
+        store = store.prefix(prefix)?;
+    }
+    let mut builder = Fleet::builder(checker.clone(), store).metrics(metrics.clone());
+    if let Some(info) = info {
+        builder = builder.info(info);
+    }
+    let fleet = builder.config(config).build()?;
+    fleet.spawn();
+    Ok(fleet)
+}
+
+#[cfg(not(feature = "redis"))]
+fn fleet(
+    _: &HealthConfig,
+    _: &str,
+    _: &HealthChecker,
+    _: &MetricsCollector,
+    _: Option<&AppInfo>,
+) -> Result<Fleet, ConfigError> {
+    Err(ConfigError::Env {
+        variable: crate::config::var::FLEET_REDIS_URL.to_owned(),
+        value: "***".to_owned(),
+        reason: "a Redis store needs the `redis` feature".to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ const FLOORS: &[&[&str]] = &[
     &["checker"],
     &["metrics", "webhook"],
     &["checks"],
-    &["vitals"],
+    &["vitals", "fleet"],
     &["reliability"],
     &["render"],
     &["health", "grpc", "drain"],

@@ -371,6 +371,18 @@ impl HealthChecker {
             .find(|slot| slot.spec.name == component)
     }
 
+    /// Each check's last shown status and its age, without running anything (`None` before a
+    /// first result), in registration order.
+    pub(crate) fn latest(&self) -> impl Iterator<Item = (&str, Option<(HealthStatus, Duration)>)> {
+        let now = Instant::now();
+        self.shared.slots.iter().map(move |slot| {
+            let latest = slot
+                .latest()
+                .map(|(status, at)| (status, now.saturating_duration_since(at)));
+            (slot.spec.name.as_str(), latest)
+        })
+    }
+
     /// The registered check names, in registration order.
     pub fn check_names(&self) -> impl Iterator<Item = &str> {
         self.shared.slots.iter().map(|slot| slot.spec.name.as_str())

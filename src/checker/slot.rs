@@ -215,6 +215,15 @@ impl Slot {
             .map(|record| (record.status, record.duration))
     }
 
+    /// The last result's status and when it completed, without running anything.
+    pub(crate) fn latest(&self) -> Option<(HealthStatus, Instant)> {
+        let state = self.state.lock();
+        state
+            .last
+            .as_ref()
+            .map(|record| (record.status, record.completed))
+    }
+
     /// How long a result counts as fresh: the cache TTL, or for a background check two of its
     /// intervals (so one late run does not make it stale).
     fn freshness(&self, ttl: Duration) -> Duration {

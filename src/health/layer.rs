@@ -14,6 +14,7 @@ use super::service::Health;
 use crate::checker::{HealthChecker, Selector};
 use crate::config::{HealthConfig, var};
 use crate::error::ConfigError;
+use crate::fleet::Fleet;
 use crate::health_report::HealthStatus;
 use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
@@ -62,6 +63,8 @@ pub(crate) struct Settings {
     pub(crate) info: Option<Arc<AppInfo>>,
     /// Webhook notifiers whose figures `/metrics` shows.
     pub(crate) webhooks: Vec<WebhookSource>,
+    /// The fleet `/health/fleet` shows, and whose figures `/metrics` does.
+    pub(crate) fleet: Option<Fleet>,
     /// Health groups, with their full paths.
     pub(crate) groups: Vec<(Group, String)>,
     /// Every path served: most requests for the app are passed on after one test of it.
@@ -136,6 +139,7 @@ impl Settings {
                 self.metrics.clone(),
                 self.info.clone(),
                 &self.webhooks,
+                self.fleet.as_ref(),
             ))
         })
     }
@@ -162,6 +166,7 @@ impl Default for Settings {
             gate: Paths::default().path_set().gate(),
             info: None,
             webhooks: Vec::new(),
+            fleet: None,
             prometheus: Prometheus::default(),
             appended: Vec::new(),
             reliability: ReliabilityConfig::default(),
@@ -206,6 +211,26 @@ impl HealthLayer {
         }
         Arc::make_mut(&mut self.settings).info = Some(Arc::new(info));
         Ok(self)
+    }
+
+    /// Shows the fleet at `/health/fleet` (under the detail policy) and its figures on
+    /// `/metrics`: every replica as this one last saw it, never waiting on the store.
+    pub fn fleet(mut self, fleet: Fleet) -> Self {
+        if self.settings.paths.relative("fleet").is_none() {
+            let mut settings = (*self.settings).clone();
+            // The default path is free unless the app took it for something else.
+            if settings.paths.set("fleet", Some("/health/fleet")).is_ok() {
+                let _ = settings.refresh_group_paths();
+            }
+            self.settings = Arc::new(settings);
+        }
+        Arc::make_mut(&mut self.settings).fleet = Some(fleet);
+        self
+    }
+
+    /// The fleet path (default `/health/fleet` once [`fleet`](Self::fleet) is given).
+    pub fn fleet_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path("fleet", Some(path))
     }
 
     /// The info path (default `/health/info` once [`info`](Self::info) is given).

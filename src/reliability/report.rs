@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::rules::{self, Anomaly, ComponentObservation, Observations, Rule, Severity};
 use crate::checker::{CheckCounters, HealthChecker};
 use crate::error::ConfigError;
+use crate::fleet::Fleet;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, MetricsCollector, MetricsSnapshot};
@@ -248,6 +249,7 @@ impl Reporter {
         metrics: Option<MetricsCollector>,
         info: Option<Arc<AppInfo>>,
         webhooks: &[WebhookSource],
+        fleet: Option<&Fleet>,
     ) -> Self {
         let mut gatherer = VitalsGatherer::builder(checker)
             .source_timeout(config.source_timeout)
@@ -261,6 +263,9 @@ impl Reporter {
         }
         for source in webhooks {
             gatherer = gatherer.webhook_source(source.clone());
+        }
+        if let Some(fleet) = fleet {
+            gatherer = gatherer.fleet(fleet.clone());
         }
         Self {
             ttl: config.ttl,
@@ -583,6 +588,7 @@ mod tests {
             None,
             None,
             &[],
+            None,
         ));
         let reports = futures_util::future::join_all((0..20).map(|_| reporter.report())).await;
         assert!(
@@ -607,7 +613,7 @@ mod tests {
         let config = ReliabilityConfig::new()
             .source_timeout(Duration::from_millis(50))
             .unwrap();
-        let reporter = Arc::new(Reporter::new(config, checker, None, None, &[]));
+        let reporter = Arc::new(Reporter::new(config, checker, None, None, &[], None));
         let report = reporter.report().await;
         assert_eq!(report.status, HealthStatus::Degraded);
         assert!(

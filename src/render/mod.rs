@@ -168,6 +168,18 @@ pub(crate) fn no_info() -> Rendered {
     ))
 }
 
+/// The 404 body of `/health/fleet` moved to a path of its own but given no fleet.
+pub(crate) fn no_fleet() -> Rendered {
+    Rendered::json(Bytes::from_static(
+        br#"{"error":"no fleet: give the layer a Fleet (HealthLayer::fleet)"}"#,
+    ))
+}
+
+/// The fleet as this replica last saw it (`GET /health/fleet`).
+pub fn fleet(view: &crate::fleet::FleetView) -> Rendered {
+    Rendered::json(serde_json::to_vec(view).expect("a fleet view serialises"))
+}
+
 /// The 404 body for a component name no check has.
 pub(crate) fn no_component(name: &str) -> Rendered {
     let body = serde_json::json!({ "error": "no component of this name", "component": name });

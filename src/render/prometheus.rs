@@ -11,6 +11,7 @@ use super::openmetrics::TextFormat;
 use super::text::{Writer, label_body, valid_prefix};
 use crate::checker::{CheckCounters, Lifecycle};
 use crate::error::ConfigError;
+use crate::fleet::FleetFigures;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::MetricsSnapshot;
@@ -301,6 +302,7 @@ impl Prometheus {
             info: vitals.info.as_deref(),
             runtime: vitals.runtime.ready(),
             webhooks: &vitals.webhooks,
+            fleet: vitals.fleet.as_ref(),
             anomalies,
             format,
         }
@@ -347,6 +349,8 @@ pub(crate) struct Exposition<'a> {
     pub(crate) runtime: Option<&'a RuntimeStats>,
     /// The webhook notifiers' figures, by receiver.
     pub(crate) webhooks: &'a [(String, WebhookStats)],
+    /// The fleet's figures, when there is a fleet.
+    pub(crate) fleet: Option<&'a FleetFigures>,
     /// The anomalies of the last reliability report, when there is one.
     pub(crate) anomalies: Option<&'a [Anomaly]>,
     pub(crate) format: TextFormat,
@@ -390,6 +394,9 @@ impl Exposition<'_> {
         }
         if !self.webhooks.is_empty() {
             families::webhook_families(&mut out, self.webhooks);
+        }
+        if let Some(fleet) = self.fleet {
+            families::fleet_families(&mut out, fleet);
         }
         out.family("uptime_seconds", "gauge", "Time since the service started.");
         out.sample("uptime_seconds", "", &[], self.uptime.as_secs_f64());

@@ -13,6 +13,7 @@ use super::source::{IntoFigures, NamedSource};
 use super::{ProcessFigures, Source, Vitals};
 use crate::checker::{HealthChecker, Selector, TimelineSettings};
 use crate::error::ConfigError;
+use crate::fleet::Fleet;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
@@ -36,6 +37,7 @@ struct Inner {
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
     webhooks: Vec<WebhookSource>,
+    fleet: Option<Fleet>,
     cpu: CpuSampler,
     probe: RuntimeProbe,
     /// The process over time, sampled from the first gathering on.
@@ -53,6 +55,7 @@ pub struct VitalsGathererBuilder {
     sources: Vec<NamedSource>,
     info: Option<Arc<AppInfo>>,
     webhooks: Vec<WebhookSource>,
+    fleet: Option<Fleet>,
 }
 
 /// What one gathering needs: endpoints ask only for what they show.
@@ -115,6 +118,7 @@ impl VitalsGatherer {
             sources: Vec::new(),
             info: None,
             webhooks: Vec::new(),
+            fleet: None,
         }
     }
 
@@ -276,6 +280,11 @@ impl VitalsGatherer {
                 true => webhook_figures(&inner.webhooks),
                 false => Vec::new(),
             },
+            fleet: inner
+                .fleet
+                .as_ref()
+                .filter(|_| want.counters)
+                .map(Fleet::figures),
             uptime: inner.checker.uptime(),
             lifecycle: inner.checker.lifecycle(),
             info: inner.info.clone(),
@@ -404,6 +413,13 @@ impl VitalsGathererBuilder {
         self.webhook_source(WebhookSource::of(notifier))
     }
 
+    /// Adds the fleet's figures (replicas fresh and stale, exchanges with the store, records
+    /// refused).
+    pub fn fleet(mut self, fleet: Fleet) -> Self {
+        self.fleet = Some(fleet);
+        self
+    }
+
     pub(crate) fn webhook_source(mut self, source: WebhookSource) -> Self {
         self.webhooks.push(source);
         self
@@ -438,6 +454,7 @@ impl VitalsGathererBuilder {
                 sources: self.sources,
                 info: self.info,
                 webhooks: self.webhooks,
+                fleet: self.fleet,
                 cpu: CpuSampler::new(),
                 probe: RuntimeProbe::new(Duration::from_millis(100)),
                 process_history: Arc::new(ProcessHistory::new(&TimelineSettings::default())),

@@ -35,6 +35,7 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use crate::checker::{CheckCounters, Lifecycle};
+use crate::fleet::FleetFigures;
 use crate::health_report::SystemHealthStatus;
 use crate::info::AppInfo;
 use crate::metrics::MetricsSnapshot;
@@ -96,6 +97,9 @@ pub struct Vitals {
     /// The webhook notifiers' figures, by receiver (host, `#2` after a repeated one), when
     /// the per-check counters are gathered.
     pub webhooks: Vec<(String, WebhookStats)>,
+    /// The fleet's figures, when the gatherer was given a fleet and the per-check counters are
+    /// gathered.
+    pub fleet: Option<FleetFigures>,
     /// Time since the checker was built.
     pub uptime: Duration,
     /// The service's phase (serving, draining, shutting down) and the drain's timings.

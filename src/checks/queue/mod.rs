@@ -63,8 +63,8 @@ type Read = dyn Fn() -> Pin<Box<dyn Future<Output = Result<QueueFigures, CheckEr
 /// `/metrics`, `depth`, `oldest_age_seconds` and those figures as
 /// `vitals_health_component_figure`.
 ///
-/// Ready-made for Redis (feature `redis`): [`redis_list`](Self::redis_list) (`LLEN`) and
-/// [`redis_stream`](Self::redis_stream) (a consumer group's pending entries and lag, and
+/// Ready-made for Redis (feature `redis`): `redis_list` (`LLEN`) and
+/// `redis_stream` (a consumer group's pending entries and lag, and
 /// their age by Redis' own clock). Any other queue through [`new`](Self::new) and a closure
 /// that reads it.
 ///

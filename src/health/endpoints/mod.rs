@@ -8,6 +8,7 @@
 pub(crate) mod component;
 mod dashboard;
 mod detail;
+mod fleet;
 pub(crate) mod group;
 mod history;
 mod incidents;
@@ -68,7 +69,7 @@ pub(crate) struct Descriptor {
 pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
 
 /// Every endpoint, in the order paths are matched.
-pub(crate) const TABLE: [&Descriptor; 10] = [
+pub(crate) const TABLE: [&Descriptor; 11] = [
     &live::ENDPOINT,
     &ready::ENDPOINT,
     &detail::ENDPOINT,
@@ -79,6 +80,7 @@ pub(crate) const TABLE: [&Descriptor; 10] = [
     &history::ENDPOINT,
     &incidents::ENDPOINT,
     &dashboard::ENDPOINT,
+    &fleet::ENDPOINT,
 ];
 
 /// What a routed path names beyond its endpoint.

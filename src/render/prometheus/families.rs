@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::checker::{Lifecycle, Phase};
+use crate::fleet::FleetFigures;
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
@@ -170,6 +171,68 @@ pub(super) fn valid_label_name(name: &str) -> bool {
 }
 
 /// What each webhook notifier has done, and its queue now, labelled with the receiver's host.
+/// The fleet: replicas seen, exchanges with the store, records refused.
+pub(super) fn fleet_families(out: &mut Writer<'_>, fleet: &FleetFigures) {
+    out.family(
+        "fleet_replicas",
+        "gauge",
+        "Replicas of the fleet this one sees: fresh (record standing in the store) or stale.",
+    );
+    out.sample(
+        "fleet_replicas",
+        "",
+        &[("state", "fresh")],
+        fleet.fresh as f64,
+    );
+    out.sample(
+        "fleet_replicas",
+        "",
+        &[("state", "stale")],
+        fleet.stale as f64,
+    );
+    out.family(
+        "fleet_store_reachable",
+        "gauge",
+        "1 while the last exchange with the fleet's store succeeded, else 0.",
+    );
+    let reachable = f64::from(u8::from(fleet.store_reachable));
+    out.sample("fleet_store_reachable", "", &[], reachable);
+    out.family(
+        "fleet_exchanges_total",
+        "counter",
+        "Exchanges with the fleet's store (publish this record, read the peers'), by outcome.",
+    );
+    let failed = fleet.failures as f64;
+    let ok = fleet.exchanges.saturating_sub(fleet.failures) as f64;
+    out.sample("fleet_exchanges_total", "", &[("outcome", "ok")], ok);
+    out.sample(
+        "fleet_exchanges_total",
+        "",
+        &[("outcome", "failed")],
+        failed,
+    );
+    out.family(
+        "fleet_exchange_seconds",
+        "gauge",
+        "How long the last exchange with the fleet's store took.",
+    );
+    let took = fleet.last_exchange.as_secs_f64();
+    out.sample("fleet_exchange_seconds", "", &[], took);
+    out.family(
+        "fleet_records_refused_total",
+        "counter",
+        "Peers' records ignored: too large, malformed, out of bounds or dated ahead.",
+    );
+    for (reason, n) in &fleet.refused {
+        out.sample(
+            "fleet_records_refused_total",
+            "",
+            &[("reason", reason)],
+            *n as f64,
+        );
+    }
+}
+
 pub(super) fn webhook_families(out: &mut Writer<'_>, webhooks: &[(String, WebhookStats)]) {
     type Figure = fn(&WebhookStats) -> u64;
     /// A counter family: name, help, and a figure per `outcome` ("" for none).

@@ -145,6 +145,7 @@ fn render_report(
         info: None,
         runtime: None,
         webhooks: &[],
+        fleet: None,
         anomalies: None,
         format,
     }

@@ -1,0 +1,611 @@
+//! The fleet: the replicas of one service seeing each other through a store they all reach
+//! (Redis first). Each replica publishes a compact record of its health every interval and
+//! reads its peers' in the same exchange, in a task of its own: no request or probe ever waits
+//! on the store. `GET /health/fleet` shows every replica as this one last saw it; `/metrics`
+//! the replicas fresh and stale, the exchanges and the records refused.
+//!
+//! A record holds the replica's id, version, phase, overall status, each check's status and
+//! the age of its result, uptime, and the request rate, error rate and p95 of its window —
+//! statuses only, never a message or metadata a secret could hide in: about 250 bytes for a
+//! few checks, at most [`MAX_RECORD_BYTES`]. With `Setup`, `HEALTH_FLEET_REDIS_URL` makes the
+//! fleet (see [`HealthConfig`] for the other `HEALTH_FLEET_*` settings).
+#![cfg_attr(
+    feature = "redis",
+    doc = r#"
+```no_run
+use tower_vitals::fleet::{Fleet, RedisFleetStore};
+use tower_vitals::{HealthChecker, HealthLayer};
+
+# #[tokio::main] async fn main() -> Result<(), tower_vitals::ConfigError> {
+let checker = HealthChecker::builder().check("db", || async {}).build()?;
+let store = RedisFleetStore::new("redis://redis.shop.svc:6379/")?;
+let fleet = Fleet::builder(checker.clone(), store).name("shop")?.build()?;
+fleet.spawn();
+let layer = HealthLayer::new(checker).fleet(fleet); // GET /health/fleet
+# drop(layer); Ok(()) }
+```
+"#
+)]
+
+mod record;
+#[cfg(feature = "redis")]
+mod redis;
+mod store;
+mod view;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::time::Instant;
+
+use self::record::{CheckRecord, FORMAT, Record, Refused, valid_name};
+use crate::checker::HealthChecker;
+use crate::config::HealthConfig;
+use crate::error::ConfigError;
+use crate::health_report::HealthStatus;
+use crate::info::AppInfo;
+use crate::metrics::MetricsCollector;
+use crate::validate;
+
+pub use record::{MAX_RECORD_BYTES, MAX_RECORD_CHECKS};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::RedisFleetStore;
+pub use store::{Exchange, ExchangeFuture, FleetStore, StoreError};
+pub use view::{FleetView, Replica, StoreState};
+
+/// The intervals a replica may publish at.
+const INTERVAL: validate::Range<Duration> = (
+    Duration::from_millis(100)..=Duration::from_secs(60),
+    "100 ms to 1 min",
+);
+/// How many replicas a fleet may hold.
+const REPLICAS: validate::Range<usize> = (2..=1024, "2 to 1024");
+/// A record stands this many intervals without another publication.
+const TTL_INTERVALS: u32 = 3;
+/// A replica whose record no longer stands is shown stale for this many TTLs, then dropped.
+const KEEP_TTLS: u32 = 10;
+
+/// A replica of the fleet: publishes this replica's record and reads its peers' every
+/// interval, in the task [`spawn`](Self::spawn) starts (it ends when the last handle is
+/// dropped). A cheap `Clone` handle.
+///
+/// Bounded: at most [`max_replicas`](FleetBuilder::max_replicas) records are read each
+/// interval (64 by default), each at most [`MAX_RECORD_BYTES`]; peers are kept as parsed
+/// records, at most that many. A record that is malformed, too large, out of bounds or dated
+/// ahead of this replica's clock is ignored and counted (`vitals_fleet_records_refused_total`).
+#[derive(Clone)]
+pub struct Fleet {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    checker: HealthChecker,
+    metrics: Option<MetricsCollector>,
+    store: Box<dyn FleetStore>,
+    name: String,
+    id: String,
+    /// Drawn at start: another process under this id has another.
+    inst: u64,
+    version: String,
+    interval: Duration,
+    max: usize,
+    seq: AtomicU64,
+    view: RwLock<Arc<FleetView>>,
+    memory: Mutex<Memory>,
+    figures: Counters,
+    spawned: std::sync::atomic::AtomicBool,
+}
+
+/// What the exchanges have taught this replica.
+#[derive(Default)]
+struct Memory {
+    /// Every other process's record, by id and process number.
+    peers: HashMap<(String, u64), Peer>,
+    /// Whether the last exchange succeeded, why not, and since when.
+    store: (bool, Option<String>, Option<SystemTime>),
+    /// Whether another process under this replica's id was logged (once while it lasts).
+    warned_duplicate: bool,
+}
+
+struct Peer {
+    record: Record,
+    seen: Instant,
+    /// Read in the last exchange.
+    fresh: bool,
+    /// Its publication count moved on since the exchange before: the process is alive (a
+    /// restarted one's old record stands until it expires, without moving).
+    advanced: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    exchanges: AtomicU64,
+    failures: AtomicU64,
+    refused: [AtomicU64; 4],
+    last_exchange_nanos: AtomicU64,
+}
+
+/// The fleet's figures for `/metrics`, from [`Fleet::figures`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct FleetFigures {
+    /// Replicas whose record stands, this one included.
+    pub fresh: usize,
+    /// Replicas seen lately whose record no longer stands.
+    pub stale: usize,
+    /// Exchanges with the store, and of those, failed ones.
+    pub exchanges: u64,
+    /// Exchanges that failed (an error or no answer within the interval).
+    pub failures: u64,
+    /// Peers' records ignored, by why: `too_large`, `malformed`, `out_of_bounds`,
+    /// `future_dated`.
+    pub refused: Vec<(&'static str, u64)>,
+    /// How long the last exchange took.
+    pub last_exchange: Duration,
+    /// Whether the last exchange succeeded.
+    pub store_reachable: bool,
+}
+
+/// Settings of a [`Fleet`], checked by [`build`](Self::build).
+#[must_use]
+pub struct FleetBuilder {
+    checker: HealthChecker,
+    store: Box<dyn FleetStore>,
+    metrics: Option<MetricsCollector>,
+    name: Option<String>,
+    id: Option<String>,
+    version: String,
+    interval: Duration,
+    max: usize,
+}
+
+impl std::fmt::Debug for FleetBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetBuilder")
+            .field("name", &self.name)
+            .field("id", &self.id)
+            .field("interval", &self.interval)
+            .field("max_replicas", &self.max)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("name", &self.inner.name)
+            .field("id", &self.inner.id)
+            .field("interval", &self.inner.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fleet {
+    /// Settings for `checker`'s replica meeting its peers in `store`: every second, a record
+    /// standing three intervals, up to 64 replicas; named after `AppInfo` if given, else
+    /// `default`; this replica's id from `POD_NAME`, else the host name.
+    pub fn builder(checker: HealthChecker, store: impl FleetStore) -> FleetBuilder {
+        FleetBuilder {
+            checker,
+            store: Box::new(store),
+            metrics: None,
+            name: None,
+            id: None,
+            version: String::new(),
+            interval: Duration::from_secs(1),
+            max: 64,
+        }
+    }
+
+    /// Starts publishing and reading on the current Tokio runtime (once; later calls, and
+    /// calls outside a runtime, do nothing). The task ends when the last handle is dropped.
+    /// Returns whether the task runs.
+    pub fn spawn(&self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return self.inner.spawned.load(Ordering::Acquire);
+        };
+        if !self.inner.spawned.swap(true, Ordering::AcqRel) {
+            let weak = Arc::downgrade(&self.inner);
+            runtime.spawn(run(weak, self.inner.interval));
+        }
+        true
+    }
+
+    /// Publishes this replica's record and reads its peers' now, besides the interval (after
+    /// a change worth telling at once, or to have a view before serving).
+    pub async fn exchange(&self) {
+        self.inner.exchange().await;
+    }
+
+    /// The fleet as last seen.
+    pub fn view(&self) -> Arc<FleetView> {
+        self.inner.view.read().clone()
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The fleet's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// How often this replica publishes and reads.
+    pub fn interval(&self) -> Duration {
+        self.inner.interval
+    }
+
+    /// The fleet's figures now.
+    pub fn figures(&self) -> FleetFigures {
+        let view = self.view();
+        let counters = &self.inner.figures;
+        FleetFigures {
+            fresh: view.fresh().count(),
+            stale: view.replicas.iter().filter(|r| !r.fresh).count(),
+            exchanges: counters.exchanges.load(Ordering::Relaxed),
+            failures: counters.failures.load(Ordering::Relaxed),
+            refused: Refused::ALL
+                .iter()
+                .zip(&counters.refused)
+                .map(|(why, n)| (why.as_str(), n.load(Ordering::Relaxed)))
+                .collect(),
+            last_exchange: Duration::from_nanos(
+                counters.last_exchange_nanos.load(Ordering::Relaxed),
+            ),
+            store_reachable: view.store.reachable,
+        }
+    }
+}
+
+impl FleetBuilder {
+    /// The fleet's name (1 to 128 characters, no control characters): replicas meet only
+    /// their own fleet's.
+    pub fn name(mut self, name: &str) -> Result<Self, ConfigError> {
+        self.name = Some(checked("fleet name", name)?);
+        Ok(self)
+    }
+
+    /// This replica's id (default: `POD_NAME`, else the host name).
+    pub fn id(mut self, id: &str) -> Result<Self, ConfigError> {
+        self.id = Some(checked("fleet replica id", id)?);
+        Ok(self)
+    }
+
+    /// The application's information: its name names the fleet (unless [`name`](Self::name)
+    /// does) and its version is published.
+    pub fn info(mut self, info: &AppInfo) -> Self {
+        self.name = self
+            .name
+            .or_else(|| valid_name(info.name()).then(|| info.name().to_owned()));
+        if valid_name(info.version()) {
+            self.version = info.version().to_owned();
+        }
+        self
+    }
+
+    /// Publishes the request rate, error rate and p95 of `collector`'s window.
+    pub fn metrics(mut self, collector: MetricsCollector) -> Self {
+        self.metrics = Some(collector);
+        self
+    }
+
+    /// How often to publish and read (default 1 s; 100 ms to 1 min). A record stands three
+    /// intervals.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The most replicas read (default 64; 2 to 1024).
+    pub fn max_replicas(mut self, max: usize) -> Self {
+        self.max = max;
+        self
+    }
+
+    /// The `HEALTH_FLEET_*` settings of `config` that are set: name, id, interval, most
+    /// replicas (checked at [`build`](Self::build)).
+    pub fn config(mut self, config: &HealthConfig) -> Self {
+        self.name = config.fleet_name.clone().or(self.name);
+        self.id = config.fleet_id.clone().or(self.id);
+        self.interval = config.fleet_interval.unwrap_or(self.interval);
+        self.max = config.fleet_max_replicas.unwrap_or(self.max);
+        self
+    }
+
+    /// The fleet, not yet publishing: see [`Fleet::spawn`].
+    pub fn build(self) -> Result<Fleet, ConfigError> {
+        let interval = validate::duration("fleet interval", self.interval, INTERVAL)?;
+        let max = validate::count("fleet max replicas", self.max, REPLICAS)?;
+        let id = match self.id {
+            Some(id) => id,
+            None => default_id()?,
+        };
+        let name = self.name.unwrap_or_else(|| "default".to_owned());
+        let view = FleetView {
+            fleet: name.clone(),
+            this: id.clone(),
+            store: StoreState {
+                reachable: false,
+                error: Some("no exchange yet".to_owned()),
+                since: None,
+            },
+            replicas: Vec::new(),
+        };
+        Ok(Fleet {
+            inner: Arc::new(Inner {
+                checker: self.checker,
+                metrics: self.metrics,
+                store: self.store,
+                name,
+                id,
+                inst: process_number(),
+                version: self.version,
+                interval,
+                max,
+                seq: AtomicU64::new(0),
+                view: RwLock::new(Arc::new(view)),
+                memory: Mutex::default(),
+                figures: Counters::default(),
+                spawned: std::sync::atomic::AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+fn checked(setting: &str, value: &str) -> Result<String, ConfigError> {
+    if valid_name(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError::InvalidNumber {
+            setting: setting.to_owned(),
+            value: format!("{value:?}: 1 to 128 characters, no control characters"),
+        })
+    }
+}
+
+/// `POD_NAME`, else the host name.
+fn default_id() -> Result<String, ConfigError> {
+    let pod = std::env::var("POD_NAME")
+        .ok()
+        .filter(|name| valid_name(name));
+    let id = pod.unwrap_or_else(|| AppInfo::new("", "").host().to_owned());
+    checked("fleet replica id (POD_NAME or the host name)", &id)
+}
+
+/// A number for this process, different from another's with the same id.
+fn process_number() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn unix_ms(at: SystemTime) -> u64 {
+    let since = at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Publishes and reads every interval while a handle lives.
+async fn run(weak: Weak<Inner>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = weak.upgrade() else { return };
+        inner.exchange().await;
+    }
+}
+
+impl Inner {
+    /// This replica's record now, from the checks' last results: nothing is run.
+    fn record(&self) -> Record {
+        let checks: Vec<CheckRecord> = self
+            .checker
+            .latest()
+            .take(MAX_RECORD_CHECKS)
+            .map(|(name, latest)| CheckRecord {
+                n: name.to_owned(),
+                s: latest.map(|(status, _)| status),
+                age: latest.map(|(_, age)| crate::round::round3(age.as_secs_f64())),
+            })
+            .collect();
+        let status =
+            HealthStatus::worst(checks.iter().map(|c| c.s.unwrap_or(HealthStatus::Unknown)));
+        let window = self.metrics.as_ref().map(MetricsCollector::window);
+        let seconds = window
+            .as_ref()
+            .map(|w| w.span.as_secs_f64())
+            .filter(|s| *s > 0.0);
+        Record {
+            v: FORMAT,
+            id: self.id.clone(),
+            inst: self.inst,
+            ver: self.version.clone(),
+            phase: self.checker.lifecycle().phase.as_str().to_owned(),
+            status,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            at: unix_ms(crate::clock::now()),
+            up: self.checker.uptime().as_secs_f64(),
+            rps: window
+                .as_ref()
+                .zip(seconds)
+                .map(|(w, s)| w.count as f64 / s),
+            err: window.as_ref().and_then(|w| w.error_rate),
+            p95: window
+                .as_ref()
+                .filter(|w| w.count > 0)
+                .map(|w| w.latency.p95.as_secs_f64()),
+            checks,
+        }
+    }
+
+    /// One exchange with the store, and the view made anew from what it brought.
+    async fn exchange(&self) {
+        let own = self.record();
+        let bytes = own.encode();
+        let exchange = Exchange {
+            fleet: &self.name,
+            id: &self.id,
+            instance: self.inst,
+            record: &bytes,
+            ttl: self.interval * TTL_INTERVALS,
+            max: self.max,
+        };
+        let started = Instant::now();
+        let answer = tokio::time::timeout(self.interval, self.store.exchange(exchange)).await;
+        let took = started.elapsed();
+        self.figures.last_exchange_nanos.store(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.figures.exchanges.fetch_add(1, Ordering::Relaxed);
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::new(format!(
+                "no answer within {} ms",
+                self.interval.as_millis()
+            ))),
+        };
+        if answer.is_err() {
+            self.figures.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let view = self.learn(&own, answer);
+        *self.view.write() = Arc::new(view);
+    }
+
+    /// Takes in an exchange's answer and makes the view.
+    fn learn(&self, own: &Record, answer: Result<Vec<Vec<u8>>, StoreError>) -> FleetView {
+        let now = Instant::now();
+        let mut memory = self.memory.lock();
+        let (was, _, since) = memory.store;
+        let reachable = answer.is_ok();
+        if since.is_none() || reachable != was {
+            match &answer {
+                Err(error) => tracing::warn!(
+                    fleet = %self.name, %error,
+                    "fleet store out of reach: this replica judges alone until it answers"
+                ),
+                Ok(_) if since.is_some() => {
+                    tracing::info!(fleet = %self.name, "fleet store reachable again");
+                }
+                Ok(_) => {}
+            }
+            memory.store = (reachable, None, Some(crate::clock::now()));
+        }
+        for peer in memory.peers.values_mut() {
+            peer.fresh = false;
+        }
+        match answer {
+            Ok(records) => {
+                memory.store.1 = None;
+                self.take_in(&mut memory, records, now);
+            }
+            Err(error) => memory.store.1 = Some(error.to_string()),
+        }
+        let keep = self.interval * TTL_INTERVALS * KEEP_TTLS;
+        memory
+            .peers
+            .retain(|_, peer| now.saturating_duration_since(peer.seen) <= keep);
+        self.view_of(&mut memory, own, now)
+    }
+
+    /// The records an exchange brought, parsed and checked.
+    fn take_in(&self, memory: &mut Memory, records: Vec<Vec<u8>>, now: Instant) {
+        let now_ms = unix_ms(crate::clock::now());
+        for bytes in records.into_iter().take(self.max) {
+            let record = match Record::decode(&bytes, now_ms) {
+                Ok(record) => record,
+                Err(why) => {
+                    let at = Refused::ALL.iter().position(|w| *w == why).unwrap_or(0);
+                    self.figures.refused[at].fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            if record.id == self.id && record.inst == self.inst {
+                continue;
+            }
+            let key = (record.id.clone(), record.inst);
+            let room = memory.peers.len() < self.max;
+            match memory.peers.get_mut(&key) {
+                Some(peer) => {
+                    peer.advanced = record.seq != peer.record.seq;
+                    peer.record = record;
+                    peer.seen = now;
+                    peer.fresh = true;
+                }
+                None if room => {
+                    let peer = Peer {
+                        record,
+                        seen: now,
+                        fresh: true,
+                        advanced: false,
+                    };
+                    memory.peers.insert(key, peer);
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn view_of(&self, memory: &mut Memory, own: &Record, now: Instant) -> FleetView {
+        let wall = crate::clock::now();
+        // Two live processes under one id: both publish, both records move on.
+        let live = |id: &str| {
+            memory
+                .peers
+                .iter()
+                .filter(|((peer, _), p)| peer == id && p.fresh && p.advanced)
+                .count()
+        };
+        let mut this = view::Replica::of(own, true, true, (wall, Duration::ZERO));
+        this.duplicate = live(&self.id) > 0;
+        if this.duplicate && !memory.warned_duplicate {
+            tracing::error!(fleet = %self.name, id = %self.id, "another process publishes under this replica's id");
+        }
+        memory.warned_duplicate = this.duplicate;
+        let mut peers: Vec<view::Replica> = memory
+            .peers
+            .iter()
+            .map(|((id, _), peer)| {
+                let ago = now.saturating_duration_since(peer.seen);
+                let seen = wall.checked_sub(ago).unwrap_or(wall);
+                let mut replica = view::Replica::of(&peer.record, false, peer.fresh, (seen, ago));
+                let twins = live(id) + usize::from(*id == self.id);
+                replica.duplicate = peer.fresh && peer.advanced && twins > 1;
+                replica
+            })
+            .collect();
+        peers.sort_by(|a, b| a.id.cmp(&b.id).then(b.fresh.cmp(&a.fresh)));
+        let mut replicas = Vec::with_capacity(peers.len() + 1);
+        replicas.push(this);
+        replicas.extend(peers);
+        FleetView {
+            fleet: self.name.clone(),
+            this: self.id.clone(),
+            store: StoreState {
+                reachable: memory.store.0,
+                error: memory.store.1.clone(),
+                since: memory.store.2,
+            },
+            replicas,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,156 @@
+//! [`RedisFleetStore`]: the fleet's records in Redis (feature `redis`).
+
+use std::sync::Arc;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::record::valid_name;
+use super::store::{Exchange, ExchangeFuture, FleetStore, StoreError};
+use crate::error::{ConfigError, causes};
+
+/// The fleet's records in Redis: each replica's under a key of its own that expires after the
+/// record's TTL (`SET … PX`), found through one sorted set of the fleet's ids. One exchange is
+/// two round trips — `SET`, `ZADD`, `ZREMRANGEBYSCORE`, `ZREVRANGE` in one pipeline, then one
+/// `MGET` — so a replica costs the store six commands per interval, whatever the fleet's size.
+/// Keys: `<prefix>:<fleet>:replica:<process>:<id>` (the process number in 16 hex digits)
+/// and `<prefix>:<fleet>:replicas` (prefix `vitals:fleet` by default).
+///
+/// Redis AUTH and TLS come through the URL (`redis://:password@host/`, `rediss://` with
+/// redis' TLS features); the URL is never shown, errors are redacted.
+///
+/// ```no_run
+/// use tower_vitals::fleet::RedisFleetStore;
+///
+/// let store = RedisFleetStore::new("redis://redis.shop.svc:6379/")?.prefix("shop:health")?;
+/// # drop(store);
+/// # Ok::<(), tower_vitals::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisFleetStore {
+    client: Option<redis::Client>,
+    manager: Arc<OnceCell<ConnectionManager>>,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisFleetStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisFleetStore")
+            .field("prefix", &self.prefix)
+            .field("connected", &self.manager.initialized())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An id in the index forgotten after this many TTLs without a record.
+const FORGET_AFTER_TTLS: u32 = 10;
+
+impl RedisFleetStore {
+    /// The Redis at `url`; nothing connects until the first exchange, and a lost connection is
+    /// made again at the next.
+    pub fn new(url: &str) -> Result<Self, ConfigError> {
+        let client = redis::Client::open(url).map_err(|_| ConfigError::InvalidPath {
+            path: crate::redact::redact(url),
+            reason: "not a Redis URL",
+        })?;
+        Ok(Self {
+            client: Some(client),
+            manager: Arc::default(),
+            prefix: "vitals:fleet".to_owned(),
+        })
+    }
+
+    /// Through the application's own `ConnectionManager`.
+    pub fn with_manager(manager: ConnectionManager) -> Self {
+        Self {
+            client: None,
+            manager: Arc::new(OnceCell::new_with(Some(manager))),
+            prefix: "vitals:fleet".to_owned(),
+        }
+    }
+
+    /// The keys' prefix (default `vitals:fleet`): 1 to 128 characters, no control characters.
+    pub fn prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        if !valid_name(prefix) {
+            return Err(ConfigError::InvalidPath {
+                path: prefix.to_owned(),
+                reason: "a key prefix must be 1 to 128 characters without control characters",
+            });
+        }
+        self.prefix = prefix.to_owned();
+        Ok(self)
+    }
+
+    async fn manager(&self) -> Result<ConnectionManager, StoreError> {
+        let manager = self
+            .manager
+            .get_or_try_init(|| async {
+                let client = self.client.clone().expect("a client or a manager");
+                // One attempt per reconnection: while Redis is down an exchange fails at once
+                // with the connection's error instead of waiting out a back-off.
+                let config = ConnectionManagerConfig::new().set_number_of_retries(0);
+                ConnectionManager::new_lazy_with_config(client, config)
+            })
+            .await
+            .map_err(|e| StoreError::new(format!("connect: {}", causes(&e))))?;
+        Ok(manager.clone())
+    }
+
+    async fn run(&self, exchange: Exchange<'_>) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut connection = self.manager().await?;
+        let base = format!("{}:{}", self.prefix, exchange.fleet);
+        let index = format!("{base}:replicas");
+        let key = |member: &str| format!("{base}:replica:{member}");
+        let member = format!("{:016x}:{}", exchange.instance, exchange.id);
+        let ttl_ms = u64::try_from(exchange.ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let now_ms = super::unix_ms(crate::clock::now());
+        let forget = now_ms.saturating_sub(ttl_ms.saturating_mul(u64::from(FORGET_AFTER_TTLS)));
+        let last = isize::try_from(exchange.max.max(1) - 1).unwrap_or(isize::MAX);
+        let (ids,): (Vec<String>,) = redis::pipe()
+            .cmd("SET")
+            .arg(key(&member))
+            .arg(exchange.record)
+            .arg("PX")
+            .arg(ttl_ms)
+            .ignore()
+            .cmd("ZADD")
+            .arg(&index)
+            .arg(now_ms)
+            .arg(&member)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&index)
+            .arg("-inf")
+            .arg(forget)
+            .ignore()
+            .cmd("ZREVRANGE")
+            .arg(&index)
+            .arg(0)
+            .arg(last)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| StoreError::new(format!("publish: {}", causes(&e))))?;
+        let keys: Vec<String> = ids
+            .iter()
+            .filter(|member| member.len() <= 17 + 128 * 4)
+            .map(|member| key(member))
+            .collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| StoreError::new(format!("read: {}", causes(&e))))?;
+        Ok(records.into_iter().flatten().collect())
+    }
+}
+
+impl FleetStore for RedisFleetStore {
+    fn exchange<'a>(&'a self, exchange: Exchange<'a>) -> ExchangeFuture<'a> {
+        Box::pin(self.run(exchange))
+    }
+}

@@ -1,0 +1,234 @@
+//! The fleet through a real Redis (started here on a loopback port with a password, stopped
+//! and started again by PID): three replicas, each an Axum server with its own checker, see
+//! each other on `/health/fleet` and `/metrics`; one that stops turns stale; a planted bad
+//! record is ignored and counted; with Redis stopped every replica says so and still answers
+//! its probes, and the fleet view returns by itself when Redis does. The password never shows.
+#![cfg(feature = "redis")]
+
+mod common;
+#[path = "support/dependency.rs"]
+mod dependency;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+#[path = "support/skip.rs"]
+mod skip;
+
+use std::time::Duration;
+
+use dependency::free_port;
+use serde_json::Value;
+use tower_vitals::fleet::{Fleet, RedisFleetStore};
+use tower_vitals::health::DetailPolicy;
+use tower_vitals::{Check, HealthChecker, HealthLayer};
+
+const PASSWORD: &str = "fleet-s3cret-pass";
+
+/// A replica: a checker whose one check passes or not, its fleet (publishing every 200 ms)
+/// and an Axum server showing both.
+async fn replica(url: &str, id: &str, passes: bool) -> (Fleet, common::Server) {
+    let checker = HealthChecker::builder()
+        .register(Check::new("postgres", move || async move { passes }))
+        .cache_ttl(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    checker.report().await;
+    let store = RedisFleetStore::new(url)
+        .unwrap()
+        .prefix("test:fleet")
+        .unwrap();
+    let fleet = Fleet::builder(checker.clone(), store)
+        .name("shop")
+        .unwrap()
+        .id(id)
+        .unwrap()
+        .interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    fleet.spawn();
+    let layer = HealthLayer::new(checker)
+        .details(DetailPolicy::Always)
+        .fleet(fleet.clone());
+    (fleet, common::serve(layer).await)
+}
+
+/// Polls `/health/fleet` until `done` holds (a hang guard of 1000 tries, not a time limit).
+async fn fleet_until(server: &common::Server, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..1000 {
+        let view = server.get("/health/fleet").await.json();
+        if done(&view) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the fleet never showed what was waited for");
+}
+
+fn fresh(view: &Value) -> Vec<&str> {
+    view["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["fresh"] == true)
+        .map(|r| r["id"].as_str().unwrap())
+        .collect()
+}
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn replicas_see_each_other_through_redis_and_survive_its_outage() {
+    let port = free_port();
+    let Some(redis) = redis_server::start(port, &["--requirepass", PASSWORD]) else {
+        return;
+    };
+    let url = format!("redis://:{PASSWORD}@127.0.0.1:{port}/");
+    let (_a, a) = replica(&url, "shop-a", true).await;
+    let (_b, b) = replica(&url, "shop-b", true).await;
+    let (c_fleet, c) = replica(&url, "shop-c", false).await;
+
+    let view = fleet_until(&a, |v| fresh(v).len() == 3).await;
+    assert_eq!(view["fleet"], "shop");
+    assert_eq!(view["self"], "shop-a");
+    assert_eq!(view["store"]["reachable"], true);
+    assert_eq!(fresh(&view), ["shop-a", "shop-b", "shop-c"]);
+    let shop_c = &view["replicas"][2];
+    assert_eq!(shop_c["status"], "unhealthy");
+    assert_eq!(shop_c["checks"]["postgres"], "unhealthy");
+    assert_eq!(shop_c["phase"], "serving");
+    fleet_until(&b, |v| fresh(v).len() == 3).await;
+    let metrics = String::from_utf8(a.get("/metrics").await.body).unwrap();
+    assert_eq!(
+        sample(&metrics, r#"vitals_fleet_replicas{state="fresh"}"#),
+        Some(3.0)
+    );
+    assert_eq!(sample(&metrics, "vitals_fleet_store_reachable"), Some(1.0));
+
+    // c stops: its record expires (three intervals), and the others show it stale.
+    drop((c_fleet, c));
+    let view = fleet_until(&a, |v| fresh(v) == ["shop-a", "shop-b"]).await;
+    let stale = &view["replicas"][2];
+    assert_eq!(
+        (stale["id"].as_str(), stale["fresh"].as_bool()),
+        (Some("shop-c"), Some(false))
+    );
+
+    // A record nobody should trust, planted in the fleet's index.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut planted = client.get_multiplexed_async_connection().await.unwrap();
+    let key = "test:fleet:shop:replica:00000000000000ff:intruder";
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(key)
+        .arg(r#"{"v":1,"id":"intruder\u0007","inst":255}"#)
+        .arg("PX")
+        .arg(60_000)
+        .ignore()
+        .cmd("ZADD")
+        .arg("test:fleet:shop:replicas")
+        .arg(i64::MAX)
+        .arg("00000000000000ff:intruder")
+        .ignore()
+        .query_async(&mut planted)
+        .await
+        .unwrap();
+    for _ in 0..1000 {
+        let metrics = String::from_utf8(a.get("/metrics").await.body).unwrap();
+        if sample(
+            &metrics,
+            r#"vitals_fleet_records_refused_total{reason="malformed"}"#,
+        ) > Some(0.0)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let view = a.get("/health/fleet").await.json();
+    assert!(!view.to_string().contains("intruder"), "{view}");
+
+    // Redis stops: every replica says so, and its probes answer as before.
+    drop(redis);
+    let view = fleet_until(&a, |v| v["store"]["reachable"] == false).await;
+    let error = view["store"]["error"].as_str().unwrap();
+    assert!(
+        error.contains("Connection refused")
+            || error.contains("reset")
+            || error.contains("broken pipe"),
+        "{error}"
+    );
+    assert_eq!(fresh(&view), ["shop-a"], "no fresh peers without the store");
+    assert_eq!(a.get("/health/ready").await.status, 200);
+    let metrics = String::from_utf8(b.get("/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains("vitals_fleet_store_reachable 0"),
+        "{metrics}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            r#"vitals_fleet_exchanges_total{outcome="failed"}"#
+        ) >= Some(1.0)
+    );
+
+    // Redis back on the same port: the view returns by itself.
+    let _redis = redis_server::start(port, &["--requirepass", PASSWORD]).unwrap();
+    let view = fleet_until(&a, |v| fresh(v) == ["shop-a", "shop-b"]).await;
+    assert_eq!(view["store"]["reachable"], true);
+
+    // A replica with the wrong password: the store's refusal, the password in neither answer.
+    let wrong = format!("redis://:not-the-{PASSWORD}@127.0.0.1:{port}/");
+    let (_d, d) = replica(&wrong, "shop-d", true).await;
+    let view = fleet_until(&d, |v| {
+        v["store"]["error"].is_string() && v["store"]["error"] != "no exchange yet"
+    })
+    .await;
+    let error = view["store"]["error"].as_str().unwrap();
+    eprintln!("the store refused the wrong password: {error}");
+    assert!(!error.contains(PASSWORD), "{error}");
+    for server in [&a, &b, &d] {
+        for path in ["/health/fleet", "/metrics", "/health"] {
+            let body = String::from_utf8(server.get(path).await.body).unwrap();
+            assert!(!body.contains(PASSWORD), "{path}: {body}");
+        }
+    }
+}
+
+/// `Setup` makes the fleet from `HEALTH_FLEET_*` and serves it; two such apps see each other.
+#[tokio::test]
+async fn setup_makes_the_fleet_from_the_environments_settings() {
+    let port = free_port();
+    let Some(_redis) = redis_server::start(port, &[]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut servers = Vec::new();
+    for id in ["web-1", "web-2"] {
+        let config = tower_vitals::HealthConfig::from_vars([
+            ("HEALTH_FLEET_REDIS_URL", url.as_str()),
+            ("HEALTH_FLEET_ID", id),
+            ("HEALTH_FLEET_INTERVAL_MS", "200"),
+            ("HEALTH_FLEET_PREFIX", "test:setup"),
+        ])
+        .unwrap();
+        let vitals = tower_vitals::Setup::builder()
+            .config(config)
+            .info(tower_vitals::AppInfo::new("web", "2.1.0"))
+            .check("db", || async {})
+            .details(DetailPolicy::Always)
+            .build()
+            .unwrap();
+        assert_eq!(
+            vitals.fleet().map(|f| f.name()),
+            Some("web"),
+            "named after the app"
+        );
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "home" }));
+        let router = router.layer(vitals.health_layer());
+        servers.push(common::serve_router(router).await);
+    }
+    let view = fleet_until(&servers[0], |v| fresh(v).len() == 2).await;
+    assert_eq!(fresh(&view), ["web-1", "web-2"]);
+    assert_eq!(view["replicas"][1]["version"], "2.1.0");
+}
