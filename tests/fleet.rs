@@ -204,6 +204,7 @@ async fn setup_makes_the_fleet_from_the_environments_settings() {
     };
     let url = format!("redis://127.0.0.1:{port}/");
     let mut servers = Vec::new();
+    let mut fleets: Vec<Fleet> = Vec::new();
     for id in ["web-1", "web-2"] {
         let config = tower_vitals::HealthConfig::from_vars([
             ("HEALTH_FLEET_REDIS_URL", url.as_str()),
@@ -224,6 +225,7 @@ async fn setup_makes_the_fleet_from_the_environments_settings() {
             Some("web"),
             "named after the app"
         );
+        fleets.push(vitals.fleet().unwrap().clone());
         let router = axum::Router::new().route("/", axum::routing::get(|| async { "home" }));
         let router = router.layer(vitals.health_layer());
         servers.push(common::serve_router(router).await);
@@ -231,4 +233,44 @@ async fn setup_makes_the_fleet_from_the_environments_settings() {
     let view = fleet_until(&servers[0], |v| fresh(v).len() == 2).await;
     assert_eq!(fresh(&view), ["web-1", "web-2"]);
     assert_eq!(view["replicas"][1]["version"], "2.1.0");
+
+    // The store's traffic: each exchange is SET, ZADD, ZREMRANGEBYSCORE, ZREVRANGE and MGET,
+    // as Redis itself counts them.
+    let exchanges = || fleets.iter().map(|f| f.figures().exchanges).sum::<u64>();
+    let before = exchanges();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    let after = exchanges();
+    let calls = |command: &str| -> u64 {
+        let prefix = format!("cmdstat_{command}:calls=");
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(&prefix)?.split(',').next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let per_exchange = ["set", "zadd", "zremrangebyscore", "zrevrange", "mget"];
+    for command in per_exchange {
+        let n = calls(command);
+        // An exchange under way as INFO ran may have sent some of its commands.
+        assert!(
+            (before..=after + 2).contains(&n),
+            "{command}: {n} calls for {before}..{after} exchanges"
+        );
+    }
+    let counted: Vec<String> = per_exchange
+        .iter()
+        .map(|command| format!("{command} {}", calls(command)))
+        .collect();
+    let total: u64 = per_exchange.iter().map(|command| calls(command)).sum();
+    let body = tower_vitals::render::fleet(&fleets[0].view()).body.len();
+    eprintln!(
+        "store traffic: Redis counted {} for {before}..{after} exchanges: {:.2} commands per exchange (two round trips); /health/fleet of 2 replicas: {body} bytes",
+        counted.join(", "),
+        total as f64 / after.max(1) as f64
+    );
 }

@@ -12,7 +12,7 @@ use crate::error::{ConfigError, causes};
 /// The fleet's records in Redis: each replica's under a key of its own that expires after the
 /// record's TTL (`SET … PX`), found through one sorted set of the fleet's ids. One exchange is
 /// two round trips — `SET`, `ZADD`, `ZREMRANGEBYSCORE`, `ZREVRANGE` in one pipeline, then one
-/// `MGET` — so a replica costs the store six commands per interval, whatever the fleet's size.
+/// `MGET` — so a replica costs the store five commands per interval, whatever the fleet's size.
 /// Keys: `<prefix>:<fleet>:replica:<process>:<id>` (the process number in 16 hex digits)
 /// and `<prefix>:<fleet>:replicas` (prefix `vitals:fleet` by default).
 ///
