@@ -1,9 +1,13 @@
 //! The fleet over an in-memory store with expiring keys, on Tokio's paused clock.
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
+
+use tokio::time::Instant;
 
 use super::*;
 use crate::checker::Check;
+use crate::health_report::HealthStatus;
 
 type Expiring = (Vec<u8>, Instant);
 

@@ -1,0 +1,244 @@
+//! One exchange with the store: this replica's record made from the checker's last results,
+//! published; the peers' records read, parsed within bounds and remembered; the view made anew.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::record::{CheckRecord, FORMAT, MAX_RECORD_CHECKS, Record, Refused};
+use super::store::{Exchange, StoreError};
+use super::view::{self, FleetView, StoreState};
+use super::{Inner, KEEP_TTLS, TTL_INTERVALS, unix_ms};
+use crate::health_report::HealthStatus;
+use crate::metrics::MetricsCollector;
+
+/// What the exchanges have taught this replica.
+#[derive(Default)]
+pub(super) struct Memory {
+    /// Every other process's record, by id and process number.
+    peers: HashMap<(String, u64), Peer>,
+    /// Whether the last exchange succeeded, why not, and since when.
+    store: (bool, Option<String>, Option<SystemTime>),
+    /// Whether another process under this replica's id was logged (once while it lasts).
+    warned_duplicate: bool,
+}
+
+struct Peer {
+    record: Record,
+    seen: Instant,
+    /// Read in the last exchange.
+    fresh: bool,
+    /// Its publication count moved on since the exchange before: the process is alive (a
+    /// restarted one's old record stands until it expires, without moving).
+    advanced: bool,
+}
+
+/// Publishes and reads every interval while a handle lives.
+pub(super) async fn run(weak: Weak<Inner>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = weak.upgrade() else { return };
+        inner.exchange().await;
+    }
+}
+
+impl Inner {
+    /// This replica's record now, from the checks' last results: nothing is run.
+    fn record(&self) -> Record {
+        let checks: Vec<CheckRecord> = self
+            .checker
+            .latest()
+            .take(MAX_RECORD_CHECKS)
+            .map(|(name, latest)| CheckRecord {
+                n: name.to_owned(),
+                s: latest.map(|(status, _)| status),
+                age: latest.map(|(_, age)| crate::round::round3(age.as_secs_f64())),
+            })
+            .collect();
+        let status =
+            HealthStatus::worst(checks.iter().map(|c| c.s.unwrap_or(HealthStatus::Unknown)));
+        let window = self.metrics.as_ref().map(MetricsCollector::window);
+        let seconds = window
+            .as_ref()
+            .map(|w| w.span.as_secs_f64())
+            .filter(|s| *s > 0.0);
+        Record {
+            v: FORMAT,
+            id: self.id.clone(),
+            inst: self.inst,
+            ver: self.version.clone(),
+            phase: self.checker.lifecycle().phase.as_str().to_owned(),
+            status,
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            at: unix_ms(crate::clock::now()),
+            up: self.checker.uptime().as_secs_f64(),
+            rps: window
+                .as_ref()
+                .zip(seconds)
+                .map(|(w, s)| w.count as f64 / s),
+            err: window.as_ref().and_then(|w| w.error_rate),
+            p95: window
+                .as_ref()
+                .filter(|w| w.count > 0)
+                .map(|w| w.latency.p95.as_secs_f64()),
+            checks,
+        }
+    }
+
+    /// One exchange with the store, and the view made anew from what it brought.
+    pub(super) async fn exchange(&self) {
+        let own = self.record();
+        let bytes = own.encode();
+        let exchange = Exchange {
+            fleet: &self.name,
+            id: &self.id,
+            instance: self.inst,
+            record: &bytes,
+            ttl: self.interval * TTL_INTERVALS,
+            max: self.max,
+        };
+        let started = Instant::now();
+        let answer = tokio::time::timeout(self.interval, self.store.exchange(exchange)).await;
+        let took = started.elapsed();
+        self.figures.last_exchange_nanos.store(
+            u64::try_from(took.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.figures.exchanges.fetch_add(1, Ordering::Relaxed);
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(_) => Err(StoreError::new(format!(
+                "no answer within {} ms",
+                self.interval.as_millis()
+            ))),
+        };
+        if answer.is_err() {
+            self.figures.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        let view = self.learn(&own, answer);
+        *self.view.write() = Arc::new(view);
+    }
+
+    /// Takes in an exchange's answer and makes the view.
+    fn learn(&self, own: &Record, answer: Result<Vec<Vec<u8>>, StoreError>) -> FleetView {
+        let now = Instant::now();
+        let mut memory = self.memory.lock();
+        let (was, _, since) = memory.store;
+        let reachable = answer.is_ok();
+        if since.is_none() || reachable != was {
+            match &answer {
+                Err(error) => tracing::warn!(
+                    fleet = %self.name, %error,
+                    "fleet store out of reach: this replica judges alone until it answers"
+                ),
+                Ok(_) if since.is_some() => {
+                    tracing::info!(fleet = %self.name, "fleet store reachable again");
+                }
+                Ok(_) => {}
+            }
+            memory.store = (reachable, None, Some(crate::clock::now()));
+        }
+        for peer in memory.peers.values_mut() {
+            peer.fresh = false;
+        }
+        match answer {
+            Ok(records) => {
+                memory.store.1 = None;
+                self.take_in(&mut memory, records, now);
+            }
+            Err(error) => memory.store.1 = Some(error.to_string()),
+        }
+        let keep = self.interval * TTL_INTERVALS * KEEP_TTLS;
+        memory
+            .peers
+            .retain(|_, peer| now.saturating_duration_since(peer.seen) <= keep);
+        self.view_of(&mut memory, own, now)
+    }
+
+    /// The records an exchange brought, parsed and checked.
+    fn take_in(&self, memory: &mut Memory, records: Vec<Vec<u8>>, now: Instant) {
+        let now_ms = unix_ms(crate::clock::now());
+        for bytes in records.into_iter().take(self.max) {
+            let record = match Record::decode(&bytes, now_ms) {
+                Ok(record) => record,
+                Err(why) => {
+                    let at = Refused::ALL.iter().position(|w| *w == why).unwrap_or(0);
+                    self.figures.refused[at].fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            };
+            if record.id == self.id && record.inst == self.inst {
+                continue;
+            }
+            let key = (record.id.clone(), record.inst);
+            let room = memory.peers.len() < self.max;
+            match memory.peers.get_mut(&key) {
+                Some(peer) => {
+                    peer.advanced = record.seq != peer.record.seq;
+                    peer.record = record;
+                    peer.seen = now;
+                    peer.fresh = true;
+                }
+                None if room => {
+                    let peer = Peer {
+                        record,
+                        seen: now,
+                        fresh: true,
+                        advanced: false,
+                    };
+                    memory.peers.insert(key, peer);
+                }
+                None => {}
+            }
+        }
+    }
+
+    fn view_of(&self, memory: &mut Memory, own: &Record, now: Instant) -> FleetView {
+        let wall = crate::clock::now();
+        // Two live processes under one id: both publish, both records move on.
+        let live = |id: &str| {
+            memory
+                .peers
+                .iter()
+                .filter(|((peer, _), p)| peer == id && p.fresh && p.advanced)
+                .count()
+        };
+        let mut this = view::Replica::of(own, true, true, (wall, Duration::ZERO));
+        this.duplicate = live(&self.id) > 0;
+        if this.duplicate && !memory.warned_duplicate {
+            tracing::error!(fleet = %self.name, id = %self.id, "another process publishes under this replica's id");
+        }
+        memory.warned_duplicate = this.duplicate;
+        let mut peers: Vec<view::Replica> = memory
+            .peers
+            .iter()
+            .map(|((id, _), peer)| {
+                let ago = now.saturating_duration_since(peer.seen);
+                let seen = wall.checked_sub(ago).unwrap_or(wall);
+                let mut replica = view::Replica::of(&peer.record, false, peer.fresh, (seen, ago));
+                let twins = live(id) + usize::from(*id == self.id);
+                replica.duplicate = peer.fresh && peer.advanced && twins > 1;
+                replica
+            })
+            .collect();
+        peers.sort_by(|a, b| a.id.cmp(&b.id).then(b.fresh.cmp(&a.fresh)));
+        let mut replicas = Vec::with_capacity(peers.len() + 1);
+        replicas.push(this);
+        replicas.extend(peers);
+        FleetView {
+            fleet: self.name.clone(),
+            this: self.id.clone(),
+            store: StoreState {
+                reachable: memory.store.0,
+                error: memory.store.1.clone(),
+                since: memory.store.2,
+            },
+            replicas,
+        }
+    }
+}
