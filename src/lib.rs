@@ -79,6 +79,8 @@ pub mod metrics;
 mod path;
 mod probe;
 mod redact;
+#[cfg(feature = "redis")]
+mod redis_link;
 pub mod reliability;
 pub mod render;
 /// The former name of [`reliability`], kept so that existing imports compile.

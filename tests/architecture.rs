@@ -7,7 +7,16 @@ use std::path::{Path, PathBuf};
 /// Floors, bottom first; a module may use `crate::m` only for `m` on its floor or below.
 const FLOORS: &[&[&str]] = &[
     &[
-        "ring", "round", "path", "uri", "tls", "redact", "error", "validate", "clock",
+        "ring",
+        "round",
+        "path",
+        "uri",
+        "tls",
+        "redact",
+        "error",
+        "validate",
+        "clock",
+        "redis_link",
     ],
     &["health_report", "config", "probe", "info"],
     &["checker"],

@@ -4,13 +4,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use redis::aio::ConnectionManager;
 
 use super::budget::budget;
 use crate::checker::{CheckError, CheckFuture, HealthCheck};
 use crate::error::{ConfigError, causes};
 use crate::health_report::CheckResult;
+use crate::redis_link::Link;
 use crate::round::millis;
 
 /// Healthy when Redis answers `PING` with `PONG`, through redis' `ConnectionManager`, which
@@ -38,8 +38,7 @@ use crate::round::millis;
 /// ```
 #[derive(Clone)]
 pub struct RedisCheck {
-    client: Option<redis::Client>,
-    manager: Arc<OnceCell<ConnectionManager>>,
+    link: Link,
     /// The last error a PING got, shown when a later PING only waits.
     last_error: Arc<Mutex<Option<String>>>,
     timeout: Option<Duration>,
@@ -48,7 +47,7 @@ pub struct RedisCheck {
 impl std::fmt::Debug for RedisCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCheck")
-            .field("connected", &self.manager.initialized())
+            .field("connected", &self.link.connected())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -58,13 +57,8 @@ impl RedisCheck {
     /// A check of the Redis at `url` (`redis://host:port/db`, `rediss://` with redis' TLS
     /// features); nothing connects until the first run.
     pub fn new(url: &str) -> Result<Self, ConfigError> {
-        let client = redis::Client::open(url).map_err(|_| ConfigError::InvalidPath {
-            path: crate::redact::redact(url),
-            reason: "not a Redis URL",
-        })?;
         Ok(Self {
-            client: Some(client),
-            manager: Arc::default(),
+            link: Link::open(url)?,
             last_error: Arc::default(),
             timeout: None,
         })
@@ -73,8 +67,7 @@ impl RedisCheck {
     /// A check through the application's own `ConnectionManager` (cheap to clone).
     pub fn with_manager(manager: ConnectionManager) -> Self {
         Self {
-            client: None,
-            manager: Arc::new(OnceCell::new_with(Some(manager))),
+            link: Link::with_manager(manager),
             last_error: Arc::default(),
             timeout: None,
         }
@@ -85,7 +78,7 @@ impl RedisCheck {
     /// it and reports that connection's error — Redis' or the operating system's words.
     #[must_use]
     pub fn client(mut self, client: redis::Client) -> Self {
-        self.client = Some(client);
+        self.link.set_client(client);
         self
     }
 
@@ -95,21 +88,6 @@ impl RedisCheck {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
-    }
-
-    async fn manager(&self) -> Result<ConnectionManager, CheckError> {
-        let manager = self
-            .manager
-            .get_or_try_init(|| async {
-                let client = self.client.clone().expect("a client or a manager");
-                // One attempt per reconnection: while Redis is down a PING fails at once with
-                // the connection's error instead of waiting out a back-off.
-                let config = ConnectionManagerConfig::new().set_number_of_retries(0);
-                ConnectionManager::new_lazy_with_config(client, config)
-            })
-            .await
-            .map_err(|e| CheckError::new(format!("connect: {}", causes(&e))))?;
-        Ok(manager.clone())
     }
 
     async fn ping(connection: &mut impl redis::aio::ConnectionLike) -> Result<(), String> {
@@ -128,7 +106,7 @@ impl RedisCheck {
     /// `left`, fails with the real error; else the last error seen, or just no answer.
     async fn diagnose(&self, waited: Duration, left: Duration) -> CheckError {
         let no_answer = format!("PING: no answer within {} ms", waited.as_millis());
-        if let Some(client) = &self.client {
+        if let Some(client) = self.link.client() {
             let config = redis::AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(left))
                 .set_response_timeout(Some(left));
@@ -162,7 +140,7 @@ impl HealthCheck for RedisCheck {
     fn check(&self) -> CheckFuture<'_> {
         Box::pin(async move {
             let budget = budget(self.timeout);
-            let mut connection = self.manager().await?;
+            let mut connection = self.link.manager().await.map_err(CheckError::new)?;
             let started = Instant::now();
             match tokio::time::timeout(budget / 2, Self::ping(&mut connection)).await {
                 Ok(Ok(())) => {

@@ -1,13 +1,11 @@
 //! [`RedisFleetStore`]: the fleet's records in Redis (feature `redis`).
 
-use std::sync::Arc;
-
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::OnceCell;
+use redis::aio::ConnectionManager;
 
 use super::record::valid_name;
 use super::store::{Exchange, ExchangeFuture, FleetStore, StoreError};
 use crate::error::{ConfigError, causes};
+use crate::redis_link::Link;
 
 /// The fleet's records in Redis: each replica's under a key of its own that expires after the
 /// record's TTL (`SET … PX`), found through one sorted set of the fleet's ids. One exchange is
@@ -28,8 +26,7 @@ use crate::error::{ConfigError, causes};
 /// ```
 #[derive(Clone)]
 pub struct RedisFleetStore {
-    client: Option<redis::Client>,
-    manager: Arc<OnceCell<ConnectionManager>>,
+    link: Link,
     prefix: String,
 }
 
@@ -37,7 +34,7 @@ impl std::fmt::Debug for RedisFleetStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisFleetStore")
             .field("prefix", &self.prefix)
-            .field("connected", &self.manager.initialized())
+            .field("connected", &self.link.connected())
             .finish_non_exhaustive()
     }
 }
@@ -49,13 +46,8 @@ impl RedisFleetStore {
     /// The Redis at `url`; nothing connects until the first exchange, and a lost connection is
     /// made again at the next.
     pub fn new(url: &str) -> Result<Self, ConfigError> {
-        let client = redis::Client::open(url).map_err(|_| ConfigError::InvalidPath {
-            path: crate::redact::redact(url),
-            reason: "not a Redis URL",
-        })?;
         Ok(Self {
-            client: Some(client),
-            manager: Arc::default(),
+            link: Link::open(url)?,
             prefix: "vitals:fleet".to_owned(),
         })
     }
@@ -63,8 +55,7 @@ impl RedisFleetStore {
     /// Through the application's own `ConnectionManager`.
     pub fn with_manager(manager: ConnectionManager) -> Self {
         Self {
-            client: None,
-            manager: Arc::new(OnceCell::new_with(Some(manager))),
+            link: Link::with_manager(manager),
             prefix: "vitals:fleet".to_owned(),
         }
     }
@@ -81,23 +72,8 @@ impl RedisFleetStore {
         Ok(self)
     }
 
-    async fn manager(&self) -> Result<ConnectionManager, StoreError> {
-        let manager = self
-            .manager
-            .get_or_try_init(|| async {
-                let client = self.client.clone().expect("a client or a manager");
-                // One attempt per reconnection: while Redis is down an exchange fails at once
-                // with the connection's error instead of waiting out a back-off.
-                let config = ConnectionManagerConfig::new().set_number_of_retries(0);
-                ConnectionManager::new_lazy_with_config(client, config)
-            })
-            .await
-            .map_err(|e| StoreError::new(format!("connect: {}", causes(&e))))?;
-        Ok(manager.clone())
-    }
-
     async fn run(&self, exchange: Exchange<'_>) -> Result<Vec<Vec<u8>>, StoreError> {
-        let mut connection = self.manager().await?;
+        let mut connection = self.link.manager().await.map_err(StoreError::new)?;
         let base = format!("{}:{}", self.prefix, exchange.fleet);
         let index = format!("{base}:replicas");
         let key = |member: &str| format!("{base}:replica:{member}");
