@@ -248,13 +248,15 @@ impl HealthChecker {
     /// gates may be pending, under the same name too.
     ///
     /// ```
+    /// use std::time::Duration;
     /// use tower_vitals::HealthChecker;
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), tower_vitals::ConfigError> {
     /// let checker = HealthChecker::builder().build()?;
     /// let gate = checker.warm_up("model-load")?;
-    /// assert_eq!(checker.not_ready_reason().as_deref(), Some("warming up: model-load (0s)"));
+    /// tokio::time::sleep(Duration::from_secs(12)).await;
+    /// assert_eq!(checker.not_ready_reason().as_deref(), Some("warming up: model-load (12s)"));
     /// gate.done();
     /// assert_eq!(checker.not_ready_reason(), None);
     /// # Ok(()) }
