@@ -213,16 +213,19 @@ impl HealthLayer {
         Ok(self)
     }
 
-    /// Shows the fleet at `/health/fleet` (under the detail policy) and its figures on
-    /// `/metrics`: every replica as this one last saw it, never waiting on the store.
+    /// Shows the fleet at `/health/fleet` (under the detail policy; if the app took that path,
+    /// at the one [`fleet_path`](Self::fleet_path) gives) and its figures on `/metrics`: every
+    /// replica as this one last saw it, never waiting on the store.
     pub fn fleet(mut self, fleet: Fleet) -> Self {
         if self.settings.paths.relative("fleet").is_none() {
+            // The default path, unless the app took it for something else (an endpoint or a
+            // group): then the fleet waits for a path of its own from `fleet_path`.
             let mut settings = (*self.settings).clone();
-            // The default path is free unless the app took it for something else.
-            if settings.paths.set("fleet", Some("/health/fleet")).is_ok() {
-                let _ = settings.refresh_group_paths();
+            let free = settings.paths.set("fleet", Some("/health/fleet")).is_ok()
+                && settings.refresh_group_paths().is_ok();
+            if free {
+                self.settings = Arc::new(settings);
             }
-            self.settings = Arc::new(settings);
         }
         Arc::make_mut(&mut self.settings).fleet = Some(fleet);
         self
