@@ -26,6 +26,7 @@ use crate::error::ConfigError;
 /// | `HEALTH_FLEET_REDIS_URL` | the [fleet](crate::fleet)'s store, for [`Setup`](crate::Setup) (feature `redis`; never shown) | `redis://`, `rediss://` URL |
 /// | `HEALTH_FLEET_NAME`, `HEALTH_FLEET_ID`, `HEALTH_FLEET_PREFIX` | the fleet's name, this replica's id (default `POD_NAME`, else the host name), the store's key prefix | 1–128 characters |
 /// | `HEALTH_FLEET_INTERVAL_MS`, `HEALTH_FLEET_MAX_REPLICAS` | how often to publish and read; the most replicas read | 100–60000; 2–1024 |
+/// | `HEALTH_FLEET_SHARED_OUTAGE` | readiness in a shared outage of a [shared](crate::Check::shared) check | `ready` (default), `not_ready` |
 ///
 /// ```
 /// use tower_vitals::{HealthChecker, HealthConfig};
@@ -115,6 +116,8 @@ pub struct HealthConfig {
     pub fleet_interval: Option<Duration>,
     /// `HEALTH_FLEET_MAX_REPLICAS`.
     pub fleet_max_replicas: Option<usize>,
+    /// `HEALTH_FLEET_SHARED_OUTAGE`: `Some(true)` for `ready`, `Some(false)` for `not_ready`.
+    pub fleet_ready_in_shared_outage: Option<bool>,
     warnings: Vec<String>,
 }
 
@@ -283,6 +286,13 @@ impl HealthConfig {
             "HEALTH_FLEET_PREFIX" => self.fleet_prefix = Some(name()?),
             "HEALTH_FLEET_INTERVAL_MS" => self.fleet_interval = Some(millis(100, 60_000)?),
             "HEALTH_FLEET_MAX_REPLICAS" => self.fleet_max_replicas = Some(count(2, 1024)? as usize),
+            "HEALTH_FLEET_SHARED_OUTAGE" => {
+                self.fleet_ready_in_shared_outage = Some(match value {
+                    "ready" => true,
+                    "not_ready" => false,
+                    _ => return Err(error("`ready` or `not_ready`")),
+                });
+            }
             _ => self.read_per_name(key, value)?,
         }
         Ok(())
@@ -383,8 +393,10 @@ mod tests {
             ("HEALTH_FLEET_NAME", "shop"),
             ("HEALTH_FLEET_INTERVAL_MS", "500"),
             ("HEALTH_FLEET_MAX_REPLICAS", "12"),
+            ("HEALTH_FLEET_SHARED_OUTAGE", "not_ready"),
         ])
         .unwrap();
+        assert_eq!(config.fleet_ready_in_shared_outage, Some(false));
         assert_eq!(
             config.fleet_redis_url(),
             Some("redis://:hunter2hunter2@redis:6379/")
@@ -404,6 +416,10 @@ mod tests {
         );
         assert!(error("HEALTH_FLEET_ID", "a\u{7}b").contains("no control characters"));
         assert!(error("HEALTH_FLEET_REPLICAS", "3").contains("a typo?"));
+        assert_eq!(
+            error("HEALTH_FLEET_SHARED_OUTAGE", "maybe"),
+            "HEALTH_FLEET_SHARED_OUTAGE=\"maybe\": `ready` or `not_ready`"
+        );
     }
 
     #[test]

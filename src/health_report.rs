@@ -215,6 +215,47 @@ impl From<HealthStatus> for CheckResult {
     }
 }
 
+/// The judgement a [shared](crate::Check::shared) check is under on this replica, against the
+/// fleet (see `tower_vitals::fleet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Judgement {
+    /// It does not fail here: nothing to judge.
+    Passing,
+    /// It fails here, and the fleet has not shown yet whether elsewhere too: readiness holds.
+    Pending,
+    /// It fails here and on most fresh replicas: a shared outage, readiness stays ready
+    /// (unless the fleet was built with `SharedOutage::NotReady`).
+    Shared,
+    /// It fails here while the others pass: readiness fails.
+    Local,
+    /// It fails here with no fresh view of the fleet: the local rule, readiness fails.
+    Alone,
+}
+
+impl Judgement {
+    /// Every judgement, in the order `/metrics` lists them.
+    pub const ALL: [Judgement; 5] = [
+        Self::Passing,
+        Self::Pending,
+        Self::Shared,
+        Self::Local,
+        Self::Alone,
+    ];
+
+    /// Its name on `/metrics` and in JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Passing => "passing",
+            Self::Pending => "pending",
+            Self::Shared => "shared",
+            Self::Local => "local",
+            Self::Alone => "alone",
+        }
+    }
+}
+
 /// The state of one named component, as shown in reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -249,6 +290,10 @@ pub struct ComponentStatus {
     /// For a component that is not healthy, why, in one line: status, for how long, the
     /// message, failures in a row against the threshold.
     pub reason: Option<String>,
+    /// For a [shared](crate::Check::shared) check failing here, how the fleet judged it (a
+    /// shared outage, a local fault…; its reason leads `reason`). Absent without a fleet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judgement: Option<Judgement>,
     /// The recent runs, summarised.
     pub history: HistorySummary,
     /// The last result's [figures](CheckResult::with_figure), for `/metrics` (they show in

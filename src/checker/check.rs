@@ -37,6 +37,7 @@ pub struct Check {
     failure_threshold: Option<u32>,
     success_threshold: Option<u32>,
     background: Option<Duration>,
+    shared: bool,
 }
 
 impl Check {
@@ -52,6 +53,7 @@ impl Check {
             failure_threshold: None,
             success_threshold: None,
             background: None,
+            shared: false,
         }
     }
 
@@ -113,6 +115,17 @@ impl Check {
         self
     }
 
+    /// Marks the check as one of a dependency every replica of the fleet shares (the database,
+    /// say). With a [`Fleet`](crate::fleet::Fleet) given to the `HealthLayer`, readiness judges
+    /// its failure against the other replicas': failing on most of them is a shared outage
+    /// and readiness stays ready (pulling every replica would only trade the app's fast error
+    /// for refused connections); failing here while the others pass is a local fault and
+    /// readiness fails. Without a fleet, it changes nothing.
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
     /// The name.
     pub fn name(&self) -> &str {
         &self.name
@@ -149,6 +162,7 @@ impl Check {
         }
         Ok(CheckSpec {
             background: self.background,
+            shared: self.shared,
             name: self.name,
             check: self.check,
             timeout,
@@ -171,6 +185,7 @@ impl fmt::Debug for Check {
             .field("retries", &self.retries)
             .field("failure_status", &self.failure_status)
             .field("tags", &self.tags)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }
@@ -188,6 +203,8 @@ pub(crate) struct CheckSpec {
     pub(crate) failure_threshold: u32,
     pub(crate) success_threshold: u32,
     pub(crate) background: Option<Duration>,
+    /// Judged against the fleet ([`Check::shared`]).
+    pub(crate) shared: bool,
 }
 
 impl CheckSpec {

@@ -37,6 +37,7 @@ pub use time_left::check_time_left;
 pub use timeline::{StatusTimeline, TimelinePoint, TimelineSettings};
 pub use warm_up::WarmUp;
 
+pub(crate) use self::slot::Latest;
 use self::slot::{Begin, Slot, View};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus, WarmUpStatus};
 use crate::round::millis;
@@ -373,16 +374,23 @@ impl HealthChecker {
             .find(|slot| slot.spec.name == component)
     }
 
-    /// Each check's last shown status and its age, without running anything (`None` before a
-    /// first result), in registration order.
-    pub(crate) fn latest(&self) -> impl Iterator<Item = (&str, Option<(HealthStatus, Duration)>)> {
-        let now = Instant::now();
-        self.shared.slots.iter().map(move |slot| {
-            let latest = slot
-                .latest()
-                .map(|(status, at)| (status, now.saturating_duration_since(at)));
-            (slot.spec.name.as_str(), latest)
-        })
+    /// Each check's name, whether it is [shared](Check::shared), and its last shown status
+    /// (`None` before a first result), without running anything, in registration order.
+    pub(crate) fn latest(&self) -> impl Iterator<Item = (&str, bool, Option<Latest>)> {
+        self.shared
+            .slots
+            .iter()
+            .map(|slot| (slot.spec.name.as_str(), slot.spec.shared, slot.latest()))
+    }
+
+    /// Whether any check is [shared](Check::shared).
+    pub(crate) fn has_shared(&self) -> bool {
+        self.shared.slots.iter().any(|slot| slot.spec.shared)
+    }
+
+    /// Whether the check named `name` is [shared](Check::shared).
+    pub(crate) fn is_shared(&self, name: &str) -> bool {
+        self.slot(name).is_some_and(|slot| slot.spec.shared)
     }
 
     /// The registered check names, in registration order.

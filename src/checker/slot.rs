@@ -96,6 +96,14 @@ pub(crate) struct Record {
     pub(crate) since: Instant,
 }
 
+/// A check's last shown status, when it finished and since when it has been shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Latest {
+    pub(crate) status: HealthStatus,
+    pub(crate) completed: Instant,
+    pub(crate) since: Instant,
+}
+
 struct State {
     last: Option<Arc<Record>>,
     running: bool,
@@ -216,12 +224,13 @@ impl Slot {
     }
 
     /// The last result's status and when it completed, without running anything.
-    pub(crate) fn latest(&self) -> Option<(HealthStatus, Instant)> {
+    pub(crate) fn latest(&self) -> Option<Latest> {
         let state = self.state.lock();
-        state
-            .last
-            .as_ref()
-            .map(|record| (record.status, record.completed))
+        state.last.as_ref().map(|record| Latest {
+            status: record.status,
+            completed: record.completed,
+            since: record.since,
+        })
     }
 
     /// How long a result counts as fresh: the cache TTL, or for a background check two of its
@@ -548,6 +557,7 @@ impl Slot {
             consecutive_failures: 0,
             since: None,
             reason: None,
+            judgement: None,
             history,
             figures: Vec::new(),
         };

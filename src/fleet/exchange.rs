@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use super::judge::{self, Judging, Own, SharedCheck, Sight};
 use super::record::{CheckRecord, FORMAT, MAX_RECORD_CHECKS, Record, Refused};
 use super::store::{Exchange, StoreError};
 use super::view::{self, FleetView, StoreState};
@@ -24,6 +25,8 @@ pub(super) struct Memory {
     store: (bool, Option<String>, Option<SystemTime>),
     /// Whether another process under this replica's id was logged (once while it lasts).
     warned_duplicate: bool,
+    /// Each shared check's judgement, carried from one exchange to the next.
+    judging: HashMap<String, Judging>,
 }
 
 struct Peer {
@@ -36,28 +39,45 @@ struct Peer {
     advanced: bool,
 }
 
-/// Publishes and reads every interval while a handle lives.
+/// Publishes and reads every interval while a handle lives, and soon after a check's status
+/// or the lifecycle phase changes (at most four times an interval), so that peers judge a
+/// shared check on fresh results.
 pub(super) async fn run(weak: Weak<Inner>, interval: Duration) {
+    let Some(checker) = weak.upgrade().map(|inner| inner.checker.clone()) else {
+        return;
+    };
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = checker.changed() => {
+                tokio::time::sleep_until(last + interval / 4).await;
+                ticks.reset();
+            }
+        }
         let Some(inner) = weak.upgrade() else { return };
         inner.exchange().await;
+        last = Instant::now();
     }
 }
 
 impl Inner {
     /// This replica's record now, from the checks' last results: nothing is run.
     fn record(&self) -> Record {
+        let now = Instant::now();
         let checks: Vec<CheckRecord> = self
             .checker
             .latest()
             .take(MAX_RECORD_CHECKS)
-            .map(|(name, latest)| CheckRecord {
+            .map(|(name, _, latest)| CheckRecord {
                 n: name.to_owned(),
-                s: latest.map(|(status, _)| status),
-                age: latest.map(|(_, age)| crate::round::round3(age.as_secs_f64())),
+                s: latest.map(|latest| latest.status),
+                age: latest.map(|latest| {
+                    let age = now.saturating_duration_since(latest.completed);
+                    crate::round::round3(age.as_secs_f64())
+                }),
             })
             .collect();
         let status =
@@ -230,6 +250,7 @@ impl Inner {
         let mut replicas = Vec::with_capacity(peers.len() + 1);
         replicas.push(this);
         replicas.extend(peers);
+        let shared = self.judge(memory, own);
         FleetView {
             fleet: self.name.clone(),
             this: self.id.clone(),
@@ -239,6 +260,64 @@ impl Inner {
                 since: memory.store.2,
             },
             replicas,
+            shared,
         }
+    }
+
+    /// Each shared check judged against the fresh peers' last results for it.
+    fn judge(&self, memory: &mut Memory, own: &Record) -> Vec<SharedCheck> {
+        let wall = crate::clock::now();
+        let blind = match (memory.store.0, &memory.store.1) {
+            (true, _) => None,
+            (false, Some(error)) => Some(format!("the fleet store is out of reach ({error})")),
+            (false, None) => Some("no exchange with the fleet store yet".to_owned()),
+        };
+        let mut shared = Vec::new();
+        for (name, is_shared, latest) in self.checker.latest() {
+            if !is_shared {
+                continue;
+            }
+            let own_result = Own {
+                status: latest.map(|latest| latest.status),
+                since_ms: latest.map_or(0, |l| unix_ms(crate::clock::wall_of(l.since))),
+                completed_ms: latest.map_or(0, |l| unix_ms(crate::clock::wall_of(l.completed))),
+                after_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
+            };
+            let peers: Vec<judge::Peer<'_>> = memory
+                .peers
+                .values()
+                .filter(|peer| peer.fresh)
+                .filter_map(|peer| {
+                    let check = peer.record.checks.iter().find(|c| c.n == name)?;
+                    let age_ms = (check.age? * 1e3) as u64;
+                    Some(judge::Peer {
+                        version: &peer.record.ver,
+                        status: check.s?,
+                        at_ms: peer.record.at.saturating_sub(age_ms),
+                    })
+                })
+                .collect();
+            let sight = match &blind {
+                Some(why) => Sight::Blind(why),
+                None => Sight::Fleet(&peers),
+            };
+            let state = match memory.judging.get_mut(name) {
+                Some(state) => state,
+                None => memory
+                    .judging
+                    .entry(name.to_owned())
+                    .or_insert_with(|| Judging::new(wall)),
+            };
+            let judged = judge::judge(name, (own_result, &own.ver), sight, state, wall);
+            if judged.judgement != judge::Judgement::Passing && judged.since == wall {
+                tracing::warn!(
+                    fleet = %self.name, check = name, judgement = judged.judgement.as_str(),
+                    reason = judged.reason.as_deref().unwrap_or(""),
+                    "shared check judged against the fleet"
+                );
+            }
+            shared.push(judged);
+        }
+        shared
     }
 }

@@ -9,15 +9,42 @@
 //! statuses only, never a message or metadata a secret could hide in: about 250 bytes for a
 //! few checks, at most [`MAX_RECORD_BYTES`]. With `Setup`, `HEALTH_FLEET_REDIS_URL` makes the
 //! fleet (see [`HealthConfig`] for the other `HEALTH_FLEET_*` settings).
+//!
+//! # Shared outage or local fault
+//!
+//! A check of a dependency every replica uses is marked [`Check::shared`](crate::Check::shared).
+//! When it fails here, readiness (and `/health`) judge it against the fresh replicas' last
+//! results ([`Judgement`]):
+//!
+//! | it fails on | judgement | readiness | reason, as `/health` and readiness say it |
+//! |---|---|---|---|
+//! | most fresh replicas running it (this one included) | shared outage | 200 ([`SharedOutage`] can make it 503) | `shared outage: 5 of 6 replicas fail "postgres" since 2026-12-06T12:03:10Z` |
+//! | this replica, while at least half the fleet ran it since and passed | local fault | 503 | `only this replica fails "postgres" (1 of 6)` |
+//! | only this replica's version, mid-rollout, while other versions pass | local fault | 503 | `local fault: only version 2.1 fails "postgres" (…)` |
+//! | this replica, before the others ran it again | pending | holds | `… judging against the fleet: 1 of 5 other replicas ran it since …` |
+//! | — no fresh view: store out of reach, no exchange yet, no peer runs it | alone | 503 (the rule without a fleet) | `judged alone: the fleet store is out of reach (…)` |
+//!
+//! A peer's pass counts against this replica only if it was made after this replica's failure
+//! began (an older one may predate the outage), so the first replica to notice a shared outage
+//! is not mistaken for a faulty one; a shared outage is left only after two exchanges in a
+//! row say so (a flapping peer does not flip it); stale replicas and those without the check
+//! (another version) do not count. Replicas publish at once when a check's status changes.
+//! Run shared checks in the background ([`Check::background`](crate::Check::background)) at
+//! about the fleet's interval: then a local fault fails readiness within about two
+//! intervals of the failure, a shared outage never does. `/metrics` shows each shared
+//! check's judgement (`vitals_fleet_judgement{check,judgement}`) and the replicas failing it
+//! (`vitals_fleet_check_replicas{check,state}`); `/health/fleet` its fleet-wide state.
 #![cfg_attr(
     feature = "redis",
     doc = r#"
 ```no_run
+use std::time::Duration;
 use tower_vitals::fleet::{Fleet, RedisFleetStore};
-use tower_vitals::{HealthChecker, HealthLayer};
+use tower_vitals::{Check, HealthChecker, HealthLayer};
 
 # #[tokio::main] async fn main() -> Result<(), tower_vitals::ConfigError> {
-let checker = HealthChecker::builder().check("db", || async {}).build()?;
+let db = Check::new("db", || async {}).shared().background(Duration::from_secs(1));
+let checker = HealthChecker::builder().register(db).build()?;
 let store = RedisFleetStore::new("redis://redis.shop.svc:6379/")?;
 let fleet = Fleet::builder(checker.clone(), store).name("shop")?.build()?;
 fleet.spawn();
@@ -28,6 +55,7 @@ let layer = HealthLayer::new(checker).fleet(fleet); // GET /health/fleet
 )]
 
 mod exchange;
+mod judge;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
@@ -49,6 +77,7 @@ use crate::info::AppInfo;
 use crate::metrics::MetricsCollector;
 use crate::validate;
 
+pub use judge::{Judgement, SharedCheck};
 pub use record::{MAX_RECORD_BYTES, MAX_RECORD_CHECKS};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
@@ -92,6 +121,7 @@ struct Inner {
     version: String,
     interval: Duration,
     max: usize,
+    shared_outage: SharedOutage,
     seq: AtomicU64,
     view: RwLock<Arc<FleetView>>,
     memory: Mutex<Memory>,
@@ -126,6 +156,22 @@ pub struct FleetFigures {
     pub last_exchange: Duration,
     /// Whether the last exchange succeeded.
     pub store_reachable: bool,
+    /// Each shared check as judged at the last exchange.
+    pub shared: Vec<SharedCheck>,
+}
+
+/// What readiness answers while a [shared](crate::Check::shared) check is in a shared outage
+/// (failing on most fresh replicas), from [`FleetBuilder::shared_outage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SharedOutage {
+    /// Ready (the default): every replica keeps its endpoints and answers the app's own fast
+    /// error (or the routes that still work) instead of a refused connection; `/health` and
+    /// the component still say `unhealthy`, with the judgement.
+    #[default]
+    StayReady,
+    /// Not ready, as without a fleet: every replica leaves the Service.
+    NotReady,
 }
 
 /// Settings of a [`Fleet`], checked by [`build`](Self::build).
@@ -139,6 +185,7 @@ pub struct FleetBuilder {
     version: String,
     interval: Duration,
     max: usize,
+    shared_outage: SharedOutage,
 }
 
 impl std::fmt::Debug for FleetBuilder {
@@ -148,6 +195,7 @@ impl std::fmt::Debug for FleetBuilder {
             .field("id", &self.id)
             .field("interval", &self.interval)
             .field("max_replicas", &self.max)
+            .field("shared_outage", &self.shared_outage)
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +224,7 @@ impl Fleet {
             version: String::new(),
             interval: Duration::from_secs(1),
             max: 64,
+            shared_outage: SharedOutage::StayReady,
         }
     }
 
@@ -219,6 +268,41 @@ impl Fleet {
         self.inner.interval
     }
 
+    /// How a [shared](crate::Check::shared) check that fails here now is judged, and why:
+    /// the last exchange's judgement, or — when it failed here since — pending until the next
+    /// one (alone without a fresh view).
+    pub fn judge(&self, check: &str) -> (Judgement, Option<String>) {
+        let view = self.view();
+        if let Some(shared) = view.shared(check)
+            && shared.judgement != Judgement::Passing
+        {
+            return (shared.judgement, shared.reason.clone());
+        }
+        if !view.store.reachable {
+            let why = view.store.error.as_deref().unwrap_or("no exchange yet");
+            let reason = format!("judged alone: the fleet store is out of reach ({why})");
+            return (Judgement::Alone, Some(reason));
+        }
+        if view.fresh().any(|replica| !replica.this) {
+            let reason = format!(
+                "{check:?} fails here since the last exchange: judged against the fleet at the next"
+            );
+            return (Judgement::Pending, Some(reason));
+        }
+        let reason = format!("judged alone: no fresh replica besides this one runs {check:?}");
+        (Judgement::Alone, Some(reason))
+    }
+
+    /// Whether readiness holds while a shared check is under `judgement` (pending, or a
+    /// shared outage unless [`SharedOutage::NotReady`]).
+    pub fn holds_readiness(&self, judgement: Judgement) -> bool {
+        match judgement {
+            Judgement::Pending => true,
+            Judgement::Shared => self.inner.shared_outage == SharedOutage::StayReady,
+            _ => false,
+        }
+    }
+
     /// The fleet's figures now.
     pub fn figures(&self) -> FleetFigures {
         let view = self.view();
@@ -237,6 +321,7 @@ impl Fleet {
                 counters.last_exchange_nanos.load(Ordering::Relaxed),
             ),
             store_reachable: view.store.reachable,
+            shared: view.shared.clone(),
         }
     }
 }
@@ -286,9 +371,20 @@ impl FleetBuilder {
         self
     }
 
+    /// What readiness answers in a shared outage (default [`SharedOutage::StayReady`]).
+    pub fn shared_outage(mut self, policy: SharedOutage) -> Self {
+        self.shared_outage = policy;
+        self
+    }
+
     /// The `HEALTH_FLEET_*` settings of `config` that are set: name, id, interval, most
-    /// replicas (checked at [`build`](Self::build)).
+    /// replicas, readiness in a shared outage (checked at [`build`](Self::build)).
     pub fn config(mut self, config: &HealthConfig) -> Self {
+        self.shared_outage = match config.fleet_ready_in_shared_outage {
+            Some(true) => SharedOutage::StayReady,
+            Some(false) => SharedOutage::NotReady,
+            None => self.shared_outage,
+        };
         self.name = config.fleet_name.clone().or(self.name);
         self.id = config.fleet_id.clone().or(self.id);
         self.interval = config.fleet_interval.unwrap_or(self.interval);
@@ -314,6 +410,7 @@ impl FleetBuilder {
                 since: None,
             },
             replicas: Vec::new(),
+            shared: Vec::new(),
         };
         Ok(Fleet {
             inner: Arc::new(Inner {
@@ -326,6 +423,7 @@ impl FleetBuilder {
                 version: self.version,
                 interval,
                 max,
+                shared_outage: self.shared_outage,
                 seq: AtomicU64::new(0),
                 view: RwLock::new(Arc::new(view)),
                 memory: Mutex::default(),

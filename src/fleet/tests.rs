@@ -195,3 +195,145 @@ fn settings_are_bounded() {
     );
     assert!(Fleet::builder(checker, store).name("a\u{7}").is_err());
 }
+
+/// A replica whose shared check `postgres` runs every 250 ms and passes while `ok` holds.
+fn sharing(store: &Memory, id: &str, ok: &Arc<AtomicBool>) -> Fleet {
+    let ok = ok.clone();
+    let check = Check::new("postgres", move || {
+        let ok = ok.load(Ordering::SeqCst);
+        async move { ok }
+    })
+    .shared()
+    .background(Duration::from_millis(250));
+    let checker = HealthChecker::builder().register(check).build().unwrap();
+    let fleet = Fleet::builder(checker, store.clone())
+        .name("shop")
+        .unwrap()
+        .id(id)
+        .unwrap()
+        .build()
+        .unwrap();
+    fleet.spawn();
+    fleet
+}
+
+/// Steps the paused clock by 100 ms `steps` times and returns every judgement each replica
+/// gave `postgres` on the way, in order, repeats left out.
+async fn judgements(fleets: &[&Fleet], steps: u32) -> Vec<Vec<Judgement>> {
+    let mut seen: Vec<Vec<Judgement>> = vec![Vec::new(); fleets.len()];
+    for _ in 0..steps {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::task::yield_now().await;
+        for (fleet, seen) in fleets.iter().zip(&mut seen) {
+            let failing = fleet.inner.checker.latest().any(|(_, _, latest)| {
+                latest.is_some_and(|latest| latest.status == HealthStatus::Unhealthy)
+            });
+            let now = match failing {
+                true => fleet.judge("postgres").0,
+                false => Judgement::Passing,
+            };
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
+        }
+    }
+    seen
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_outage_holds_every_replica_and_a_local_fault_fails_only_its_own() {
+    use Judgement::{Local, Passing, Pending, Shared};
+    let store = Memory::default();
+    let oks: Vec<Arc<AtomicBool>> = (0..3).map(|_| Arc::new(AtomicBool::new(true))).collect();
+    let fleets: Vec<Fleet> = ["a", "b", "c"]
+        .iter()
+        .zip(&oks)
+        .map(|(id, ok)| sharing(&store, id, ok))
+        .collect();
+    let all: Vec<&Fleet> = fleets.iter().collect();
+    assert_eq!(judgements(&all, 20).await, vec![vec![Passing]; 3]);
+
+    // The shared dependency goes: every replica sees it fail within one of its runs; none is
+    // ever judged a local fault on the way (readiness holds throughout), all end in a shared
+    // outage.
+    for ok in &oks {
+        ok.store(false, Ordering::SeqCst);
+    }
+    let seen = judgements(&all, 40).await;
+    for seen in &seen {
+        assert!(!seen.contains(&Local), "{seen:?}");
+        assert_eq!(seen.last(), Some(&Shared), "{seen:?}");
+        assert!(
+            seen.iter()
+                .all(|j| fleets[0].holds_readiness(*j) || *j == Passing)
+        );
+    }
+    let view = fleets[1].view();
+    let shared = view.shared("postgres").unwrap();
+    assert_eq!((shared.failing, shared.replicas), (3, 3));
+    let reason = fleets[1].judge("postgres").1.unwrap();
+    assert!(
+        reason.starts_with("shared outage: 3 of 3 replicas fail \"postgres\" since "),
+        "{reason}"
+    );
+    let figures = fleets[1].figures();
+    assert_eq!(figures.shared[0].judgement, Shared);
+
+    // It comes back everywhere: no replica is judged a local fault on the way either (a
+    // pass seen before this replica's next run is no evidence against it).
+    for ok in &oks {
+        ok.store(true, Ordering::SeqCst);
+    }
+    let seen = judgements(&all, 40).await;
+    for seen in &seen {
+        assert!(!seen.contains(&Local), "{seen:?}");
+        assert_eq!(seen.last(), Some(&Passing), "{seen:?}");
+    }
+
+    // Only a's path breaks: a is pending until the others ran it since and passed, then a
+    // local fault; b and c never fail.
+    oks[0].store(false, Ordering::SeqCst);
+    let seen = judgements(&all, 40).await;
+    // (a's first failing run may come before the first look.)
+    let a_seen: Vec<Judgement> = seen[0]
+        .iter()
+        .copied()
+        .skip_while(|j| *j == Passing)
+        .collect();
+    assert_eq!(a_seen, [Pending, Local]);
+    assert_eq!(seen[1], [Passing]);
+    assert_eq!(seen[2], [Passing]);
+    assert_eq!(
+        fleets[0].judge("postgres").1.as_deref(),
+        Some("only this replica fails \"postgres\" (1 of 3)")
+    );
+    assert!(!fleets[0].holds_readiness(Local));
+
+    // The store goes while a fails: a judges alone, the local rule, and says why.
+    store.down.store(true, Ordering::SeqCst);
+    let seen = judgements(&all[..1], 20).await;
+    let a_seen: Vec<Judgement> = seen[0]
+        .iter()
+        .copied()
+        .skip_while(|j| *j == Local)
+        .collect();
+    assert_eq!(a_seen, [Judgement::Alone]);
+    assert_eq!(
+        fleets[0].judge("postgres").1.as_deref(),
+        Some("judged alone: the fleet store is out of reach (Connection refused (os error 111))")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_shared_outage_policy_can_fail_readiness() {
+    let store = Memory::default();
+    let checker = HealthChecker::builder().build().unwrap();
+    let fleet = Fleet::builder(checker, store)
+        .id("a")
+        .unwrap()
+        .shared_outage(SharedOutage::NotReady)
+        .build()
+        .unwrap();
+    assert!(!fleet.holds_readiness(Judgement::Shared));
+    assert!(fleet.holds_readiness(Judgement::Pending));
+}

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Serialize, Serializer};
 
+use super::judge::SharedCheck;
 use super::record::Record;
 use crate::health_report::HealthStatus;
 use crate::round::round3;
@@ -23,6 +24,9 @@ pub struct FleetView {
     pub store: StoreState,
     /// Every replica, this one first, then by id.
     pub replicas: Vec<Replica>,
+    /// Each [shared](crate::Check::shared) check: how many fresh replicas fail it, and the
+    /// judgement it is under here.
+    pub shared: Vec<SharedCheck>,
 }
 
 /// Whether the store answered, from the last exchange.
@@ -114,6 +118,11 @@ impl FleetView {
     /// The fresh replicas.
     pub fn fresh(&self) -> impl Iterator<Item = &Replica> {
         self.replicas.iter().filter(|replica| replica.fresh)
+    }
+
+    /// The shared check named `check`, as judged at the last exchange.
+    pub fn shared(&self, check: &str) -> Option<&SharedCheck> {
+        self.shared.iter().find(|shared| shared.check == check)
     }
 }
 

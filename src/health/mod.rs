@@ -45,6 +45,11 @@
 //! | `vitals_health_accepting_traffic` | gauge, 0 while marked not ready or warming up | — |
 //! | `vitals_health_warm_up_pending_seconds` | gauge: how long each pending warm-up gate has held readiness (only while one is) | `gate` |
 //! | `vitals_uptime_seconds` | gauge | — |
+//! | `vitals_fleet_replicas` | gauge (with a [fleet](crate::fleet)): replicas seen | `state` (`fresh`, `stale`) |
+//! | `vitals_fleet_store_reachable`, `vitals_fleet_exchange_seconds` | gauge: the last exchange with the fleet's store | — |
+//! | `vitals_fleet_exchanges_total`, `vitals_fleet_records_refused_total` | counter | `outcome`; `reason` |
+//! | `vitals_fleet_judgement` | gauge, 1 for each shared check's judgement, 0 for the others | `check`, `judgement` |
+//! | `vitals_fleet_check_replicas` | gauge: fresh replicas running each shared check, and failing it | `check`, `state` (`all`, `failing`) |
 //! | `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`, `process_threads`, `process_start_time_seconds` | the standard process families | — |
 //!
 //! # Example
@@ -79,6 +84,7 @@ mod body;
 mod endpoints;
 mod future;
 mod group;
+mod judged;
 mod layer;
 mod paths;
 mod policy;

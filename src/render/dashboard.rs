@@ -149,6 +149,7 @@ mod tests {
             consecutive_failures: 1,
             since: None,
             reason: None,
+            judgement: None,
             history: crate::health_report::HistorySummary::default(),
             figures: Vec::new(),
         }

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::Response;
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
-use crate::checker::Selector;
+use crate::checker::{HealthChecker, Selector};
+use crate::health::judged;
 use crate::health::layer::Settings;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
 use crate::render;
@@ -55,8 +56,9 @@ fn answer(ask: &Ask<'_>) -> Answer {
         ..Want::HEALTH
     };
     if let Some(vitals) = gatherer.gather_now(&want) {
-        return Answer::Now(report(&vitals, settings, head));
+        return Answer::Now(report(vitals, ask.checker, settings, head));
     }
+    let checker = ask.checker.clone();
     let (selector, settings) = (selector.into_owned(), settings.clone());
     Answer::Later(Box::pin(async move {
         let want = Want {
@@ -64,13 +66,24 @@ fn answer(ask: &Ask<'_>) -> Answer {
             ..Want::HEALTH
         };
         let vitals = gatherer.gather_with(&want).await;
-        report(&vitals, &settings, head)
+        report(vitals, &checker, &settings, head)
     }))
 }
 
-fn report(vitals: &Vitals, settings: &Arc<Settings>, head: bool) -> Response<Bytes> {
+/// The full report; with a fleet, failing shared checks carry the fleet's judgement.
+fn report(
+    mut vitals: Vitals,
+    checker: &HealthChecker,
+    settings: &Arc<Settings>,
+    head: bool,
+) -> Response<Bytes> {
+    if let Some(fleet) = &settings.fleet
+        && vitals.health.status == HealthStatus::Unhealthy
+    {
+        judged::judge(fleet, checker, &mut vitals.health.components);
+    }
     let code = settings.code(vitals.health.status);
-    frame(code, render::health(vitals), head)
+    frame(code, render::health(&vitals), head)
 }
 
 /// Components' names and statuses, no messages or metadata.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::checker::{Lifecycle, Phase};
-use crate::fleet::FleetFigures;
+use crate::fleet::{FleetFigures, Judgement, SharedCheck};
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
@@ -170,8 +170,8 @@ pub(super) fn valid_label_name(name: &str) -> bool {
             .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()))
 }
 
-/// What each webhook notifier has done, and its queue now, labelled with the receiver's host.
-/// The fleet: replicas seen, exchanges with the store, records refused.
+/// The fleet: replicas seen, exchanges with the store, records refused, the shared checks'
+/// judgements.
 pub(super) fn fleet_families(out: &mut Writer<'_>, fleet: &FleetFigures) {
     out.family(
         "fleet_replicas",
@@ -231,8 +231,43 @@ pub(super) fn fleet_families(out: &mut Writer<'_>, fleet: &FleetFigures) {
             *n as f64,
         );
     }
+    shared_families(out, &fleet.shared);
 }
 
+/// The shared checks: the judgement each is under, the replicas failing it.
+fn shared_families(out: &mut Writer<'_>, shared: &[SharedCheck]) {
+    if shared.is_empty() {
+        return;
+    }
+    out.family(
+        "fleet_judgement",
+        "gauge",
+        "Each shared check's judgement against the fleet at the last exchange: 1 for the one it is under (passing, pending, shared outage, local fault, alone), 0 for the others.",
+    );
+    for shared in shared {
+        for judgement in Judgement::ALL {
+            let under = f64::from(u8::from(shared.judgement == judgement));
+            let labels = [
+                ("check", shared.check.as_str()),
+                ("judgement", judgement.as_str()),
+            ];
+            out.sample("fleet_judgement", "", &labels, under);
+        }
+    }
+    out.family(
+        "fleet_check_replicas",
+        "gauge",
+        "Fresh replicas with a result for each shared check, this one included: all, and those it fails on.",
+    );
+    for shared in shared {
+        let all = [("check", shared.check.as_str()), ("state", "all")];
+        out.sample("fleet_check_replicas", "", &all, shared.replicas as f64);
+        let failing = [("check", shared.check.as_str()), ("state", "failing")];
+        out.sample("fleet_check_replicas", "", &failing, shared.failing as f64);
+    }
+}
+
+/// What each webhook notifier has done, and its queue now, labelled with the receiver's host.
 pub(super) fn webhook_families(out: &mut Writer<'_>, webhooks: &[(String, WebhookStats)]) {
     type Figure = fn(&WebhookStats) -> u64;
     /// A counter family: name, help, and a figure per `outcome` ("" for none).

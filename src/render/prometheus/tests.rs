@@ -100,6 +100,7 @@ fn component(name: &str, status: HealthStatus) -> ComponentStatus {
         consecutive_failures: 0,
         since: None,
         reason: None,
+        judgement: None,
         history: Default::default(),
         figures: vec![],
     }
