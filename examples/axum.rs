@@ -11,6 +11,20 @@
 //! 20 s). A second signal stops it at once. `METRICS_TOKEN_FILE` names a file holding a bearer
 //! token that `/metrics` then requires. `POST /demo/outage` closes the stand-in database (the
 //! check fails: watch `/health/dashboard`) and `POST /demo/recover` opens it again.
+//!
+//! Replicas as a fleet: with `HEALTH_FLEET_REDIS_URL=redis://127.0.0.1:6379/` and a
+//! `HEALTH_FLEET_ID` each, replicas see each other at `/health/fleet`, and the database check
+//! (shared: it stands for the one database all replicas use; each replica's stand-in is its
+//! path to it) is judged against the fleet: closed on most replicas (a shared outage),
+//! readiness stays 200 and `/health` says so; closed on one only (a local fault), that one
+//! answers 503.
+//! `DATABASE_ADDR=host:port` checks that database instead of a stand-in of its own.
+//!
+//! Replicas as a fleet: with `HEALTH_FLEET_REDIS_URL=redis://127.0.0.1:6379/` (and each a
+//! `HEALTH_FLEET_ID`), the replicas see each other at `/health/fleet`, and the database check —
+//! marked shared, every replica uses that database — is judged against the fleet: when it
+//! fails on most replicas (a shared outage) readiness stays 200 and `/health` says so; when
+//! it fails on this replica only (a local fault) readiness answers 503.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,8 +63,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
 
-    let stand_in = start_stand_in_database().await?;
-    let database = stand_in.addr;
+    let (database, stand_in) = match std::env::var("DATABASE_ADDR") {
+        Ok(addr) => {
+            let addr: SocketAddr = addr
+                .parse()
+                .map_err(|e| format!("DATABASE_ADDR={addr:?}: {e} (want host:port)"))?;
+            (addr, None)
+        }
+        Err(_) => {
+            let stand_in = start_stand_in_database().await?;
+            (stand_in.addr, Some(stand_in))
+        }
+    };
     let backlog = Arc::new(AtomicUsize::new(0));
     start_worker(backlog.clone());
 
@@ -58,8 +82,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // and the drain (`Setup`).
     let vitals = Setup::from_env()?
         .register(
+            // Run every 500 ms off the probe path; shared: a fleet judges its failures against
+            // the other replicas'.
             Check::new("database", move || database_check(database))
                 .timeout(Duration::from_millis(500))
+                .background(Duration::from_millis(500))
+                .shared()
                 .tag("ready"),
         )
         .register(
@@ -83,8 +111,12 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
-        .with_state(backlog)
-        .merge(outage_switch(stand_in));
+        .with_state(backlog);
+    let demo = stand_in.is_some();
+    let app = match stand_in {
+        Some(stand_in) => app.merge(outage_switch(stand_in)),
+        None => app,
+    };
     // The metrics layer on the routes (labelled by route), the health layer once around all.
     let app = vitals.around(app);
 
@@ -97,7 +129,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  health           {base}{path}");
     }
     println!("  app routes       {base}/   and   POST {base}/jobs");
-    println!("  demo outage      POST {base}/demo/outage   and   POST {base}/demo/recover");
+    if demo {
+        println!("  demo outage      POST {base}/demo/outage   and   POST {base}/demo/recover");
+    } else {
+        println!("  database         {database}");
+    }
     println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
     let server = axum::serve(listener, app.into_make_service())

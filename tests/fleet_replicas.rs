@@ -1,0 +1,360 @@
+//! Five processes of the axum example as one fleet through a real Redis (started on a
+//! loopback port and stopped by its PID here), each checking the database through a path of
+//! its own (the example's stand-in, closed and opened by its `POST /demo/outage` and
+//! `/demo/recover`):
+//! - a shared outage (every path closed): no replica's readiness ever answers 503, and each
+//!   one's `/health` says `shared outage: 5 of 5 replicas fail "database"`;
+//! - a local fault (one path closed): that replica answers 503 with `only this replica fails`,
+//!   the other four never do;
+//! - a store outage (Redis stopped): every replica judges alone — the faulty one stays 503 by
+//!   the local rule, the others 200 — logs it once, and the view returns with Redis.
+#![cfg(feature = "redis")]
+
+#[path = "support/dependency.rs"]
+mod dependency;
+#[path = "support/example.rs"]
+mod example;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+#[path = "support/skip.rs"]
+mod skip;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const REPLICAS: usize = 5;
+/// Hang guard for every wait: rounds over the five replicas, not a time limit.
+const ROUNDS: usize = 2_000;
+
+struct Replica {
+    _process: example::Guard,
+    base: String,
+    output: example::Output,
+}
+
+struct Fleet {
+    client: reqwest::Client,
+    replicas: Vec<Replica>,
+}
+
+impl Fleet {
+    async fn get(&self, at: usize, path: &str) -> (u16, Value) {
+        let url = format!("{}{path}", self.replicas[at].base);
+        let response = self.client.get(url).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap_or_default();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, at: usize, path: &str) {
+        let url = format!("{}{path}", self.replicas[at].base);
+        let response = self.client.post(url).send().await.unwrap();
+        assert_eq!(response.status(), 200, "POST {path}");
+    }
+
+    /// Every replica's readiness once: codes and the time each answer took.
+    async fn ready(&self) -> Vec<(u16, Value, Duration)> {
+        let mut out = Vec::with_capacity(REPLICAS);
+        for at in 0..REPLICAS {
+            let started = Instant::now();
+            let (code, body) = self.get(at, "/health/ready").await;
+            out.push((code, body, started.elapsed()));
+        }
+        out
+    }
+
+    /// The database component as `/health` shows it on replica `at`.
+    async fn database(&self, at: usize) -> Value {
+        let (_, report) = self.get(at, "/health").await;
+        let components = report["components"].as_array().cloned().unwrap_or_default();
+        components
+            .into_iter()
+            .find(|c| c["name"] == "database")
+            .unwrap_or(Value::Null)
+    }
+
+    async fn fresh(&self, at: usize) -> usize {
+        let (_, view) = self.get(at, "/health/fleet").await;
+        let replicas = view["replicas"].as_array().cloned().unwrap_or_default();
+        replicas.iter().filter(|r| r["fresh"] == true).count()
+    }
+
+    /// Polls every replica's readiness until `done` holds for all of them (and once more),
+    /// and returns the readiness codes each answered on the way and every answer's time.
+    async fn until<F, Fut>(&self, done: F) -> (Vec<Vec<u16>>, Vec<Duration>)
+    where
+        F: Fn(usize) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let mut codes = vec![Vec::new(); REPLICAS];
+        let mut took = Vec::new();
+        let mut seen = false;
+        for _ in 0..ROUNDS {
+            let mut all = true;
+            for (at, (code, _, time)) in self.ready().await.into_iter().enumerate() {
+                if codes[at].last() != Some(&code) {
+                    codes[at].push(code);
+                }
+                took.push(time);
+                if !seen {
+                    all &= done(at).await;
+                }
+            }
+            // Readiness once more after what was waited for was seen.
+            if seen {
+                return (codes, took);
+            }
+            seen = all;
+            if !seen {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("the fleet never showed what was waited for: readiness {codes:?}");
+    }
+
+    fn logged(&self, at: usize, text: &str) -> usize {
+        let output = self.replicas[at].output.lock().unwrap();
+        output.iter().filter(|line| line.contains(text)).count()
+    }
+}
+
+/// How many answers, their p99 and the slowest, as a line.
+fn spread(mut took: Vec<Duration>) -> String {
+    took.sort();
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let p99 = &took[took.len() * 99 / 100];
+    let slowest = took.last().unwrap();
+    format!(
+        "{}, p99 {:.2} ms, slowest {:.2} ms",
+        took.len(),
+        ms(p99),
+        ms(slowest)
+    )
+}
+
+async fn failed_exchanges(fleet: &Fleet, at: usize) -> f64 {
+    let url = format!("{}/metrics", fleet.replicas[at].base);
+    let metrics = fleet
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| {
+            let value = line.strip_prefix(r#"vitals_fleet_exchanges_total{outcome="failed"} "#)?;
+            value.parse().ok()
+        })
+        .unwrap_or(0.0)
+}
+
+fn exchanges(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("vitals_fleet_exchanges_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leaves() {
+    let port = dependency::free_port();
+    let Some(redis) = redis_server::start(port, &[]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let mut replicas = Vec::new();
+    for at in 0..REPLICAS {
+        let id = format!("replica-{at}");
+        let env = [
+            ("HEALTH_FLEET_REDIS_URL", url.as_str()),
+            ("HEALTH_FLEET_NAME", "shop"),
+            ("HEALTH_FLEET_ID", id.as_str()),
+            ("HEALTH_FLEET_INTERVAL_MS", "200"),
+        ];
+        let (process, base, output) = example::start_binary(&example::binary(), &env);
+        replicas.push(Replica {
+            _process: process,
+            base,
+            output,
+        });
+    }
+    let fleet = Arc::new(Fleet {
+        client: reqwest::Client::new(),
+        replicas,
+    });
+    let (codes, _) = fleet
+        .until(|at| {
+            let fleet = fleet.clone();
+            async move { fleet.fresh(at).await == REPLICAS }
+        })
+        .await;
+    eprintln!("starting: readiness {codes:?}");
+    // Judged a shared outage on every replica, all five failing.
+    let everywhere = |at| {
+        let fleet = fleet.clone();
+        async move {
+            let database = fleet.database(at).await;
+            let reason = database["reason"].as_str().unwrap_or_default();
+            database["judgement"] == "shared" && reason.starts_with("shared outage: 5 of 5")
+        }
+    };
+    let healthy = |at| {
+        let fleet = fleet.clone();
+        async move { fleet.database(at).await["status"] == "healthy" }
+    };
+    fleet.until(healthy).await;
+
+    // The shared outage: every path closes. No replica ever answers 503.
+    for at in 0..REPLICAS {
+        fleet.post(at, "/demo/outage").await;
+    }
+    let (codes, mut store_up) = fleet.until(everywhere).await;
+    assert_eq!(
+        codes,
+        vec![vec![200]; REPLICAS],
+        "readiness through the shared outage"
+    );
+    for at in 0..REPLICAS {
+        let database = fleet.database(at).await;
+        let reason = database["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("shared outage: 5 of 5 replicas fail \"database\" since "),
+            "{reason}"
+        );
+        assert_eq!(database["status"], "unhealthy");
+        let (code, ready) = fleet.get(at, "/health/ready").await;
+        assert_eq!(
+            (code, &ready["ready"]),
+            (200, &Value::Bool(true)),
+            "{ready}"
+        );
+        assert!(
+            ready["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("shared outage")
+        );
+    }
+    let metrics = fleet
+        .client
+        .get(format!("{}/metrics", fleet.replicas[2].base));
+    let metrics = metrics.send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"vitals_fleet_judgement{check="database",judgement="shared"} 1"#),
+        "{metrics}"
+    );
+
+    // It comes back: still no 503 on the way.
+    for at in 0..REPLICAS {
+        fleet.post(at, "/demo/recover").await;
+    }
+    let (codes, took) = fleet.until(healthy).await;
+    assert_eq!(
+        codes,
+        vec![vec![200]; REPLICAS],
+        "readiness through the recovery"
+    );
+    store_up.extend(took);
+
+    // A local fault: replica 0's path closes. It leaves; the other four never do.
+    let before = fleet
+        .client
+        .get(format!("{}/metrics", fleet.replicas[0].base));
+    let before = exchanges(&before.send().await.unwrap().text().await.unwrap());
+    fleet.post(0, "/demo/outage").await;
+    let (codes, took) = fleet.until(judged_or(&fleet, "local")).await;
+    store_up.extend(took);
+    assert_eq!(codes[0].first(), Some(&200));
+    assert_eq!(codes[0].last(), Some(&503), "{codes:?}");
+    assert_eq!(codes[1..], vec![vec![200]; REPLICAS - 1], "{codes:?}");
+    let after = fleet
+        .client
+        .get(format!("{}/metrics", fleet.replicas[0].base));
+    let after = exchanges(&after.send().await.unwrap().text().await.unwrap());
+    eprintln!(
+        "local fault: 503 after {} exchanges of the failing replica (200 ms each) from its path closing",
+        after - before
+    );
+    let (_, ready) = fleet.get(0, "/health/ready").await;
+    assert_eq!(
+        ready["reason"], "only this replica fails \"database\" (1 of 5)",
+        "{ready}"
+    );
+
+    // The store goes: every replica judges alone. Replica 0 stays out by the local rule, the
+    // others stay in; each says it once in its log.
+    drop(redis);
+    let (codes, took) = fleet.until(judged_or(&fleet, "alone")).await;
+    assert_eq!(codes[0], [503], "{codes:?}");
+    assert_eq!(codes[1..], vec![vec![200]; REPLICAS - 1], "{codes:?}");
+    let (_, ready) = fleet.get(0, "/health/ready").await;
+    let reason = ready["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("judged alone: the fleet store is out of reach"),
+        "{reason}"
+    );
+    let (_, more) = fleet
+        .until(|at| {
+            let fleet = fleet.clone();
+            async move { fleet.logged(at, "fleet store out of reach") >= 1 }
+        })
+        .await;
+    // Ten failed exchanges on every replica later: still logged once, readiness as fast.
+    let (codes, longer) = fleet
+        .until(|at| {
+            let fleet = fleet.clone();
+            async move { failed_exchanges(&fleet, at).await >= 10.0 }
+        })
+        .await;
+    assert_eq!(codes[0], [503], "{codes:?}");
+    assert_eq!(codes[1..], vec![vec![200]; REPLICAS - 1], "{codes:?}");
+    for at in 0..REPLICAS {
+        assert_eq!(
+            fleet.logged(at, "fleet store out of reach"),
+            1,
+            "replica {at}"
+        );
+    }
+    let took: Vec<Duration> = took.into_iter().chain(more).chain(longer).collect();
+    eprintln!(
+        "readiness answers with the store up:   {}",
+        spread(store_up)
+    );
+    eprintln!("readiness answers with the store down: {}", spread(took));
+
+    // Redis again on the same port: the view returns by itself, and replica 0 is judged a
+    // local fault again.
+    let _redis = redis_server::start(port, &[]).unwrap();
+    fleet
+        .until(|at| {
+            let fleet = fleet.clone();
+            async move { fleet.fresh(at).await == REPLICAS }
+        })
+        .await;
+    fleet.until(judged_or(&fleet, "local")).await;
+}
+
+/// Replica 0's database judged `want`, and the others' passing.
+fn judged_or(
+    fleet: &Arc<Fleet>,
+    want: &'static str,
+) -> impl Fn(usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> {
+    let fleet = fleet.clone();
+    move |at| {
+        let fleet = fleet.clone();
+        Box::pin(async move {
+            let database = fleet.database(at).await;
+            match at {
+                0 => database["judgement"] == want,
+                _ => database["status"] == "healthy",
+            }
+        })
+    }
+}
