@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::borrow::GateCell;
 use super::defaults::Defaults;
 use super::incidents::IncidentLog;
 use super::lifecycle::LifecycleState;
@@ -235,6 +236,7 @@ impl HealthCheckerBuilder {
         count("incident log", incident_log, (0..=100_000, "0 to 100 000"))?;
         let started = Instant::now();
         let incidents = Arc::new(parking_lot::Mutex::new(IncidentLog::new(incident_log)));
+        let gate = Arc::new(GateCell::default());
         let changes = Arc::new(tokio::sync::Notify::new());
         let notify = changes.clone();
         let mut listeners = self.listeners;
@@ -254,7 +256,7 @@ impl HealthCheckerBuilder {
                 max_staleness,
                 listeners.clone(),
                 timeline,
-                incidents.clone(),
+                (incidents.clone(), gate.clone()),
             );
             slots.push(Arc::new(slot));
         }
@@ -274,6 +276,7 @@ impl HealthCheckerBuilder {
                 incidents,
                 changes,
                 gates: Arc::default(),
+                gate,
             }),
         })
     }

@@ -38,6 +38,7 @@ pub struct Check {
     success_threshold: Option<u32>,
     background: Option<Duration>,
     shared: bool,
+    once: bool,
 }
 
 impl Check {
@@ -54,6 +55,7 @@ impl Check {
             success_threshold: None,
             background: None,
             shared: false,
+            once: false,
         }
     }
 
@@ -126,6 +128,20 @@ impl Check {
         self
     }
 
+    /// Runs the check on one replica of the fleet only — an expensive check, or one of a
+    /// rate-limited API — instead of on every one: with a [`Fleet`](crate::fleet::Fleet), the
+    /// replica holding the check's lease in the store runs it (renewing the lease every
+    /// interval) and the others show the result it published, with its age and who ran it
+    /// (`run once per fleet by shop-2, 0.4 s ago`). A holder that stops loses the lease when
+    /// it expires (three fleet intervals) and another replica takes it over. Without a fleet,
+    /// with the store out of reach, and before this replica's first exchange, each replica
+    /// runs it itself. Best with [`background`](Self::background), so the holder runs it on a
+    /// schedule of its own.
+    pub fn once_per_fleet(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
     /// The name.
     pub fn name(&self) -> &str {
         &self.name
@@ -163,6 +179,7 @@ impl Check {
         Ok(CheckSpec {
             background: self.background,
             shared: self.shared,
+            once: self.once,
             name: self.name,
             check: self.check,
             timeout,
@@ -186,6 +203,7 @@ impl fmt::Debug for Check {
             .field("failure_status", &self.failure_status)
             .field("tags", &self.tags)
             .field("shared", &self.shared)
+            .field("once_per_fleet", &self.once)
             .finish_non_exhaustive()
     }
 }
@@ -205,6 +223,8 @@ pub(crate) struct CheckSpec {
     pub(crate) background: Option<Duration>,
     /// Judged against the fleet ([`Check::shared`]).
     pub(crate) shared: bool,
+    /// Run by the lease holder only ([`Check::once_per_fleet`]).
+    pub(crate) once: bool,
 }
 
 impl CheckSpec {

@@ -2,6 +2,7 @@
 //! isolation, cached with single-flight, answered within a deadline.
 
 mod background;
+mod borrow;
 mod builder;
 mod check;
 mod defaults;
@@ -37,6 +38,7 @@ pub use time_left::check_time_left;
 pub use timeline::{StatusTimeline, TimelinePoint, TimelineSettings};
 pub use warm_up::WarmUp;
 
+pub(crate) use self::borrow::{Borrowed, Gate};
 pub(crate) use self::slot::Latest;
 use self::slot::{Begin, Slot, View};
 use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus, WarmUpStatus};
@@ -88,6 +90,8 @@ struct Shared {
     changes: Arc<tokio::sync::Notify>,
     /// Warm-up gates still pending.
     gates: Arc<warm_up::Gates>,
+    /// The fleet's say on once-per-fleet checks.
+    gate: Arc<borrow::GateCell>,
 }
 
 impl HealthChecker {
@@ -381,6 +385,30 @@ impl HealthChecker {
             .slots
             .iter()
             .map(|slot| (slot.spec.name.as_str(), slot.spec.shared, slot.latest()))
+    }
+
+    /// The [once-per-fleet](Check::once_per_fleet) checks' names.
+    pub(crate) fn once_per_fleet(&self) -> impl Iterator<Item = &str> {
+        let slots = self.shared.slots.iter();
+        slots
+            .filter(|slot| slot.spec.once)
+            .map(|slot| slot.spec.name.as_str())
+    }
+
+    /// Starts a run of the check named `name` now, unless one is under way (a replica that
+    /// just took a once-per-fleet check's lease over runs it at once).
+    pub(crate) fn run_now(&self, name: &str) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if let Some(run) = self.slot(name).and_then(|slot| slot.claim_run(&runtime)) {
+            run.start();
+        }
+    }
+
+    /// Lets `gate` decide which once-per-fleet checks this replica runs.
+    pub(crate) fn set_gate(&self, gate: std::sync::Weak<dyn Gate>) {
+        self.shared.gate.set(gate);
     }
 
     /// Whether any check is [shared](Check::shared).

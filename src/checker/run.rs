@@ -27,6 +27,8 @@ pub(crate) struct Outcome {
     pub(crate) finished: Instant,
     /// Time spent inside the check's own `poll` (creating its future included), every attempt.
     pub(crate) polled: Duration,
+    /// Another replica's published result, not a run here (see `borrow.rs`).
+    pub(crate) borrowed: bool,
 }
 
 /// Why an attempt produced no status.
@@ -88,6 +90,7 @@ pub(crate) async fn execute(spec: &CheckSpec) -> Outcome {
         duration: finished - started,
         finished,
         polled: polls.total(),
+        borrowed: false,
     }
 }
 

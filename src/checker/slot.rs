@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::background;
+use super::borrow::GateCell;
 use super::check::CheckSpec;
 use super::history::{Entry, History};
 use super::incidents::IncidentLog;
@@ -159,6 +160,8 @@ pub(crate) struct Slot {
     background_started: AtomicBool,
     /// Past this age a result is not served as current: the component is unknown.
     max_staleness: Duration,
+    /// The fleet's say on once-per-fleet checks, shared by every check.
+    gate: Arc<GateCell>,
 }
 
 impl Slot {
@@ -168,9 +171,10 @@ impl Slot {
         max_staleness: Duration,
         listeners: Arc<[Listener]>,
         timeline: Timeline,
-        incidents: Arc<Mutex<IncidentLog>>,
+        (incidents, gate): (Arc<Mutex<IncidentLog>>, Arc<GateCell>),
     ) -> Self {
         Self {
+            gate,
             max_staleness,
             spec,
             state: Mutex::new(State {
@@ -361,7 +365,15 @@ impl Slot {
             finished: false,
         };
         let future = Box::pin(async move {
-            let outcome = run::execute(&guard.slot.spec).await;
+            let slot = &guard.slot;
+            let borrowed = match slot.spec.once {
+                true => slot.gate.borrowed(&slot.spec.name),
+                false => None,
+            };
+            let outcome = match borrowed {
+                Some(outcome) => outcome,
+                None => run::execute(&slot.spec).await,
+            };
             guard.complete(outcome);
         });
         Run { future, runtime }
@@ -382,12 +394,7 @@ impl Slot {
             Err(failure) => (spec.failure_status, Some(failure.to_string()), Map::new()),
         };
         let raw_failing = raw != HealthStatus::Healthy;
-        self.executions.fetch_add(1, Ordering::Relaxed);
-        let polled = u64::try_from(outcome.polled.as_nanos()).unwrap_or(u64::MAX);
-        self.polled_ns.fetch_add(polled, Ordering::Relaxed);
-        if raw_failing {
-            self.failures.fetch_add(1, Ordering::Relaxed);
-        }
+        self.count((outcome.borrowed, outcome.polled), raw_failing);
 
         let mut state = self.state.lock();
         if raw_failing {
@@ -449,6 +456,19 @@ impl Slot {
         self.done.send_modify(|generation| *generation += 1);
         if changed {
             self.announce(previous.map(|p| p.status), &record, outcome.attempts);
+        }
+    }
+
+    /// Counts a run of this replica's (a borrowed result is none).
+    fn count(&self, (borrowed, polled): (bool, Duration), failing: bool) {
+        if borrowed {
+            return;
+        }
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        let polled = u64::try_from(polled.as_nanos()).unwrap_or(u64::MAX);
+        self.polled_ns.fetch_add(polled, Ordering::Relaxed);
+        if failing {
+            self.failures.fetch_add(1, Ordering::Relaxed);
         }
     }
 
