@@ -17,14 +17,8 @@
 //! (shared: it stands for the one database all replicas use; each replica's stand-in is its
 //! path to it) is judged against the fleet: closed on most replicas (a shared outage),
 //! readiness stays 200 and `/health` says so; closed on one only (a local fault), that one
-//! answers 503.
-//! `DATABASE_ADDR=host:port` checks that database instead of a stand-in of its own.
-//!
-//! Replicas as a fleet: with `HEALTH_FLEET_REDIS_URL=redis://127.0.0.1:6379/` (and each a
-//! `HEALTH_FLEET_ID`), the replicas see each other at `/health/fleet`, and the database check —
-//! marked shared, every replica uses that database — is judged against the fleet: when it
-//! fails on most replicas (a shared outage) readiness stays 200 and `/health` says so; when
-//! it fails on this replica only (a local fault) readiness answers 503.
+//! answers 503. `PARTNER_API_ADDR=host:port` adds a check of a rate-limited partner API run
+//! once per fleet: one replica connects every second, the others show its result.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,7 +31,7 @@ use axum::routing::{get, post};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower_vitals::health::DetailPolicy;
-use tower_vitals::{Check, CheckResult, ConfigError, HealthLayer, Selector, Setup};
+use tower_vitals::{Check, CheckResult, ConfigError, HealthLayer, Selector, Setup, SetupBuilder};
 use tracing_subscriber::EnvFilter;
 
 /// Jobs above this backlog degrade the service.
@@ -63,28 +57,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
 
-    let (database, stand_in) = match std::env::var("DATABASE_ADDR") {
-        Ok(addr) => {
-            let addr: SocketAddr = addr
-                .parse()
-                .map_err(|e| format!("DATABASE_ADDR={addr:?}: {e} (want host:port)"))?;
-            (addr, None)
-        }
-        Err(_) => {
-            let stand_in = start_stand_in_database().await?;
-            (stand_in.addr, Some(stand_in))
-        }
-    };
+    let stand_in = start_stand_in_database().await?;
+    let database = stand_in.addr;
     let backlog = Arc::new(AtomicUsize::new(0));
     start_worker(backlog.clone());
 
     // Everything from the HEALTH_* variables: the checker, the request figures, both layers
     // and the drain (`Setup`).
-    let vitals = Setup::from_env()?
+    let setup = Setup::from_env()?
         .register(
             // Run every 500 ms off the probe path; shared: a fleet judges its failures against
             // the other replicas'.
-            Check::new("database", move || database_check(database))
+            Check::new("database", move || connect_check(database))
                 .timeout(Duration::from_millis(500))
                 .background(Duration::from_millis(500))
                 .shared()
@@ -100,7 +84,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             })
             .critical(false)
             .tag("ready"),
-        )
+        );
+    let vitals = partner_api(setup)?
         // A demo on loopback shows details to everyone; in production prefer
         // DetailPolicy::bearer_token(..) or DetailPolicy::when(..): the default hides them.
         .details(DetailPolicy::Always)
@@ -111,12 +96,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/", get(|| async { "hello from tower-vitals\n" }))
         .route("/jobs", post(enqueue))
-        .with_state(backlog);
-    let demo = stand_in.is_some();
-    let app = match stand_in {
-        Some(stand_in) => app.merge(outage_switch(stand_in)),
-        None => app,
-    };
+        .with_state(backlog)
+        .merge(outage_switch(stand_in));
     // The metrics layer on the routes (labelled by route), the health layer once around all.
     let app = vitals.around(app);
 
@@ -129,11 +110,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("  health           {base}{path}");
     }
     println!("  app routes       {base}/   and   POST {base}/jobs");
-    if demo {
-        println!("  demo outage      POST {base}/demo/outage   and   POST {base}/demo/recover");
-    } else {
-        println!("  database         {database}");
-    }
+    println!("  demo outage      POST {base}/demo/outage   and   POST {base}/demo/recover");
     println!("SIGTERM or Ctrl-C drains it: readiness 503 at once, then a graceful stop.");
 
     let server = axum::serve(listener, app.into_make_service())
@@ -158,8 +135,27 @@ fn metrics_access(layer: HealthLayer) -> Result<HealthLayer, ConfigError> {
     Ok(layer.metrics_access(policy))
 }
 
-/// A real TCP connect to the database's address.
-async fn database_check(addr: SocketAddr) -> Result<CheckResult, std::io::Error> {
+/// `PARTNER_API_ADDR=host:port` names a rate-limited partner API: checked every second, once
+/// per fleet — the replica holding the check's lease connects, the others show its result.
+fn partner_api(setup: SetupBuilder) -> Result<SetupBuilder, ConfigError> {
+    let Ok(addr) = std::env::var("PARTNER_API_ADDR") else {
+        return Ok(setup);
+    };
+    let addr: SocketAddr = addr.parse().map_err(|e| ConfigError::Env {
+        variable: "PARTNER_API_ADDR".into(),
+        value: addr.clone(),
+        reason: format!("{e} (want host:port)"),
+    })?;
+    let check = Check::new("partner-api", move || connect_check(addr))
+        .timeout(Duration::from_millis(500))
+        .background(Duration::from_secs(1))
+        .once_per_fleet()
+        .critical(false);
+    Ok(setup.register(check))
+}
+
+/// A real TCP connect to a dependency's address.
+async fn connect_check(addr: SocketAddr) -> Result<CheckResult, std::io::Error> {
     let started = Instant::now();
     TcpStream::connect(addr).await?;
     Ok(CheckResult::healthy()

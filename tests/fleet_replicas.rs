@@ -29,7 +29,7 @@ const REPLICAS: usize = 5;
 const ROUNDS: usize = 2_000;
 
 struct Replica {
-    _process: example::Guard,
+    process: std::sync::Mutex<example::Guard>,
     base: String,
     output: example::Output,
 }
@@ -56,8 +56,8 @@ impl Fleet {
 
     /// Every replica's readiness once: codes and the time each answer took.
     async fn ready(&self) -> Vec<(u16, Value, Duration)> {
-        let mut out = Vec::with_capacity(REPLICAS);
-        for at in 0..REPLICAS {
+        let mut out = Vec::with_capacity(self.replicas.len());
+        for at in 0..self.replicas.len() {
             let started = Instant::now();
             let (code, body) = self.get(at, "/health/ready").await;
             out.push((code, body, started.elapsed()));
@@ -88,7 +88,7 @@ impl Fleet {
         F: Fn(usize) -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let mut codes = vec![Vec::new(); REPLICAS];
+        let mut codes = vec![Vec::new(); self.replicas.len()];
         let mut took = Vec::new();
         let mut seen = false;
         for _ in 0..ROUNDS {
@@ -134,33 +134,8 @@ fn spread(mut took: Vec<Duration>) -> String {
     )
 }
 
-async fn failed_exchanges(fleet: &Fleet, at: usize) -> f64 {
-    let url = format!("{}/metrics", fleet.replicas[at].base);
-    let metrics = fleet
-        .client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
-        .lines()
-        .find_map(|line| {
-            let value = line.strip_prefix(r#"vitals_fleet_exchanges_total{outcome="failed"} "#)?;
-            value.parse().ok()
-        })
-        .unwrap_or(0.0)
-}
-
-fn exchanges(metrics: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| line.starts_with("vitals_fleet_exchanges_total{"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
+const FAILED: &str = r#"vitals_fleet_exchanges_total{outcome="failed"}"#;
+const EXCHANGED: &str = r#"vitals_fleet_exchanges_total{outcome="ok"}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leaves() {
@@ -169,33 +144,7 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         return;
     };
     let url = format!("redis://127.0.0.1:{port}/");
-    let mut replicas = Vec::new();
-    for at in 0..REPLICAS {
-        let id = format!("replica-{at}");
-        let env = [
-            ("HEALTH_FLEET_REDIS_URL", url.as_str()),
-            ("HEALTH_FLEET_NAME", "shop"),
-            ("HEALTH_FLEET_ID", id.as_str()),
-            ("HEALTH_FLEET_INTERVAL_MS", "200"),
-        ];
-        let (process, base, output) = example::start_binary(&example::binary(), &env);
-        replicas.push(Replica {
-            _process: process,
-            base,
-            output,
-        });
-    }
-    let fleet = Arc::new(Fleet {
-        client: reqwest::Client::new(),
-        replicas,
-    });
-    let (codes, _) = fleet
-        .until(|at| {
-            let fleet = fleet.clone();
-            async move { fleet.fresh(at).await == REPLICAS }
-        })
-        .await;
-    eprintln!("starting: readiness {codes:?}");
+    let fleet = start(&url, REPLICAS, &[]).await;
     // Judged a shared outage on every replica, all five failing.
     let everywhere = |at| {
         let fleet = fleet.clone();
@@ -264,20 +213,14 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     store_up.extend(took);
 
     // A local fault: replica 0's path closes. It leaves; the other four never do.
-    let before = fleet
-        .client
-        .get(format!("{}/metrics", fleet.replicas[0].base));
-    let before = exchanges(&before.send().await.unwrap().text().await.unwrap());
+    let before = figure(&fleet, 0, EXCHANGED).await;
     fleet.post(0, "/demo/outage").await;
     let (codes, took) = fleet.until(judged_or(&fleet, "local")).await;
     store_up.extend(took);
     assert_eq!(codes[0].first(), Some(&200));
     assert_eq!(codes[0].last(), Some(&503), "{codes:?}");
     assert_eq!(codes[1..], vec![vec![200]; REPLICAS - 1], "{codes:?}");
-    let after = fleet
-        .client
-        .get(format!("{}/metrics", fleet.replicas[0].base));
-    let after = exchanges(&after.send().await.unwrap().text().await.unwrap());
+    let after = figure(&fleet, 0, EXCHANGED).await;
     eprintln!(
         "local fault: 503 after {} exchanges of the failing replica (200 ms each) from its path closing",
         after - before
@@ -310,7 +253,7 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     let (codes, longer) = fleet
         .until(|at| {
             let fleet = fleet.clone();
-            async move { failed_exchanges(&fleet, at).await >= 10.0 }
+            async move { figure(&fleet, at, FAILED).await >= 10.0 }
         })
         .await;
     assert_eq!(codes[0], [503], "{codes:?}");
@@ -341,6 +284,39 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     fleet.until(judged_or(&fleet, "local")).await;
 }
 
+/// `n` processes of the example as the fleet `shop` in the Redis at `url` (publishing every
+/// 200 ms), with `env` besides; once every one sees all.
+async fn start(url: &str, n: usize, env: &[(&str, &str)]) -> Arc<Fleet> {
+    let mut replicas = Vec::new();
+    for at in 0..n {
+        let id = format!("replica-{at}");
+        let mut vars = vec![
+            ("HEALTH_FLEET_REDIS_URL", url),
+            ("HEALTH_FLEET_NAME", "shop"),
+            ("HEALTH_FLEET_ID", id.as_str()),
+            ("HEALTH_FLEET_INTERVAL_MS", "200"),
+        ];
+        vars.extend_from_slice(env);
+        let (process, base, output) = example::start_binary(&example::binary(), &vars);
+        replicas.push(Replica {
+            process: std::sync::Mutex::new(process),
+            base,
+            output,
+        });
+    }
+    let fleet = Arc::new(Fleet {
+        client: reqwest::Client::new(),
+        replicas,
+    });
+    fleet
+        .until(|at| {
+            let fleet = fleet.clone();
+            async move { fleet.fresh(at).await == n }
+        })
+        .await;
+    fleet
+}
+
 /// Replica 0's database judged `want`, and the others' passing.
 fn judged_or(
     fleet: &Arc<Fleet>,
@@ -357,4 +333,171 @@ fn judged_or(
             }
         })
     }
+}
+
+/// A figure of replica `at`'s `/metrics`, by its series (labels included).
+async fn figure(fleet: &Fleet, at: usize, series: &str) -> f64 {
+    let url = format!("{}/metrics", fleet.replicas[at].base);
+    let metrics = fleet
+        .client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+const PARTNER_RUNS: &str = r#"vitals_health_check_runs_total{component="partner-api"}"#;
+
+/// Every replica's runs of the partner-API check.
+async fn partner_runs(fleet: &Fleet, alive: &[usize]) -> Vec<f64> {
+    let mut runs = Vec::new();
+    for &at in alive {
+        runs.push(figure(fleet, at, PARTNER_RUNS).await);
+    }
+    runs
+}
+
+/// Four replicas with a partner-API check run once per fleet (every second) against a
+/// listener here that counts connections: only the lease holder connects, the others show
+/// its result; the holder killed with SIGKILL, another takes the lease over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_run_once_per_fleet_runs_on_one_replica_and_moves_when_its_holder_is_killed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let port = dependency::free_port();
+    let Some(_redis) = redis_server::start(port, &[]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = api.local_addr().unwrap().to_string();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = api.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let fleet = start(&url, 4, &[("PARTNER_API_ADDR", api_addr.as_str())]).await;
+
+    // One holder, the same for all.
+    let holder = loop_until(|| async {
+        let mut holders = Vec::new();
+        for at in 0..4 {
+            let (_, view) = fleet.get(at, "/health/fleet").await;
+            let once = &view["once_per_fleet"][0];
+            holders.push((
+                once["run_by"].as_str().map(str::to_owned),
+                once["self"] == true,
+            ));
+        }
+        let named = holders[0].0.clone()?;
+        let all_agree = holders
+            .iter()
+            .all(|(by, _)| by.as_deref() == Some(named.as_str()));
+        let at = holders.iter().position(|(_, this)| *this)?;
+        all_agree.then_some(at)
+    })
+    .await;
+
+    // Ten runs of the holder: nobody else connects.
+    let alive: Vec<usize> = (0..4).collect();
+    let before = partner_runs(&fleet, &alive).await;
+    let seen_before = connections.load(Ordering::SeqCst);
+    let started = Instant::now();
+    loop_until(|| async {
+        let now = figure(&fleet, holder, PARTNER_RUNS).await;
+        (now >= before[holder] + 10.0).then_some(())
+    })
+    .await;
+    let after = partner_runs(&fleet, &alive).await;
+    let seen = connections.load(Ordering::SeqCst) - seen_before;
+    let ran: Vec<f64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    eprintln!(
+        "once per fleet: in {:.1} s the holder ran it {} times (runs by replica: {:?}); the partner API saw {seen} connections from four replicas",
+        started.elapsed().as_secs_f64(),
+        ran[holder],
+        ran
+    );
+    for (at, ran) in ran.iter().enumerate() {
+        assert_eq!(*ran > 0.0, at == holder, "replica {at} ran it {ran} times");
+    }
+    assert!(
+        seen as f64 >= ran[holder] && seen as f64 <= ran[holder] + 1.0,
+        "{seen} connections"
+    );
+    let other = (holder + 1) % 4;
+    let (_, report) = fleet.get(other, "/health").await;
+    let partner = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "partner-api")
+        .unwrap()
+        .clone();
+    let message = partner["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!("run once per fleet by replica-{holder}, ")),
+        "{message}"
+    );
+    assert_eq!(partner["status"], "healthy");
+
+    // SIGKILL the holder: after its lease expires another replica runs it, and one only.
+    let survivors: Vec<usize> = (0..4).filter(|&at| at != holder).collect();
+    let exchanged = figure(&fleet, survivors[0], EXCHANGED).await;
+    let before = partner_runs(&fleet, &survivors).await;
+    fleet.replicas[holder]
+        .process
+        .lock()
+        .unwrap()
+        .0
+        .kill()
+        .unwrap();
+    let new = loop_until(|| async {
+        let now = partner_runs(&fleet, &survivors).await;
+        now.iter().zip(&before).position(|(n, b)| n > b)
+    })
+    .await;
+    let waited = figure(&fleet, survivors[0], EXCHANGED).await - exchanged;
+    eprintln!(
+        "takeover: replica-{} ran it {waited} exchanges (200 ms each) after the holder was killed (the lease stands 3)",
+        survivors[new]
+    );
+    let before = partner_runs(&fleet, &survivors).await;
+    loop_until(|| async {
+        let now = figure(&fleet, survivors[new], PARTNER_RUNS).await;
+        (now >= before[new] + 3.0).then_some(())
+    })
+    .await;
+    let after = partner_runs(&fleet, &survivors).await;
+    for (i, at) in survivors.iter().enumerate() {
+        let ran = after[i] - before[i];
+        assert_eq!(
+            ran > 0.0,
+            i == new,
+            "replica {at} ran it {ran} times after the takeover"
+        );
+    }
+}
+
+/// Polls `probe` until it gives a value (a hang guard of 2000 tries, 20 ms apart).
+async fn loop_until<T, F, Fut>(probe: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..ROUNDS {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("never came");
 }

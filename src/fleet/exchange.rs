@@ -10,9 +10,10 @@ use tokio::time::Instant;
 
 use super::judge::{self, Judging, Own, SharedCheck, Sight};
 use super::record::{CheckRecord, FORMAT, MAX_RECORD_CHECKS, Record, Refused};
-use super::store::{Exchange, StoreError};
+use super::store::{Exchange, Leases, StoreError};
 use super::view::{self, FleetView, StoreState};
 use super::{Inner, KEEP_TTLS, TTL_INTERVALS, unix_ms};
+use crate::checker::{Borrowed, Gate};
 use crate::health_report::HealthStatus;
 use crate::metrics::MetricsCollector;
 
@@ -27,6 +28,11 @@ pub(super) struct Memory {
     warned_duplicate: bool,
     /// Each shared check's judgement, carried from one exchange to the next.
     judging: HashMap<String, Judging>,
+    /// Each once-per-fleet check's lease holder (`<process>:<id>`), from the last exchange
+    /// (empty when the store did not answer: every replica runs them itself).
+    leases: HashMap<String, String>,
+    /// Whether the store's refusal to keep leases was logged (once while it lasts).
+    warned_leases: bool,
 }
 
 struct Peer {
@@ -140,8 +146,65 @@ impl Inner {
         if answer.is_err() {
             self.figures.failures.fetch_add(1, Ordering::Relaxed);
         }
+        let leases = match answer {
+            Ok(_) => self.leases().await,
+            Err(_) => HashMap::new(),
+        };
+        let me = self.member();
+        let before = std::mem::replace(&mut self.memory.lock().leases, leases.clone());
+        for (check, holder) in &leases {
+            // Taken over from another replica: run it now rather than at the next tick.
+            let other = before.get(check).is_some_and(|was| *was != me);
+            if *holder == me && other {
+                self.checker.run_now(check);
+            }
+        }
         let view = self.learn(&own, answer);
         *self.view.write() = Arc::new(view);
+    }
+
+    /// This process as the store names it: `<process number in 16 hex digits>:<id>`.
+    fn member(&self) -> String {
+        format!("{:016x}:{}", self.inst, self.id)
+    }
+
+    /// Takes or renews the once-per-fleet checks' leases: who holds each.
+    async fn leases(&self) -> HashMap<String, String> {
+        let names: Vec<&str> = self.checker.once_per_fleet().collect();
+        if names.is_empty() {
+            return HashMap::new();
+        }
+        let holder = self.member();
+        let leases = Leases {
+            fleet: &self.name,
+            holder: &holder,
+            names: &names,
+            ttl: self.interval * TTL_INTERVALS,
+        };
+        let answer = tokio::time::timeout(self.interval, self.store.leases(leases)).await;
+        let answer = match answer {
+            Ok(Ok(holders)) if holders.len() == names.len() => Ok(holders),
+            Ok(Ok(_)) => Err("the store answered another number of leases".to_owned()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", self.interval.as_millis())),
+        };
+        let mut memory = self.memory.lock();
+        match answer {
+            Ok(holders) => {
+                memory.warned_leases = false;
+                names.into_iter().map(str::to_owned).zip(holders).collect()
+            }
+            Err(error) => {
+                if !memory.warned_leases {
+                    tracing::warn!(
+                        fleet = %self.name, %error,
+                        "fleet leases out of reach: each replica runs its once-per-fleet checks itself"
+                    );
+                }
+                memory.warned_leases = true;
+                HashMap::new()
+            }
+        }
     }
 
     /// Takes in an exchange's answer and makes the view.
@@ -251,6 +314,21 @@ impl Inner {
         replicas.push(this);
         replicas.extend(peers);
         let shared = self.judge(memory, own);
+        let own_lease = self.member();
+        let once_per_fleet = self
+            .checker
+            .once_per_fleet()
+            .map(|check| {
+                let holder = memory.leases.get(check);
+                view::OnceCheck {
+                    check: check.to_owned(),
+                    run_by: holder
+                        .and_then(|h| h.split_once(':'))
+                        .map(|(_, id)| id.to_owned()),
+                    this: holder == Some(&own_lease),
+                }
+            })
+            .collect();
         FleetView {
             fleet: self.name.clone(),
             this: self.id.clone(),
@@ -261,6 +339,7 @@ impl Inner {
             },
             replicas,
             shared,
+            once_per_fleet,
         }
     }
 
@@ -319,5 +398,34 @@ impl Inner {
             shared.push(judged);
         }
         shared
+    }
+}
+
+impl Gate for Inner {
+    /// A once-per-fleet check's result from the replica holding its lease, unless this one
+    /// holds it or no holder is known (then this replica runs it).
+    fn borrow(&self, check: &str) -> Option<Borrowed> {
+        let memory = self.memory.lock();
+        let holder = memory.leases.get(check)?;
+        let (inst, id) = holder.split_once(':')?;
+        let inst = u64::from_str_radix(inst, 16).ok()?;
+        if inst == self.inst && id == self.id {
+            return None;
+        }
+        let result = memory
+            .peers
+            .get(&(id.to_owned(), inst))
+            // A holder gone stale still shows its last result (older each time) until its
+            // lease expires and another replica takes over.
+            .and_then(|peer| {
+                let record = peer.record.checks.iter().find(|c| c.n == check)?;
+                let age = Duration::try_from_secs_f64(record.age.unwrap_or(0.0)).ok()?;
+                Some((record.s?, age + peer.seen.elapsed()))
+            });
+        Some(Borrowed {
+            status: result.map(|(status, _)| status),
+            age: result.map_or(Duration::ZERO, |(_, age)| age),
+            by: id.to_owned(),
+        })
     }
 }

@@ -34,6 +34,17 @@
 //! intervals of the failure, a shared outage never does. `/metrics` shows each shared
 //! check's judgement (`vitals_fleet_judgement{check,judgement}`) and the replicas failing it
 //! (`vitals_fleet_check_replicas{check,state}`); `/health/fleet` its fleet-wide state.
+//!
+//! # Checks run once per fleet
+//!
+//! A check marked [`Check::once_per_fleet`](crate::Check::once_per_fleet) — an expensive one,
+//! or one of a rate-limited API — runs on the replica holding its lease in the store
+//! ([`FleetStore::leases`]: taken `NX` for three intervals, renewed by the holder at each
+//! exchange); the others show the result the holder published, with its age and who ran it
+//! (`run once per fleet by shop-2, 0.4 s ago`; `/health/fleet` says who runs each). A holder
+//! that stops loses the lease when it expires, and the replica that takes it over runs the
+//! check at once. Before a replica's first exchange, and while the store is out of reach,
+//! each replica runs it itself.
 #![cfg_attr(
     feature = "redis",
     doc = r#"
@@ -82,8 +93,8 @@ pub use record::{MAX_RECORD_BYTES, MAX_RECORD_CHECKS};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisFleetStore;
-pub use store::{Exchange, ExchangeFuture, FleetStore, StoreError};
-pub use view::{FleetView, Replica, StoreState};
+pub use store::{Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError};
+pub use view::{FleetView, OnceCheck, Replica, StoreState};
 
 /// The intervals a replica may publish at.
 const INTERVAL: validate::Range<Duration> = (
@@ -392,7 +403,8 @@ impl FleetBuilder {
         self
     }
 
-    /// The fleet, not yet publishing: see [`Fleet::spawn`].
+    /// The fleet, not yet publishing: see [`Fleet::spawn`]. From now on it decides which of
+    /// the checker's [once-per-fleet](crate::Check::once_per_fleet) checks this replica runs.
     pub fn build(self) -> Result<Fleet, ConfigError> {
         let interval = validate::duration("fleet interval", self.interval, INTERVAL)?;
         let max = validate::count("fleet max replicas", self.max, REPLICAS)?;
@@ -411,26 +423,28 @@ impl FleetBuilder {
             },
             replicas: Vec::new(),
             shared: Vec::new(),
+            once_per_fleet: Vec::new(),
         };
-        Ok(Fleet {
-            inner: Arc::new(Inner {
-                checker: self.checker,
-                metrics: self.metrics,
-                store: self.store,
-                name,
-                id,
-                inst: process_number(),
-                version: self.version,
-                interval,
-                max,
-                shared_outage: self.shared_outage,
-                seq: AtomicU64::new(0),
-                view: RwLock::new(Arc::new(view)),
-                memory: Mutex::default(),
-                figures: Counters::default(),
-                spawned: std::sync::atomic::AtomicBool::new(false),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            checker: self.checker,
+            metrics: self.metrics,
+            store: self.store,
+            name,
+            id,
+            inst: process_number(),
+            version: self.version,
+            interval,
+            max,
+            shared_outage: self.shared_outage,
+            seq: AtomicU64::new(0),
+            view: RwLock::new(Arc::new(view)),
+            memory: Mutex::default(),
+            figures: Counters::default(),
+            spawned: std::sync::atomic::AtomicBool::new(false),
+        });
+        let gate: std::sync::Weak<dyn crate::checker::Gate> = Arc::downgrade(&inner) as _;
+        inner.checker.set_gate(gate);
+        Ok(Fleet { inner })
     }
 }
 

@@ -3,7 +3,7 @@
 use redis::aio::ConnectionManager;
 
 use super::record::valid_name;
-use super::store::{Exchange, ExchangeFuture, FleetStore, StoreError};
+use super::store::{Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError};
 use crate::error::{ConfigError, causes};
 use crate::redis_link::Link;
 
@@ -11,8 +11,12 @@ use crate::redis_link::Link;
 /// record's TTL (`SET … PX`), found through one sorted set of the fleet's ids. One exchange is
 /// two round trips — `SET`, `ZADD`, `ZREMRANGEBYSCORE`, `ZREVRANGE` in one pipeline, then one
 /// `MGET` — so a replica costs the store five commands per interval, whatever the fleet's size.
-/// Keys: `<prefix>:<fleet>:replica:<process>:<id>` (the process number in 16 hex digits)
-/// and `<prefix>:<fleet>:replicas` (prefix `vitals:fleet` by default).
+/// With [once-per-fleet](crate::Check::once_per_fleet) checks, one more round trip takes or
+/// renews their leases: one `EVAL` each (a script that reads the lease and sets it `NX PX`,
+/// or renews it for its holder, atomically). Keys: `<prefix>:<fleet>:replica:<process>:<id>`
+/// (the process number in 16 hex digits), `<prefix>:<fleet>:replicas` and
+/// `<prefix>:<fleet>:lease:<check>` (prefix `vitals:fleet` by default). A Redis that refuses
+/// scripts keeps no leases: each replica then runs those checks itself (logged once).
 ///
 /// Redis AUTH and TLS come through the URL (`redis://:password@host/`, `rediss://` with
 /// redis' TLS features); the URL is never shown, errors are redacted.
@@ -125,8 +129,48 @@ impl RedisFleetStore {
     }
 }
 
+/// Takes a free lease (`SET NX PX`), renews one its holder asks for, answers the holder:
+/// one script, so no other replica's call comes between the read and the write.
+const LEASE: &str = r"
+local held = redis.call('GET', KEYS[1])
+if not held then
+  redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+  return ARGV[1]
+end
+if held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return held
+";
+
+impl RedisFleetStore {
+    async fn lease(&self, leases: Leases<'_>) -> Result<Vec<String>, StoreError> {
+        let mut connection = self.link.manager().await.map_err(StoreError::new)?;
+        let ttl_ms = u64::try_from(leases.ttl.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let mut pipe = redis::pipe();
+        for name in leases.names {
+            let key = format!("{}:{}:lease:{name}", self.prefix, leases.fleet);
+            pipe.cmd("EVAL")
+                .arg(LEASE)
+                .arg(1)
+                .arg(key)
+                .arg(leases.holder)
+                .arg(ttl_ms);
+        }
+        pipe.query_async(&mut connection)
+            .await
+            .map_err(|e| StoreError::new(format!("leases: {}", causes(&e))))
+    }
+}
+
 impl FleetStore for RedisFleetStore {
     fn exchange<'a>(&'a self, exchange: Exchange<'a>) -> ExchangeFuture<'a> {
         Box::pin(self.run(exchange))
+    }
+
+    fn leases<'a>(&'a self, leases: Leases<'a>) -> LeaseFuture<'a> {
+        Box::pin(self.lease(leases))
     }
 }

@@ -24,6 +24,26 @@ pub struct Exchange<'a> {
     pub max: usize,
 }
 
+/// Leases to take or renew in one round trip, for checks run once per fleet: each is held by
+/// one replica at a time, for `ttl` unless renewed.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Leases<'a> {
+    /// The fleet's name.
+    pub fleet: &'a str,
+    /// Who asks: this replica's process number and id, as `<16 hex digits>:<id>`.
+    pub holder: &'a str,
+    /// The leases' names.
+    pub names: &'a [&'a str],
+    /// How long a lease stands without renewal.
+    pub ttl: Duration,
+}
+
+/// The future of [`FleetStore::leases`]: each lease's holder after the call, in the order
+/// asked.
+pub type LeaseFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Vec<String>, StoreError>> + Send + 'a>>;
+
 /// Why an exchange failed, in the store's own words (with any credential masked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(String);
@@ -56,4 +76,13 @@ pub trait FleetStore: Send + Sync + 'static {
     /// Publishes `exchange.record` under this replica's id and process number for
     /// `exchange.ttl` and reads the fleet's standing records back.
     fn exchange<'a>(&'a self, exchange: Exchange<'a>) -> ExchangeFuture<'a>;
+
+    /// For each of `leases.names`: takes the lease for `leases.holder` if nobody holds it
+    /// (`SET NX PX`), renews it if `leases.holder` does, and answers who holds it — atomically
+    /// per lease. The default keeps none (an error): then every replica runs its
+    /// once-per-fleet checks itself.
+    fn leases<'a>(&'a self, leases: Leases<'a>) -> LeaseFuture<'a> {
+        let _ = leases;
+        Box::pin(async { Err(StoreError::new("this fleet store keeps no leases")) })
+    }
 }

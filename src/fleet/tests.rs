@@ -19,6 +19,8 @@ struct Memory {
     records: Arc<Mutex<HashMap<String, Expiring>>>,
     planted: Arc<Mutex<Vec<Vec<u8>>>>,
     down: Arc<AtomicBool>,
+    /// Each lease's holder and when it expires.
+    leases: Arc<Mutex<HashMap<String, (String, Instant)>>>,
 }
 
 impl FleetStore for Memory {
@@ -43,6 +45,32 @@ impl FleetStore for Memory {
             out.extend(self.planted.lock().iter().cloned());
             out.truncate(exchange.max);
             Ok(out)
+        })
+    }
+
+    fn leases<'a>(&'a self, leases: Leases<'a>) -> LeaseFuture<'a> {
+        Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::new("Connection refused (os error 111)"));
+            }
+            let now = Instant::now();
+            let mut held = self.leases.lock();
+            let holders = leases.names.iter().map(|name| {
+                let key = format!("{}/{name}", leases.fleet);
+                let lease = held
+                    .entry(key)
+                    .and_modify(|(holder, until)| {
+                        if *until <= now {
+                            *holder = leases.holder.to_owned();
+                        }
+                    })
+                    .or_insert_with(|| (leases.holder.to_owned(), now));
+                if lease.0 == leases.holder {
+                    lease.1 = now + leases.ttl;
+                }
+                lease.0.clone()
+            });
+            Ok(holders.collect())
         })
     }
 }
@@ -205,6 +233,11 @@ fn sharing(store: &Memory, id: &str, ok: &Arc<AtomicBool>) -> Fleet {
     })
     .shared()
     .background(Duration::from_millis(250));
+    spawned(check, store, id)
+}
+
+/// A replica of the fleet `shop` with `check` alone, publishing.
+fn spawned(check: Check, store: &Memory, id: &str) -> Fleet {
     let checker = HealthChecker::builder().register(check).build().unwrap();
     let fleet = Fleet::builder(checker, store.clone())
         .name("shop")
@@ -336,4 +369,82 @@ async fn the_shared_outage_policy_can_fail_readiness() {
         .unwrap();
     assert!(!fleet.holds_readiness(Judgement::Shared));
     assert!(fleet.holds_readiness(Judgement::Pending));
+}
+
+/// A replica whose `partner-api` check runs once per fleet, every second, counting its runs.
+fn once(store: &Memory, id: &str, runs: &Arc<std::sync::atomic::AtomicUsize>) -> Fleet {
+    let runs = runs.clone();
+    let check = Check::new("partner-api", move || {
+        runs.fetch_add(1, Ordering::SeqCst);
+        async { true }
+    })
+    .once_per_fleet()
+    .background(Duration::from_secs(1));
+    spawned(check, store, id)
+}
+
+fn runs_of(fleet: &Fleet) -> u64 {
+    fleet.inner.checker.counters(Duration::ZERO)[0].runs
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_once_per_fleet_check_runs_on_the_lease_holder_only_and_moves_when_it_stops() {
+    use std::sync::atomic::AtomicUsize;
+    let store = Memory::default();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let mut fleets: Vec<Fleet> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|id| once(&store, id, &runs))
+        .collect();
+    intervals(3).await;
+    // Before the first exchange each ran it once; from then on only the holder does.
+    let holder = fleets
+        .iter()
+        .position(|f| f.view().once_per_fleet[0].this)
+        .expect("one replica holds the lease");
+    let before = runs.load(Ordering::SeqCst);
+    let counted: Vec<u64> = fleets.iter().map(runs_of).collect();
+    intervals(10).await;
+    let ran = runs.load(Ordering::SeqCst) - before;
+    assert!(
+        (9..=11).contains(&ran),
+        "{ran} runs in 10 s on four replicas"
+    );
+    for (at, fleet) in fleets.iter().enumerate() {
+        let more = runs_of(fleet) - counted[at];
+        assert_eq!(more > 0, at == holder, "replica {at}: {more} runs");
+        let view = fleet.view();
+        let run_by = view.once_per_fleet[0].run_by.as_deref();
+        assert_eq!(run_by, Some(fleets[holder].id()));
+    }
+    // The others show the holder's result, with its age and who ran it.
+    let other = &fleets[(holder + 1) % 4];
+    let component = other.inner.checker.report().await.components.remove(0);
+    assert_eq!(component.status, HealthStatus::Healthy);
+    let message = component.message.unwrap();
+    let by = format!("run once per fleet by {}, ", fleets[holder].id());
+    assert!(message.starts_with(&by), "{message}");
+    assert_eq!(component.metadata["run_by"], fleets[holder].id());
+
+    // The holder stops: its lease expires (three intervals) and another replica takes it.
+    let gone = fleets.remove(holder);
+    let gone_id = gone.id().to_owned();
+    drop(gone);
+    let counted: Vec<u64> = fleets.iter().map(runs_of).collect();
+    intervals(6).await;
+    let runners: Vec<usize> = (0..3)
+        .filter(|&at| runs_of(&fleets[at]) > counted[at])
+        .collect();
+    assert_eq!(runners.len(), 1, "one replica took over: {runners:?}");
+    let view = fleets[0].view();
+    let run_by = view.once_per_fleet[0].run_by.as_deref().unwrap();
+    assert_ne!(run_by, gone_id);
+
+    // Without the store, each replica runs it itself.
+    store.down.store(true, Ordering::SeqCst);
+    intervals(2).await;
+    let counted: Vec<u64> = fleets.iter().map(runs_of).collect();
+    intervals(3).await;
+    assert!((0..3).all(|at| runs_of(&fleets[at]) > counted[at]));
+    assert_eq!(fleets[0].view().once_per_fleet[0].run_by, None);
 }

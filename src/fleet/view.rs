@@ -27,6 +27,22 @@ pub struct FleetView {
     /// Each [shared](crate::Check::shared) check: how many fresh replicas fail it, and the
     /// judgement it is under here.
     pub shared: Vec<SharedCheck>,
+    /// Each [once-per-fleet](crate::Check::once_per_fleet) check and the replica that runs it.
+    pub once_per_fleet: Vec<OnceCheck>,
+}
+
+/// A once-per-fleet check and who runs it, from the last exchange.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct OnceCheck {
+    /// The check's name.
+    pub check: String,
+    /// The id of the replica holding its lease (`None`: no lease known — the store out of
+    /// reach — and every replica runs it itself).
+    pub run_by: Option<String>,
+    /// Whether this replica holds it.
+    #[serde(rename = "self")]
+    pub this: bool,
 }
 
 /// Whether the store answered, from the last exchange.
