@@ -26,6 +26,7 @@ use crate::error::ConfigError;
 /// | `HEALTH_FLEET_REDIS_URL` | the [fleet](crate::fleet)'s store, for [`Setup`](crate::Setup) (feature `redis`; never shown) | `redis://`, `rediss://` URL |
 /// | `HEALTH_FLEET_NAME`, `HEALTH_FLEET_ID`, `HEALTH_FLEET_PREFIX` | the fleet's name, this replica's id (default `POD_NAME`, else the host name), the store's key prefix | 1–128 characters |
 /// | `HEALTH_FLEET_INTERVAL_MS`, `HEALTH_FLEET_MAX_REPLICAS` | how often to publish and read; the most replicas read | 100–60000; 2–1024 |
+/// | `HEALTH_WEBHOOK_URL` | a [`WebhookNotifier`](crate::WebhookNotifier) posting every status change, for [`Setup`](crate::Setup) (feature `http-client`; never shown); with a fleet, a shared outage's once | `http://`, `https://` URL |
 /// | `HEALTH_FLEET_SHARED_OUTAGE` | readiness in a shared outage of a [shared](crate::Check::shared) check | `ready` (default), `not_ready` |
 ///
 /// ```
@@ -106,6 +107,9 @@ pub struct HealthConfig {
     /// `HEALTH_FLEET_REDIS_URL` (read with [`fleet_redis_url`](Self::fleet_redis_url); never
     /// shown, `Debug` included).
     fleet_redis_url: Option<Secret>,
+    /// `HEALTH_WEBHOOK_URL` (read with [`webhook_url`](Self::webhook_url); never shown: a
+    /// Slack or Teams URL is its own secret).
+    webhook_url: Option<Secret>,
     /// `HEALTH_FLEET_NAME`.
     pub fleet_name: Option<String>,
     /// `HEALTH_FLEET_ID`.
@@ -142,6 +146,7 @@ pub(crate) mod var {
     pub(crate) const METRICS_PATH: &str = "HEALTH_METRICS_PATH";
     pub(crate) const STARTUP_PATH: &str = "HEALTH_STARTUP_PATH";
     pub(crate) const FLEET_REDIS_URL: &str = "HEALTH_FLEET_REDIS_URL";
+    pub(crate) const WEBHOOK_URL: &str = "HEALTH_WEBHOOK_URL";
 
     /// `HEALTH_CHECK_<KEY>_TIMEOUT_MS`.
     pub(crate) fn check_timeout(key: &str) -> String {
@@ -210,6 +215,11 @@ impl HealthConfig {
         }
         config.warn();
         Ok(config)
+    }
+
+    /// `HEALTH_WEBHOOK_URL`: where status changes are posted (never log it).
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.webhook_url.as_ref().map(|secret| secret.0.as_str())
     }
 
     /// `HEALTH_FLEET_REDIS_URL`: the fleet's store (it may hold a password: never log it).
@@ -281,6 +291,10 @@ impl HealthConfig {
                 let url = path().ok_or_else(|| env_error(key, "", "empty"))?;
                 self.fleet_redis_url = Some(Secret(url));
             }
+            var::WEBHOOK_URL => {
+                let url = path().ok_or_else(|| env_error(key, "", "empty"))?;
+                self.webhook_url = Some(Secret(url));
+            }
             "HEALTH_FLEET_NAME" => self.fleet_name = Some(name()?),
             "HEALTH_FLEET_ID" => self.fleet_id = Some(name()?),
             "HEALTH_FLEET_PREFIX" => self.fleet_prefix = Some(name()?),
@@ -323,6 +337,7 @@ impl HealthConfig {
             "HEALTH_PATH",
             "HEALTH_DRAIN",
             "HEALTH_FLEET_",
+            "HEALTH_WEBHOOK",
         ]
         .iter()
         .any(|prefix| key.starts_with(prefix))
@@ -394,8 +409,17 @@ mod tests {
             ("HEALTH_FLEET_INTERVAL_MS", "500"),
             ("HEALTH_FLEET_MAX_REPLICAS", "12"),
             ("HEALTH_FLEET_SHARED_OUTAGE", "not_ready"),
+            (
+                "HEALTH_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/s3cretpath",
+            ),
         ])
         .unwrap();
+        assert!(!format!("{config:?}").contains("s3cretpath"));
+        assert_eq!(
+            config.webhook_url(),
+            Some("https://hooks.slack.com/services/T0/B0/s3cretpath")
+        );
         assert_eq!(config.fleet_ready_in_shared_outage, Some(false));
         assert_eq!(
             config.fleet_redis_url(),

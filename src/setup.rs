@@ -23,6 +23,11 @@ type LayerStep = Box<dyn FnOnce(HealthLayer) -> Result<HealthLayer, ConfigError>
 /// [`layer`](Self::layer) (any Tower service: Tonic, Hyper) and serve it under
 /// [`run`](Self::run).
 ///
+/// Two variables add parts: `HEALTH_WEBHOOK_URL` a [`WebhookNotifier`](crate::WebhookNotifier)
+/// posting every status change (feature `http-client`; its figures on `/metrics`), and
+/// `HEALTH_FLEET_REDIS_URL` the [fleet](crate::fleet) (feature `redis`), which then also posts a
+/// shared outage's changes once for all replicas.
+///
 /// The parts stay reachable ([`checker`](Self::checker), [`metrics`](Self::metrics),
 /// [`drain`](Self::drain)) and every setting of theirs through [`SetupBuilder::checker`] and
 /// [`SetupBuilder::health`]; wiring them by hand is the advanced path.
@@ -220,14 +225,25 @@ impl SetupBuilder {
         for warning in self.config.warnings() {
             tracing::warn!(warning = %warning, "health configuration");
         }
-        let checker = self.checker.config(&self.config).build()?;
+        let webhook = webhook(&self.config)?;
+        let mut checker = self.checker.config(&self.config);
+        if let Some(webhook) = &webhook {
+            checker = webhook.listen(checker);
+        }
+        let checker = checker.build()?;
         let metrics = MetricsCollector::new();
         let mut health = HealthLayer::new(checker.clone())
             .metrics(metrics.clone())
             .config(&self.config)?;
+        if let Some(webhook) = &webhook {
+            health = webhook.show(health);
+        }
         let info = self.info.map(|info| info.config(&self.config));
         let fleet = match self.config.fleet_redis_url() {
-            Some(url) => Some(fleet(&self.config, url, &checker, &metrics, info.as_ref())?),
+            Some(url) => {
+                let parts = (&checker, &metrics, info.as_ref(), webhook.as_ref());
+                Some(fleet(&self.config, url, parts)?)
+            }
             None => None,
         };
         if let Some(fleet) = &fleet {
@@ -253,15 +269,87 @@ impl SetupBuilder {
     }
 }
 
+/// What the fleet is made with besides its store.
+type FleetParts<'a> = (
+    &'a HealthChecker,
+    &'a MetricsCollector,
+    Option<&'a AppInfo>,
+    Option<&'a Webhook>,
+);
+
+/// The notifier `HEALTH_WEBHOOK_URL` names (feature `http-client`).
+#[cfg(feature = "http-client")]
+struct Webhook(crate::webhook::WebhookNotifier);
+
+#[cfg(not(feature = "http-client"))]
+enum Webhook {}
+
+#[cfg(feature = "http-client")]
+fn webhook(config: &HealthConfig) -> Result<Option<Webhook>, ConfigError> {
+    config
+        .webhook_url()
+        .map(|url| {
+            Ok(Webhook(
+                crate::webhook::WebhookNotifier::builder(url).build()?,
+            ))
+        })
+        .transpose()
+}
+
+#[cfg(not(feature = "http-client"))]
+fn webhook(config: &HealthConfig) -> Result<Option<Webhook>, ConfigError> {
+    match config.webhook_url() {
+        None => Ok(None),
+        Some(_) => Err(ConfigError::Env {
+            variable: crate::config::var::WEBHOOK_URL.to_owned(),
+            value: "***".to_owned(),
+            reason: "a webhook needs the `http-client` feature".to_owned(),
+        }),
+    }
+}
+
+#[cfg(feature = "http-client")]
+impl Webhook {
+    /// The checker's changes go to the notifier.
+    fn listen(&self, checker: HealthCheckerBuilder) -> HealthCheckerBuilder {
+        checker.on_change(self.0.listener())
+    }
+
+    /// Its figures on `/metrics`.
+    fn show(&self, health: HealthLayer) -> HealthLayer {
+        health.webhook(&self.0)
+    }
+
+    /// A shared outage's changes posted once for the fleet.
+    #[cfg(feature = "redis")]
+    fn fleet(&self, builder: crate::fleet::FleetBuilder) -> crate::fleet::FleetBuilder {
+        builder.webhook(&self.0)
+    }
+}
+
+#[cfg(not(feature = "http-client"))]
+impl Webhook {
+    fn listen(&self, _: HealthCheckerBuilder) -> HealthCheckerBuilder {
+        match *self {}
+    }
+
+    fn show(&self, _: HealthLayer) -> HealthLayer {
+        match *self {}
+    }
+
+    #[cfg(feature = "redis")]
+    fn fleet(&self, _: crate::fleet::FleetBuilder) -> crate::fleet::FleetBuilder {
+        match *self {}
+    }
+}
+
 /// The fleet `HEALTH_FLEET_REDIS_URL` names, publishing from now on when built on a runtime
 /// (else from [`Setup::run`]).
 #[cfg(feature = "redis")]
 fn fleet(
     config: &HealthConfig,
     url: &str,
-    checker: &HealthChecker,
-    metrics: &MetricsCollector,
-    info: Option<&AppInfo>,
+    (checker, metrics, info, webhook): FleetParts<'_>,
 ) -> Result<Fleet, ConfigError> {
     let mut store = crate::fleet::RedisFleetStore::new(url)?;
     if let Some(prefix) = &config.fleet_prefix {
@@ -271,19 +359,16 @@ fn fleet(
     if let Some(info) = info {
         builder = builder.info(info);
     }
+    if let Some(webhook) = webhook {
+        builder = webhook.fleet(builder);
+    }
     let fleet = builder.config(config).build()?;
     fleet.spawn();
     Ok(fleet)
 }
 
 #[cfg(not(feature = "redis"))]
-fn fleet(
-    _: &HealthConfig,
-    _: &str,
-    _: &HealthChecker,
-    _: &MetricsCollector,
-    _: Option<&AppInfo>,
-) -> Result<Fleet, ConfigError> {
+fn fleet(_: &HealthConfig, _: &str, _: FleetParts<'_>) -> Result<Fleet, ConfigError> {
     Err(ConfigError::Env {
         variable: crate::config::var::FLEET_REDIS_URL.to_owned(),
         value: "***".to_owned(),

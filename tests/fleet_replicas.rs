@@ -10,6 +10,7 @@
 //!   the local rule, the others 200 — logs it once, and the view returns with Redis.
 #![cfg(feature = "redis")]
 
+mod common;
 #[path = "support/dependency.rs"]
 mod dependency;
 #[path = "support/example.rs"]
@@ -144,7 +145,9 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         return;
     };
     let url = format!("redis://127.0.0.1:{port}/");
-    let fleet = start(&url, REPLICAS, &[]).await;
+    let (_receiver, hooks) = common::webhook_receiver().await;
+    let hook = _receiver.url("/hooks");
+    let fleet = start(&url, REPLICAS, &[("HEALTH_WEBHOOK_URL", hook.as_str())]).await;
     // Judged a shared outage on every replica, all five failing.
     let everywhere = |at| {
         let fleet = fleet.clone();
@@ -159,6 +162,14 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         async move { fleet.database(at).await["status"] == "healthy" }
     };
     fleet.until(healthy).await;
+    // Each replica posted its checks' first results (database, job-queue).
+    loop_until(|| async {
+        let posted = events(&fleet, "delivered").await;
+        posted.iter().all(|n| *n >= 2.0).then_some(())
+    })
+    .await;
+    let told = told(&fleet).await;
+    let posted = database_events(&hooks, "unhealthy");
 
     // The shared outage: every path closes. No replica ever answers 503.
     for at in 0..REPLICAS {
@@ -191,14 +202,15 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
                 .starts_with("shared outage")
         );
     }
-    let metrics = fleet
-        .client
-        .get(format!("{}/metrics", fleet.replicas[2].base));
-    let metrics = metrics.send().await.unwrap().text().await.unwrap();
+    let shown = metrics(&fleet, 2).await;
     assert!(
-        metrics.contains(r#"vitals_fleet_judgement{check="database",judgement="shared"} 1"#),
-        "{metrics}"
+        shown.contains(r#"vitals_fleet_judgement{check="database",judgement="shared"} 1"#),
+        "{shown}"
     );
+
+    // One webhook event for it, not five: the other four skipped theirs.
+    let told = once_told(&fleet, (told, posted), &hooks, "unhealthy").await;
+    let posted = database_events(&hooks, "healthy");
 
     // It comes back: still no 503 on the way.
     for at in 0..REPLICAS {
@@ -211,6 +223,8 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         "readiness through the recovery"
     );
     store_up.extend(took);
+    // One "restored" event.
+    let told = once_told(&fleet, (told, posted), &hooks, "healthy").await;
 
     // A local fault: replica 0's path closes. It leaves; the other four never do.
     let before = figure(&fleet, 0, EXCHANGED).await;
@@ -230,6 +244,14 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         ready["reason"], "only this replica fails \"database\" (1 of 5)",
         "{ready}"
     );
+    // A local fault is posted by its replica.
+    loop_until(|| async {
+        let unhealthy = database_events(&hooks, "unhealthy");
+        (unhealthy == 2).then_some(())
+    })
+    .await;
+    let skipped: f64 = events(&fleet, "skipped").await.iter().sum();
+    assert_eq!(skipped, told.skipped, "nothing skipped for a local fault");
 
     // The store goes: every replica judges alone. Replica 0 stays out by the local rule, the
     // others stay in; each says it once in its log.
@@ -335,19 +357,17 @@ fn judged_or(
     }
 }
 
+/// Replica `at`'s `/metrics`.
+async fn metrics(fleet: &Fleet, at: usize) -> String {
+    let url = format!("{}/metrics", fleet.replicas[at].base);
+    let response = fleet.client.get(url).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// A figure of replica `at`'s `/metrics`, by its series (labels included).
 async fn figure(fleet: &Fleet, at: usize, series: &str) -> f64 {
-    let url = format!("{}/metrics", fleet.replicas[at].base);
-    let metrics = fleet
-        .client
-        .get(url)
-        .send()
+    metrics(fleet, at)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    metrics
         .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
@@ -500,4 +520,71 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("never came");
+}
+
+/// Each replica's webhook events by outcome (`delivered`, `skipped`).
+async fn events(fleet: &Fleet, outcome: &str) -> Vec<f64> {
+    let mut out = Vec::new();
+    for at in 0..fleet.replicas.len() {
+        let label = format!("outcome=\"{outcome}\"");
+        let sum = metrics(fleet, at)
+            .await
+            .lines()
+            .filter(|line| {
+                line.starts_with("vitals_webhook_events_total{") && line.contains(&label)
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        out.push(sum);
+    }
+    out
+}
+
+/// The webhook events the replicas dealt with so far: posted and skipped, in all.
+#[derive(Debug, Clone, Copy)]
+struct Told {
+    delivered: f64,
+    skipped: f64,
+}
+
+async fn told(fleet: &Fleet) -> Told {
+    Told {
+        delivered: events(fleet, "delivered").await.iter().sum(),
+        skipped: events(fleet, "skipped").await.iter().sum(),
+    }
+}
+
+/// The database events the receiver got that changed it to `to`.
+fn database_events(hooks: &Arc<parking_lot::Mutex<Vec<String>>>, to: &str) -> usize {
+    let bodies = hooks.lock();
+    bodies
+        .iter()
+        .filter_map(|body| serde_json::from_str::<Value>(body).ok())
+        .flat_map(|body| body["events"].as_array().cloned().unwrap_or_default())
+        .filter(|event| event["check"] == "database" && event["to"] == to)
+        .count()
+}
+
+/// Once every replica dealt with its change of the database to `to` (posted or skipped), the
+/// receiver holds one event for it more than `before_events`, and four were skipped.
+async fn once_told(
+    fleet: &Fleet,
+    (before, before_events): (Told, usize),
+    hooks: &Arc<parking_lot::Mutex<Vec<String>>>,
+    to: &str,
+) -> Told {
+    let after = loop_until(|| async {
+        let now = told(fleet).await;
+        let dealt = now.delivered + now.skipped - before.delivered - before.skipped;
+        (dealt >= REPLICAS as f64).then_some(now)
+    })
+    .await;
+    let got = database_events(hooks, to) - before_events;
+    eprintln!(
+        "webhook: {got} event(s) for database to {to}; {} skipped by the other replicas",
+        after.skipped - before.skipped
+    );
+    assert_eq!(got, 1, "one event for the fleet");
+    assert_eq!(after.skipped - before.skipped, (REPLICAS - 1) as f64);
+    after
 }

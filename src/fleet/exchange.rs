@@ -163,6 +163,14 @@ impl Inner {
         *self.view.write() = Arc::new(view);
     }
 
+    /// The judgement `check` was last under while failing here.
+    #[cfg(feature = "http-client")]
+    pub(super) fn last_failing(&self, check: &str) -> super::Judgement {
+        let memory = self.memory.lock();
+        let judging = memory.judging.get(check);
+        judging.map_or(super::Judgement::Passing, |j| j.last_failing)
+    }
+
     /// This process as the store names it: `<process number in 16 hex digits>:<id>`.
     fn member(&self) -> String {
         format!("{:016x}:{}", self.inst, self.id)
@@ -360,7 +368,6 @@ impl Inner {
                 status: latest.map(|latest| latest.status),
                 since_ms: latest.map_or(0, |l| unix_ms(crate::clock::wall_of(l.since))),
                 completed_ms: latest.map_or(0, |l| unix_ms(crate::clock::wall_of(l.completed))),
-                after_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
             };
             let peers: Vec<judge::Peer<'_>> = memory
                 .peers
@@ -370,6 +377,7 @@ impl Inner {
                     let check = peer.record.checks.iter().find(|c| c.n == name)?;
                     let age_ms = (check.age? * 1e3) as u64;
                     Some(judge::Peer {
+                        key: peer.record.inst,
                         version: &peer.record.ver,
                         status: check.s?,
                         at_ms: peer.record.at.saturating_sub(age_ms),

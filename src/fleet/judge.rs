@@ -4,11 +4,11 @@
 //! - **Shared outage**: it fails on a majority of the fresh replicas that run it (this one
 //!   included): readiness stays ready by default — pulling every replica would only trade the
 //!   app's fast error for refused connections.
-//! - **Local fault**: at least half of them ran it *since this replica's failure began* (and
-//!   no later than an interval after its latest failing run) and passed — evidence, not an old
-//!   pass from before the outage reached them — or
-//!   it fails only on this replica's version while replicas of other versions pass (a bad
-//!   release mid-rollout). Readiness fails.
+//! - **Local fault**: at least half of them passed it *between this replica's first failure
+//!   and a later failing run here* (and pass still) — evidence, not an old pass from before the
+//!   outage reached them, nor one from after the dependency came back that this replica has
+//!   not met yet — or it fails only on this replica's version while replicas of other
+//!   versions pass (a bad release mid-rollout). Readiness fails.
 //! - **Pending**: neither yet (the others have not run it since): readiness holds as it was
 //!   while the fleet catches up, at most until their next results are read.
 //! - **Alone**: no fresh view — the store out of reach, no exchange yet, or no fresh replica
@@ -57,15 +57,13 @@ pub(super) struct Own {
     pub(super) since_ms: u64,
     /// When the latest run finished.
     pub(super) completed_ms: u64,
-    /// How long after that a peer's pass still counts against this failure: one fleet
-    /// interval (a later pass may only mean the dependency came back before this replica ran
-    /// the check again).
-    pub(super) after_ms: u64,
 }
 
 /// A fresh peer's last result for the check.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Peer<'a> {
+    /// Its process number.
+    pub(super) key: u64,
     pub(super) version: &'a str,
     pub(super) status: HealthStatus,
     /// When that result was made, by the peer's clock.
@@ -85,17 +83,27 @@ pub(super) enum Sight<'a> {
 #[derive(Debug, Clone)]
 pub(super) struct Judging {
     judgement: Judgement,
+    /// The judgement it was last under while failing here (a recovery from a shared outage
+    /// is the fleet's, one from a local fault this replica's).
+    pub(super) last_failing: Judgement,
     since: SystemTime,
     /// Exchanges in a row that pointed away from a shared outage while under one.
     leaving: u32,
+    /// The failure here the witnesses are of (its onset), and the peers (by process number)
+    /// seen passing between its onset and a later failing run here, still passing since.
+    onset: u64,
+    witnesses: Vec<u64>,
 }
 
 impl Judging {
     pub(super) fn new(now: SystemTime) -> Self {
         Self {
             judgement: Judgement::Passing,
+            last_failing: Judgement::Passing,
             since: now,
             leaving: 0,
+            onset: 0,
+            witnesses: Vec::new(),
         }
     }
 }
@@ -128,10 +136,17 @@ pub(super) fn judge(
                 let why = format!("no fresh replica besides this one runs {name}");
                 (Judgement::Alone, Some(format!("judged alone: {why}")))
             }
-            Sight::Fleet(peers) => weigh(&name, own, version, peers, (failing, replicas)),
+            Sight::Fleet(peers) => {
+                witness(state, own, peers);
+                let tally = (failing, replicas);
+                weigh(&name, (own, version), (peers, &state.witnesses), tally)
+            }
         }
     };
     let next = hold_shared(state, next);
+    if next != Judgement::Passing {
+        state.last_failing = next;
+    }
     if next != state.judgement {
         state.judgement = next;
         state.since = now;
@@ -151,18 +166,40 @@ pub(super) fn judge(
     }
 }
 
+/// Keeps the peers that passed between this failure's onset and a later failing run here —
+/// they ran it while this replica was failing, and it worked there — for as long as they
+/// pass. A pass after this replica's latest run is no such evidence yet: the dependency may
+/// have come back before this replica ran the check again.
+fn witness(state: &mut Judging, own: Own, peers: &[Peer<'_>]) {
+    if state.onset != own.since_ms {
+        state.onset = own.since_ms;
+        state.witnesses.clear();
+    }
+    let window = own.since_ms..=own.completed_ms;
+    for peer in peers {
+        let known = state.witnesses.iter().position(|key| *key == peer.key);
+        match (fails(peer.status), known) {
+            (true, Some(at)) => {
+                state.witnesses.swap_remove(at);
+            }
+            (false, None) if window.contains(&peer.at_ms) => state.witnesses.push(peer.key),
+            _ => {}
+        }
+    }
+    // Peers gone from the fleet's fresh records are no witnesses any more.
+    state
+        .witnesses
+        .retain(|key| peers.iter().any(|peer| peer.key == *key));
+}
+
 /// The judgement of a check failing here with fresh peers that run it.
 fn weigh(
     name: &str,
-    own: Own,
-    version: &str,
-    peers: &[Peer<'_>],
+    (own, version): (Own, &str),
+    (peers, witnesses): (&[Peer<'_>], &[u64]),
     (failing, replicas): (usize, usize),
 ) -> (Judgement, Option<String>) {
-    // A pass since this replica's failure began, and not long after its latest failing run:
-    // the peer ran it while this one was failing, and it worked there.
-    let window = own.since_ms..=own.completed_ms.saturating_add(own.after_ms);
-    let evidence = |p: &&Peer<'_>| !fails(p.status) && window.contains(&p.at_ms);
+    let evidence = |p: &&Peer<'_>| !fails(p.status) && witnesses.contains(&p.key);
     let other = |p: &&Peer<'_>| p.version != version;
     let others = peers.iter().filter(other).count();
     let others_failing = peers
@@ -249,12 +286,13 @@ mod tests {
             status: Some(Unhealthy),
             since_ms,
             completed_ms,
-            after_ms: 1_000,
         }
     }
 
-    fn peer(status: HealthStatus, at_ms: u64) -> Peer<'static> {
+    /// Peer number `key`'s result.
+    fn peer(key: u64, status: HealthStatus, at_ms: u64) -> Peer<'static> {
         Peer {
+            key,
             version: "1.0",
             status,
             at_ms,
@@ -271,11 +309,11 @@ mod tests {
         let mut state = Judging::new(from_ms(T0));
         let own = failing_since(T0, T0 + 500);
         let peers = [
-            peer(Unhealthy, T0 + 100),
-            peer(Unhealthy, T0 - 2_000),
-            peer(Healthy, T0 - 900),
-            peer(Unhealthy, T0 + 300),
-            peer(Unhealthy, T0 + 400),
+            peer(0, Unhealthy, T0 + 100),
+            peer(1, Unhealthy, T0 - 2_000),
+            peer(2, Healthy, T0 - 900),
+            peer(3, Unhealthy, T0 + 300),
+            peer(4, Unhealthy, T0 + 400),
         ];
         let judged = run(own, &peers, &mut state);
         assert_eq!(judged.judgement, Judgement::Shared);
@@ -291,7 +329,7 @@ mod tests {
         let mut state = Judging::new(from_ms(T0));
         // The peers' passes are older than this replica's failure: they may not have met the
         // outage yet.
-        let old = [peer(Healthy, T0 - 800), peer(Healthy, T0 - 300)];
+        let old = [peer(0, Healthy, T0 - 800), peer(1, Healthy, T0 - 300)];
         let judged = run(failing_since(T0, T0 + 200), &old, &mut state);
         assert_eq!(judged.judgement, Judgement::Pending);
         assert!(
@@ -303,35 +341,55 @@ mod tests {
             "{judged:?}"
         );
         // One of them ran it while this replica was failing and passed: half the fleet.
-        let one = [peer(Healthy, T0 + 400), peer(Healthy, T0 - 300)];
+        let one = [peer(0, Healthy, T0 + 400), peer(1, Healthy, T0 - 300)];
         let judged = run(failing_since(T0, T0 + 1_000), &one, &mut state);
         assert_eq!(judged.judgement, Judgement::Pending, "1 of 3 is not half");
-        let both = [peer(Healthy, T0 + 400), peer(Healthy, T0 + 900)];
+        let both = [peer(0, Healthy, T0 + 400), peer(1, Healthy, T0 + 900)];
         let judged = run(failing_since(T0, T0 + 1_000), &both, &mut state);
         assert_eq!(judged.judgement, Judgement::Local);
         assert_eq!(
             judged.reason.as_deref(),
             Some("only this replica fails \"postgres\" (1 of 3)")
         );
-        // A pass more than an interval after this replica's latest failing run is no
-        // evidence: this replica may be about to pass too (the dependency came back).
+        // Their next passes come after this replica's latest run: they stay witnesses while
+        // they pass.
+        let later = [peer(0, Healthy, T0 + 1_500), peer(1, Healthy, T0 + 1_600)];
+        let judged = run(failing_since(T0, T0 + 1_000), &later, &mut state);
+        assert_eq!(judged.judgement, Judgement::Local);
+        // A pass after this replica's latest failing run is no evidence yet: this replica may
+        // be about to pass too (the dependency came back).
         let mut fresh = Judging::new(from_ms(T0));
-        let after = [peer(Healthy, T0 + 2_001), peer(Healthy, T0 + 2_100)];
+        let after = [peer(0, Healthy, T0 + 1_001), peer(1, Healthy, T0 + 1_100)];
         let judged = run(failing_since(T0, T0 + 1_000), &after, &mut fresh);
         assert_eq!(judged.judgement, Judgement::Pending);
+    }
+
+    #[test]
+    fn the_last_replica_to_see_a_shared_outage_end_is_not_judged_a_local_fault() {
+        let mut state = Judging::new(from_ms(T0));
+        let own = failing_since(T0, T0 + 1_000);
+        let failing = [peer(0, Unhealthy, T0 + 500), peer(1, Unhealthy, T0 + 600)];
+        assert_eq!(run(own, &failing, &mut state).judgement, Judgement::Shared);
+        // The others pass again before this replica runs the check again: for as many
+        // exchanges as it takes, it stays out of a local fault.
+        for _ in 0..4 {
+            let back = [peer(0, Healthy, T0 + 1_200), peer(1, Healthy, T0 + 1_300)];
+            let judged = run(own, &back, &mut state);
+            assert_ne!(judged.judgement, Judgement::Local);
+        }
     }
 
     #[test]
     fn two_replicas_one_failing_is_local_both_failing_is_shared() {
         let mut state = Judging::new(from_ms(T0));
         let own = failing_since(T0, T0 + 1_000);
-        let judged = run(own, &[peer(Healthy, T0 + 500)], &mut state);
+        let judged = run(own, &[peer(0, Healthy, T0 + 500)], &mut state);
         assert_eq!(judged.judgement, Judgement::Local);
         assert_eq!(
             judged.reason.as_deref(),
             Some("only this replica fails \"postgres\" (1 of 2)")
         );
-        let judged = run(own, &[peer(Unhealthy, T0 + 500)], &mut state);
+        let judged = run(own, &[peer(0, Unhealthy, T0 + 500)], &mut state);
         assert_eq!(judged.judgement, Judgement::Shared);
     }
 
@@ -341,9 +399,9 @@ mod tests {
         let own = failing_since(T0, T0 + 1_000);
         let seen = |flap| {
             [
-                peer(Unhealthy, T0 + 500),
-                peer(flap, T0 + 600),
-                peer(Healthy, T0 + 700),
+                peer(0, Unhealthy, T0 + 500),
+                peer(1, flap, T0 + 600),
+                peer(2, Healthy, T0 + 700),
             ]
         };
         assert_eq!(
@@ -376,18 +434,19 @@ mod tests {
     fn mid_rollout_a_failure_of_one_version_only_is_local_even_on_most_replicas() {
         let mut state = Judging::new(from_ms(T0));
         let own = failing_since(T0, T0 + 1_000);
-        let new = |status, at| Peer {
+        let new = |key, status, at| Peer {
+            key,
             version: "2.0",
             status,
             at_ms: at,
         };
         // This replica runs 2.0; three 2.0 peers fail with it, two 1.0 peers pass.
         let peers = [
-            new(Unhealthy, T0 + 100),
-            new(Unhealthy, T0 + 200),
-            new(Unhealthy, T0 + 300),
-            peer(Healthy, T0 + 400),
-            peer(Healthy, T0 - 5_000),
+            new(0, Unhealthy, T0 + 100),
+            new(1, Unhealthy, T0 + 200),
+            new(2, Unhealthy, T0 + 300),
+            peer(3, Healthy, T0 + 400),
+            peer(4, Healthy, T0 - 5_000),
         ];
         let judged = judge(
             "postgres",
@@ -407,9 +466,9 @@ mod tests {
         // Both versions fail: a shared outage, rollout or not.
         let mut state = Judging::new(from_ms(T0));
         let both = [
-            new(Unhealthy, T0 + 100),
-            peer(Unhealthy, T0 + 400),
-            peer(Healthy, T0 - 5),
+            new(0, Unhealthy, T0 + 100),
+            peer(1, Unhealthy, T0 + 400),
+            peer(2, Healthy, T0 - 5),
         ];
         let judged = judge(
             "postgres",
@@ -443,7 +502,7 @@ mod tests {
             status: Some(Healthy),
             ..own
         };
-        let judged = run(passing, &[peer(Unhealthy, T0)], &mut state);
+        let judged = run(passing, &[peer(0, Unhealthy, T0)], &mut state);
         assert_eq!(
             (judged.judgement, judged.failing, judged.replicas),
             (Judgement::Passing, 1, 2)

@@ -24,9 +24,10 @@
 //! | this replica, before the others ran it again | pending | holds | `… judging against the fleet: 1 of 5 other replicas ran it since …` |
 //! | — no fresh view: store out of reach, no exchange yet, no peer runs it | alone | 503 (the rule without a fleet) | `judged alone: the fleet store is out of reach (…)` |
 //!
-//! A peer's pass counts against this replica only if it was made after this replica's failure
-//! began (an older one may predate the outage), so the first replica to notice a shared outage
-//! is not mistaken for a faulty one; a shared outage is left only after two exchanges in a
+//! A peer's pass counts against this replica only if it was made between this replica's first
+//! failure and a later failing run here (an older one may predate the outage, a newer one may
+//! only mean the dependency is back), so neither the first replica to notice a shared outage
+//! nor the last to see it end is mistaken for a faulty one; a shared outage is left only after two exchanges in a
 //! row say so (a flapping peer does not flip it); stale replicas and those without the check
 //! (another version) do not count. Replicas publish at once when a check's status changes.
 //! Run shared checks in the background ([`Check::background`](crate::Check::background)) at
@@ -67,6 +68,8 @@ let layer = HealthLayer::new(checker).fleet(fleet); // GET /health/fleet
 
 mod exchange;
 mod judge;
+#[cfg(feature = "http-client")]
+mod notify;
 mod record;
 #[cfg(feature = "redis")]
 mod redis;
@@ -93,7 +96,9 @@ pub use record::{MAX_RECORD_BYTES, MAX_RECORD_CHECKS};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::RedisFleetStore;
-pub use store::{Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError};
+pub use store::{
+    Announce, AnnounceFuture, Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError,
+};
 pub use view::{FleetView, OnceCheck, Replica, StoreState};
 
 /// The intervals a replica may publish at.
@@ -197,6 +202,9 @@ pub struct FleetBuilder {
     interval: Duration,
     max: usize,
     shared_outage: SharedOutage,
+    /// Webhook notifiers whose shared checks' events the fleet posts once.
+    #[cfg(feature = "http-client")]
+    webhooks: Vec<crate::webhook::WebhookNotifier>,
 }
 
 impl std::fmt::Debug for FleetBuilder {
@@ -236,6 +244,8 @@ impl Fleet {
             interval: Duration::from_secs(1),
             max: 64,
             shared_outage: SharedOutage::StayReady,
+            #[cfg(feature = "http-client")]
+            webhooks: Vec::new(),
         }
     }
 
@@ -444,6 +454,8 @@ impl FleetBuilder {
         });
         let gate: std::sync::Weak<dyn crate::checker::Gate> = Arc::downgrade(&inner) as _;
         inner.checker.set_gate(gate);
+        #[cfg(feature = "http-client")]
+        notify::admit_through(&inner, &self.webhooks);
         Ok(Fleet { inner })
     }
 }

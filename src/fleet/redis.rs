@@ -3,7 +3,9 @@
 use redis::aio::ConnectionManager;
 
 use super::record::valid_name;
-use super::store::{Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError};
+use super::store::{
+    Announce, AnnounceFuture, Exchange, ExchangeFuture, FleetStore, LeaseFuture, Leases, StoreError,
+};
 use crate::error::{ConfigError, causes};
 use crate::redis_link::Link;
 
@@ -15,7 +17,8 @@ use crate::redis_link::Link;
 /// renews their leases: one `EVAL` each (a script that reads the lease and sets it `NX PX`,
 /// or renews it for its holder, atomically). Keys: `<prefix>:<fleet>:replica:<process>:<id>`
 /// (the process number in 16 hex digits), `<prefix>:<fleet>:replicas` and
-/// `<prefix>:<fleet>:lease:<check>` (prefix `vitals:fleet` by default). A Redis that refuses
+/// `<prefix>:<fleet>:lease:<check>`, `<prefix>:<fleet>:event:<check>` (the status last posted
+/// for the fleet, `SET … GET`, kept a day; prefix `vitals:fleet` by default). A Redis that refuses
 /// scripts keeps no leases: each replica then runs those checks itself (logged once).
 ///
 /// Redis AUTH and TLS come through the URL (`redis://:password@host/`, `rediss://` with
@@ -172,5 +175,22 @@ impl FleetStore for RedisFleetStore {
 
     fn leases<'a>(&'a self, leases: Leases<'a>) -> LeaseFuture<'a> {
         Box::pin(self.lease(leases))
+    }
+
+    fn announce<'a>(&'a self, announce: Announce<'a>) -> AnnounceFuture<'a> {
+        Box::pin(async move {
+            let mut connection = self.link.manager().await.map_err(StoreError::new)?;
+            let key = format!("{}:{}:event:{}", self.prefix, announce.fleet, announce.key);
+            let ttl_ms = u64::try_from(announce.ttl.as_millis()).unwrap_or(u64::MAX);
+            redis::cmd("SET")
+                .arg(key)
+                .arg(announce.value)
+                .arg("PX")
+                .arg(ttl_ms.max(1))
+                .arg("GET")
+                .query_async(&mut connection)
+                .await
+                .map_err(|e| StoreError::new(format!("announce: {}", causes(&e))))
+        })
     }
 }

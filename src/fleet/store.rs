@@ -44,6 +44,25 @@ pub struct Leases<'a> {
 pub type LeaseFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Vec<String>, StoreError>> + Send + 'a>>;
 
+/// A fleet-wide status to tell once: the first replica to announce a value posts it, the
+/// others find it already there.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Announce<'a> {
+    /// The fleet's name.
+    pub fleet: &'a str,
+    /// What is told (a check's name).
+    pub key: &'a str,
+    /// Its new value (a status).
+    pub value: &'a str,
+    /// How long the value is kept.
+    pub ttl: Duration,
+}
+
+/// The future of [`FleetStore::announce`]: the value the key held before (`None`: none).
+pub type AnnounceFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, StoreError>> + Send + 'a>>;
+
 /// Why an exchange failed, in the store's own words (with any credential masked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(String);
@@ -84,5 +103,14 @@ pub trait FleetStore: Send + Sync + 'static {
     fn leases<'a>(&'a self, leases: Leases<'a>) -> LeaseFuture<'a> {
         let _ = leases;
         Box::pin(async { Err(StoreError::new("this fleet store keeps no leases")) })
+    }
+
+    /// Sets `announce.key` to `announce.value` for `announce.ttl` and answers the value it
+    /// held before, atomically (`SET … GET`): the replica that finds another value there is
+    /// the one to post the change. The default keeps none (an error): then every replica
+    /// posts.
+    fn announce<'a>(&'a self, announce: Announce<'a>) -> AnnounceFuture<'a> {
+        let _ = announce;
+        Box::pin(async { Err(StoreError::new("this fleet store keeps no announcements")) })
     }
 }

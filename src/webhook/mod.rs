@@ -12,5 +12,7 @@ mod stats;
 #[cfg(feature = "http-client")]
 pub use format::WebhookFormat;
 #[cfg(feature = "http-client")]
+pub(crate) use notifier::Admission;
+#[cfg(feature = "http-client")]
 pub use notifier::{WebhookBuilder, WebhookNotifier};
 pub use stats::WebhookStats;

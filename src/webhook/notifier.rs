@@ -5,11 +5,14 @@ use super::format::{self, WebhookFormat};
 use super::sign;
 use super::stats::WebhookStats;
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::join_all;
 use std::collections::HashMap;
 
 use http::header::{HeaderName, HeaderValue};
@@ -61,9 +64,53 @@ pub struct WebhookNotifier {
     shared: Arc<Shared>,
 }
 
+/// Whether this replica posts a change: a [fleet](crate::fleet) posts a shared outage's
+/// changes from one replica only.
+pub(crate) trait Admission: Send + Sync {
+    fn admit<'a>(
+        &'a self,
+        change: &'a StatusChange,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+}
+
+/// The notifier's admission, set once a fleet takes it (weakly: the fleet outlives no handle).
+#[derive(Default)]
+struct AdmissionCell(parking_lot::RwLock<Option<Weak<dyn Admission>>>);
+
+impl std::fmt::Debug for AdmissionCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.read().is_some() {
+            "fleet"
+        } else {
+            "none"
+        })
+    }
+}
+
+impl AdmissionCell {
+    /// The changes of `batch` this replica posts; the others are counted as skipped.
+    async fn admitted(&self, batch: Vec<StatusChange>, stats: &Counters) -> Vec<StatusChange> {
+        let admission = self.0.read().as_ref().and_then(Weak::upgrade);
+        let Some(admission) = admission else {
+            return batch;
+        };
+        let verdicts = join_all(batch.iter().map(|change| admission.admit(change))).await;
+        let skipped = verdicts.iter().filter(|posted| !**posted).count();
+        stats
+            .skipped_events
+            .fetch_add(skipped as u64, Ordering::Relaxed);
+        batch
+            .into_iter()
+            .zip(verdicts)
+            .filter_map(|(change, posted)| posted.then_some(change))
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     sender: mpsc::Sender<StatusChange>,
+    admission: Arc<AdmissionCell>,
     /// Taken by the delivery task when the first change arrives (on a runtime).
     receiver: Mutex<Option<mpsc::Receiver<StatusChange>>>,
     started: AtomicBool,
@@ -108,6 +155,7 @@ struct Counters {
     delivered_events: AtomicU64,
     failed_batches: AtomicU64,
     dropped_events: AtomicU64,
+    skipped_events: AtomicU64,
     attempts: AtomicU64,
 }
 
@@ -170,6 +218,11 @@ impl WebhookNotifier {
         move |change| shared.enqueue(change)
     }
 
+    /// Lets `admission` decide which changes this replica posts.
+    pub(crate) fn set_admission(&self, admission: Weak<dyn Admission>) {
+        *self.shared.admission.0.write() = Some(admission);
+    }
+
     /// What it has done so far.
     pub fn stats(&self) -> WebhookStats {
         let stats = &self.shared.stats;
@@ -179,6 +232,7 @@ impl WebhookNotifier {
             delivered_events: read(&stats.delivered_events),
             failed_batches: read(&stats.failed_batches),
             dropped_events: read(&stats.dropped_events),
+            skipped_events: read(&stats.skipped_events),
             attempts: read(&stats.attempts),
             queued: (self.shared.sender.max_capacity() - self.shared.sender.capacity()) as u64,
             queue_capacity: self.shared.sender.max_capacity() as u64,
@@ -333,6 +387,7 @@ impl WebhookBuilder {
                 sender,
                 receiver: Mutex::new(Some(receiver)),
                 started: AtomicBool::new(false),
+                admission: Arc::default(),
                 settings,
                 stats: Arc::default(),
             }),
@@ -359,7 +414,14 @@ impl Shared {
             return;
         };
         self.started.store(true, Ordering::Release);
-        runtime.spawn(deliver(receiver, self.settings.clone(), self.stats.clone()));
+        let admission = self.admission.clone();
+        let task = deliver(
+            receiver,
+            self.settings.clone(),
+            self.stats.clone(),
+            admission,
+        );
+        runtime.spawn(task);
     }
 }
 
@@ -399,6 +461,7 @@ async fn deliver(
     mut receiver: mpsc::Receiver<StatusChange>,
     settings: Settings,
     stats: Arc<Counters>,
+    admission: Arc<AdmissionCell>,
 ) {
     let client: Client<Connector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build(settings.roots.connector());
@@ -433,6 +496,7 @@ async fn deliver(
                 _ => break,
             }
         }
+        let batch = admission.admitted(batch, &stats).await;
         let now = Instant::now();
         let mut batch = pace.admit(batch, now);
         batch.extend(pace.release(now));

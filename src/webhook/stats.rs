@@ -12,6 +12,9 @@ pub struct WebhookStats {
     pub failed_batches: u64,
     /// Events dropped because the queue was full.
     pub dropped_events: u64,
+    /// Events another replica of the fleet posted for all (a shared outage's, with
+    /// `FleetBuilder::webhook`).
+    pub skipped_events: u64,
     /// Requests sent, retries included.
     pub attempts: u64,
     /// Changes waiting in the queue now.

@@ -275,10 +275,11 @@ pub(super) fn webhook_families(out: &mut Writer<'_>, webhooks: &[(String, Webhoo
     let counters: [Counter<'_>; 3] = [
         (
             "webhook_events_total",
-            "Status changes a webhook notifier delivered, or dropped because its queue was full.",
+            "Status changes a webhook notifier delivered, dropped because its queue was full, or skipped because another replica of the fleet posted them.",
             &[
                 ("delivered", |s| s.delivered_events),
                 ("dropped", |s| s.dropped_events),
+                ("skipped", |s| s.skipped_events),
             ],
         ),
         (
