@@ -10,6 +10,8 @@
 //!   the local rule, the others 200 — logs it once, and the view returns with Redis.
 #![cfg(feature = "redis")]
 
+#[path = "support/chromium.rs"]
+mod chromium;
 mod common;
 #[path = "support/dependency.rs"]
 mod dependency;
@@ -304,6 +306,39 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
         })
         .await;
     fleet.until(judged_or(&fleet, "local")).await;
+
+    // The fleet on screen: replica 4 killed, replica 0's dashboard in headless Chromium lists
+    // the five replicas and marks replica 4 stale.
+    let Some(browser) = chromium::chromium() else {
+        return;
+    };
+    fleet.replicas[4].process.lock().unwrap().0.kill().unwrap();
+    loop_until(|| async {
+        let (_, view) = fleet.get(0, "/health/fleet").await;
+        let replicas = view["replicas"].as_array().cloned().unwrap_or_default();
+        let stale = replicas
+            .iter()
+            .any(|r| r["id"] == "replica-4" && r["fresh"] == false);
+        stale.then_some(())
+    })
+    .await;
+    let url = format!("{}/health/dashboard", fleet.replicas[0].base);
+    let dom = chromium::browse(&browser, &url, &["--dump-dom"]).await;
+    assert!(dom.contains("data-rendered=\"script\""), "the script ran");
+    assert_eq!(
+        dom.matches("<tr class=\"replica\"").count(),
+        REPLICAS,
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<tr class=\"replica\" data-id=\"replica-4\" data-fresh=\"false\""),
+        "{dom}"
+    );
+    for at in 0..4 {
+        let row = format!("<tr class=\"replica\" data-id=\"replica-{at}\" data-fresh=\"true\"");
+        assert!(dom.contains(&row), "{row}");
+    }
+    assert!(dom.contains("class=\"shared\" data-check=\"database\" data-judgement=\"local\""));
 }
 
 /// `n` processes of the example as the fleet `shop` in the Redis at `url` (publishing every

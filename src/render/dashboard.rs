@@ -9,6 +9,7 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use super::Rendered;
+use crate::fleet::FleetView;
 use crate::health_report::{ComponentStatus, HealthStatus};
 
 const PAGE: &str = include_str!("dashboard.html");
@@ -30,13 +31,15 @@ pub(crate) struct Sources<'a> {
     pub(crate) history: &'a str,
     pub(crate) incidents: &'a str,
     pub(crate) reliability: Option<&'a str>,
+    /// `/health/fleet`, when the layer has a fleet and the client is shown details.
+    pub(crate) fleet: Option<&'a str>,
 }
 
-/// The page with `status` and, when shown, the components filled in.
+/// The page with `status` and, when shown, the components and the fleet filled in.
 pub(crate) fn page(
     status: HealthStatus,
     (components, off): (Option<&[ComponentStatus]>, bool),
-    sources: &Sources<'_>,
+    (sources, fleet): (&Sources<'_>, Option<&FleetView>),
     at: SystemTime,
 ) -> Rendered {
     let rows = match components {
@@ -64,11 +67,17 @@ pub(crate) fn page(
         .expect("paths serialise")
         .replace('<', "\\u003c");
     let at = crate::clock::Rfc3339::seconds(at).to_string();
+    let (replicas, fleet_checks) = fleet.map(fleet_rows).unwrap_or_default();
+    let fleet_name = fleet.map(|view| escape(&view.fleet)).unwrap_or_default();
     let body = fill(PAGE, |name| match name {
         "status" => Some(status.as_str()),
         "at" => Some(&at),
         "components" => Some(&rows),
         "config" => Some(&config),
+        "fleet_hidden" => Some(if fleet.is_some() { "" } else { "hidden" }),
+        "fleet_name" => Some(&fleet_name),
+        "replicas" => Some(&replicas),
+        "fleet_checks" => Some(&fleet_checks),
         _ => None,
     });
     Rendered {
@@ -76,6 +85,89 @@ pub(crate) fn page(
         headers: HEADERS,
         body: body.into(),
     }
+}
+
+/// The fleet's replicas as table rows (this one first, stale ones marked), and a list item per
+/// shared or once-per-fleet check: what the page's script draws, for a reader without it.
+fn fleet_rows(view: &FleetView) -> (String, String) {
+    let mut rows = String::new();
+    for replica in &view.replicas {
+        let checks = replica
+            .checks
+            .iter()
+            .fold(String::new(), |mut out, (name, status)| {
+                let status = status.map_or("unknown", HealthStatus::as_str);
+                let _ = write!(
+                    out,
+                    "<span class=\"badge {status}\" title=\"{status}\">{}</span> ",
+                    escape(name)
+                );
+                out
+            });
+        let figure = |v: Option<f64>, unit: &str| {
+            v.map_or("—".to_owned(), |v| {
+                format!("{} {unit}", crate::round::round3(v))
+            })
+        };
+        let _ = write!(
+            rows,
+            "<tr class=\"replica\" data-id=\"{id}\" data-fresh=\"{fresh}\" data-status=\"{status}\"><td>{id}{this}{stale}{twin}</td>\
+             <td>{version}</td><td>{phase}</td><td><span class=\"badge {status}\">{status}</span></td><td>{checks}</td>\
+             <td>{rps}</td><td>{errors}</td><td>{p95}</td><td>{seen} ms ago</td></tr>",
+            id = escape(&replica.id),
+            this = if replica.this {
+                " <span class=\"muted\">(this one)</span>"
+            } else {
+                ""
+            },
+            stale = if replica.fresh {
+                ""
+            } else {
+                " <span class=\"badge stale\">stale</span>"
+            },
+            twin = if replica.duplicate {
+                " <span class=\"badge unhealthy\">duplicate id</span>"
+            } else {
+                ""
+            },
+            fresh = replica.fresh,
+            version = escape(&replica.version),
+            phase = escape(&replica.phase),
+            status = replica.status.as_str(),
+            rps = figure(replica.requests_per_second, "req/s"),
+            errors = figure(replica.error_rate.map(|e| e * 100.0), "%"),
+            p95 = figure(replica.p95_ms, "ms"),
+            seen = replica.last_seen_ms.round(),
+        );
+    }
+    let mut checks = String::new();
+    for shared in &view.shared {
+        let _ = write!(
+            checks,
+            "<li class=\"shared\" data-check=\"{name}\" data-judgement=\"{judgement}\">{name}: {said}</li>",
+            name = escape(&shared.check),
+            judgement = shared.judgement.as_str(),
+            said = shared.reason.as_deref().map_or_else(
+                || {
+                    let (failing, of) = (shared.failing, shared.replicas);
+                    format!("passes here; fails on {failing} of {of} replicas")
+                },
+                escape
+            ),
+        );
+    }
+    for once in &view.once_per_fleet {
+        let by = once
+            .run_by
+            .as_deref()
+            .map_or("every replica (no lease known)".to_owned(), escape);
+        let _ = write!(
+            checks,
+            "<li class=\"once\" data-check=\"{name}\">{name}: run once per fleet by {by}</li>",
+            name = escape(&once.check)
+        );
+    }
+    (rows, checks)
 }
 
 /// `template` with each `{{name}}` in it replaced by `value(name)`, in one pass over the
@@ -131,6 +223,7 @@ mod tests {
             history: "/health/history",
             incidents: "/health/incidents",
             reliability: Some("/health/reliability</script>"),
+            fleet: None,
         }
     }
 
@@ -165,7 +258,7 @@ mod tests {
         let rendered = page(
             HealthStatus::Unhealthy,
             (Some(&[component]), false),
-            &sources(),
+            (&sources(), None),
             SystemTime::UNIX_EPOCH,
         );
         let html = String::from_utf8(rendered.body.to_vec()).unwrap();
@@ -187,7 +280,7 @@ mod tests {
         let bare = page(
             HealthStatus::Healthy,
             (None, false),
-            &sources(),
+            (&sources(), None),
             SystemTime::UNIX_EPOCH,
         );
         let bare = String::from_utf8(bare.body.to_vec()).unwrap();
@@ -205,7 +298,7 @@ mod tests {
         let rendered = page(
             HealthStatus::Degraded,
             (Some(&[component]), false),
-            &sources(),
+            (&sources(), None),
             SystemTime::UNIX_EPOCH,
         );
         let html = String::from_utf8(rendered.body.to_vec()).unwrap();
@@ -219,6 +312,59 @@ mod tests {
             1,
             "the paths once, in the config"
         );
+    }
+
+    #[test]
+    fn the_fleet_shows_every_replica_stale_ones_marked_and_escaped() {
+        use crate::fleet::{FleetView, Replica, StoreState};
+        let replica = |id: &str, this: bool, fresh: bool| Replica {
+            id: id.to_owned(),
+            this,
+            fresh,
+            duplicate: false,
+            version: "1.2.0".to_owned(),
+            phase: "serving".to_owned(),
+            status: HealthStatus::Healthy,
+            checks: vec![("db".to_owned(), Some(HealthStatus::Healthy))],
+            uptime_seconds: 3.0,
+            requests_per_second: Some(12.5),
+            error_rate: Some(0.02),
+            p95_ms: Some(4.0),
+            last_seen: SystemTime::UNIX_EPOCH,
+            last_seen_ms: 250.0,
+        };
+        let view = FleetView {
+            fleet: "shop".to_owned(),
+            this: "a".to_owned(),
+            store: StoreState {
+                reachable: true,
+                error: None,
+                since: None,
+            },
+            replicas: vec![replica("a", true, true), replica("<b>", false, false)],
+            shared: Vec::new(),
+            once_per_fleet: Vec::new(),
+        };
+        let rendered = page(
+            HealthStatus::Healthy,
+            (Some(&[]), false),
+            (&sources(), Some(&view)),
+            SystemTime::UNIX_EPOCH,
+        );
+        let html = String::from_utf8(rendered.body.to_vec()).unwrap();
+        assert!(html.contains("<section id=\"fleet\" >"), "shown");
+        assert!(html.contains("<tr class=\"replica\" data-id=\"a\" data-fresh=\"true\""));
+        assert!(html.contains("data-id=\"&lt;b&gt;\" data-fresh=\"false\""));
+        assert!(html.contains("<span class=\"badge stale\">stale</span>"));
+        assert!(html.contains("<td>12.5 req/s</td><td>2 %</td><td>4 ms</td>"));
+        let without = page(
+            HealthStatus::Healthy,
+            (Some(&[]), false),
+            (&sources(), None),
+            SystemTime::UNIX_EPOCH,
+        );
+        let without = String::from_utf8(without.body.to_vec()).unwrap();
+        assert!(without.contains("<section id=\"fleet\" hidden>"));
     }
 
     #[test]
