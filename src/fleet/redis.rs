@@ -14,8 +14,8 @@ use crate::redis_link::Link;
 /// two round trips — `SET`, `ZADD`, `ZREMRANGEBYSCORE`, `ZREVRANGE` in one pipeline, then one
 /// `MGET` — so a replica costs the store five commands per interval, whatever the fleet's size.
 /// With [once-per-fleet](crate::Check::once_per_fleet) checks, one more round trip takes or
-/// renews their leases: one `EVAL` each (a script that reads the lease and sets it `NX PX`,
-/// or renews it for its holder, atomically). Keys: `<prefix>:<fleet>:replica:<process>:<id>`
+/// renews their leases: one `EVALSHA` each (a script that reads the lease and sets it
+/// `NX PX`, or renews it for its holder, atomically; loaded once). Keys: `<prefix>:<fleet>:replica:<process>:<id>`
 /// (the process number in 16 hex digits), `<prefix>:<fleet>:replicas` and
 /// `<prefix>:<fleet>:lease:<check>`, `<prefix>:<fleet>:event:<check>` (the status last posted
 /// for the fleet, `SET … GET`, kept a day; prefix `vitals:fleet` by default). A Redis that refuses
@@ -148,23 +148,32 @@ return held
 
 impl RedisFleetStore {
     async fn lease(&self, leases: Leases<'_>) -> Result<Vec<String>, StoreError> {
+        static SCRIPT: std::sync::LazyLock<redis::Script> =
+            std::sync::LazyLock::new(|| redis::Script::new(LEASE));
         let mut connection = self.link.manager().await.map_err(StoreError::new)?;
         let ttl_ms = u64::try_from(leases.ttl.as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
+        // By the script's hash (EVALSHA), the script itself only when Redis lacks it (after
+        // a restart): its text need not cross at every exchange.
         let mut pipe = redis::pipe();
         for name in leases.names {
             let key = format!("{}:{}:lease:{name}", self.prefix, leases.fleet);
-            pipe.cmd("EVAL")
-                .arg(LEASE)
+            pipe.cmd("EVALSHA")
+                .arg(SCRIPT.get_hash())
                 .arg(1)
                 .arg(key)
                 .arg(leases.holder)
                 .arg(ttl_ms);
         }
-        pipe.query_async(&mut connection)
-            .await
-            .map_err(|e| StoreError::new(format!("leases: {}", causes(&e))))
+        let failed = |e: redis::RedisError| StoreError::new(format!("leases: {}", causes(&e)));
+        match pipe.query_async(&mut connection).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                SCRIPT.load_async(&mut connection).await.map_err(failed)?;
+                pipe.query_async(&mut connection).await.map_err(failed)
+            }
+            answer => answer.map_err(failed),
+        }
     }
 }
 
