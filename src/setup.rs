@@ -30,7 +30,28 @@ type LayerStep = Box<dyn FnOnce(HealthLayer) -> Result<HealthLayer, ConfigError>
 ///
 /// The parts stay reachable ([`checker`](Self::checker), [`metrics`](Self::metrics),
 /// [`drain`](Self::drain)) and every setting of theirs through [`SetupBuilder::checker`] and
-/// [`SetupBuilder::health`]; wiring them by hand is the advanced path.
+/// [`SetupBuilder::health`]; wiring them by hand is the advanced path — a checker shared by two
+/// servers, a layer on one router only:
+///
+/// ```no_run
+/// use axum::Router;
+/// use tower_vitals::{Drain, HealthChecker, HealthConfig, HealthLayer, MetricsCollector, MetricsLayer};
+///
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = HealthConfig::from_env()?;
+/// let checker = HealthChecker::builder().check("db", || async {}).config(&config).build()?;
+/// let metrics = MetricsCollector::new();
+/// let health = HealthLayer::new(checker.clone()).metrics(metrics.clone()).config(&config)?;
+/// let app = health.around(Router::new().layer(MetricsLayer::new(metrics.clone())));
+/// let drain = Drain::builder(checker).metrics(metrics).config(&config).build()?;
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+/// let server = axum::serve(listener, app.into_make_service())
+///     .with_graceful_shutdown(drain.shutdown_signal());
+/// drain.run(server.into_future()).await??;
+/// # Ok(())
+/// # }
+/// ```
 ///
 /// ```no_run
 /// use axum::{Router, routing::get};
