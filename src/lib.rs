@@ -27,7 +27,7 @@
 //! | `process` | yes | process figures from `/proc`, `ProcessCheck`, `DiskSpaceCheck` (Linux) |
 //! | `http-client` | no | `HttpCheck` and `WebhookNotifier` (hyper-util's client) |
 //! | `tonic` | no | `GrpcHealth`, feeding tonic-health's `grpc.health.v1` service; `GrpcCheck`, asking a dependency's |
-//! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck` |
+//! | `tls` | no | `https://` for `HttpCheck` and webhooks (rustls, webpki roots, a CA of your own), `TlsCertCheck`; with `redis`, `rediss://` for `RedisCheck` and the fleet |
 //! | `tls-native-roots` | no | the operating system's roots as well |
 //! | `postgres` | no | `PostgresCheck`: a query through tokio-postgres on a connection of its own, bounded on the server by `statement_timeout` |
 //! | `deadpool-postgres` | no | `DeadpoolPostgresCheck`: the same on a connection of the app's deadpool-postgres pool, with the pool's figures |

@@ -43,6 +43,30 @@ impl Link {
         self.client = Some(client);
     }
 
+    /// Trusts `pem` (a CA in PEM) for `rediss://` instead of the system's roots.
+    #[cfg(feature = "tls")]
+    pub(crate) fn trust(&mut self, pem: &[u8]) -> Result<(), ConfigError> {
+        let info = self
+            .client
+            .as_ref()
+            .map(|c| c.get_connection_info().clone());
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.to_vec()),
+        };
+        let client = info
+            .map(|info| redis::Client::build_with_tls(info, certificates))
+            .transpose()
+            .map_err(|_| ConfigError::InvalidPath {
+                path: "the Redis root certificate".to_owned(),
+                reason: "not a PEM certificate Redis' TLS can use",
+            })?;
+        if client.is_some() {
+            self.client = client;
+        }
+        Ok(())
+    }
+
     pub(crate) fn client(&self) -> Option<&redis::Client> {
         self.client.as_ref()
     }

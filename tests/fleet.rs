@@ -26,16 +26,18 @@ const PASSWORD: &str = "fleet-s3cret-pass";
 /// A replica: a checker whose one check passes or not, its fleet (publishing every 200 ms)
 /// and an Axum server showing both.
 async fn replica(url: &str, id: &str, passes: bool) -> (Fleet, common::Server) {
+    replica_of(RedisFleetStore::new(url).unwrap(), id, passes).await
+}
+
+/// A replica meeting its peers in `store`.
+async fn replica_of(store: RedisFleetStore, id: &str, passes: bool) -> (Fleet, common::Server) {
     let checker = HealthChecker::builder()
         .register(Check::new("postgres", move || async move { passes }))
         .cache_ttl(Duration::from_millis(100))
         .build()
         .unwrap();
     checker.report().await;
-    let store = RedisFleetStore::new(url)
-        .unwrap()
-        .prefix("test:fleet")
-        .unwrap();
+    let store = store.prefix("test:fleet").unwrap();
     let fleet = Fleet::builder(checker.clone(), store)
         .name("shop")
         .unwrap()
@@ -343,4 +345,83 @@ async fn setup_makes_the_fleet_from_the_environments_settings() {
         record.len(),
         String::from_utf8_lossy(&record)
     );
+}
+
+/// `rediss://` with the `tls` feature: Redis serving TLS with a certificate of a CA made here;
+/// two replicas trusting that CA see each other, one trusting only the system's roots gets the
+/// certificate refused — and no password shows anywhere.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn replicas_meet_through_redis_over_tls_with_a_ca_of_their_own() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.subject_alt_names = vec![SanType::IpAddress("127.0.0.1".parse().unwrap())];
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_pem = leaf.signed_by(&leaf_key, &issuer).unwrap().pem();
+    let dir = std::env::temp_dir().join(format!("vitals-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (cert, key, ca_file) = (
+        file("redis.crt", &leaf_pem),
+        file("redis.key", &leaf_key.serialize_pem()),
+        file("ca.crt", &ca_pem),
+    );
+    let (port, tls_port) = (free_port(), free_port());
+    let tls_text = tls_port.to_string();
+    let args = [
+        "--tls-port",
+        tls_text.as_str(),
+        "--tls-cert-file",
+        cert.as_str(),
+        "--tls-key-file",
+        key.as_str(),
+        "--tls-ca-cert-file",
+        ca_file.as_str(),
+        "--tls-auth-clients",
+        "no",
+        "--requirepass",
+        PASSWORD,
+    ];
+    let Some(_redis) = redis_server::start(port, &args) else {
+        return;
+    };
+    let url = format!("rediss://:{PASSWORD}@127.0.0.1:{tls_port}/");
+    let trusting = || {
+        RedisFleetStore::new(&url)
+            .unwrap()
+            .root_certificate_pem(ca_pem.as_bytes())
+            .unwrap()
+    };
+    let (_a, a) = replica_of(trusting(), "tls-a", true).await;
+    let (_b, _b_server) = replica_of(trusting(), "tls-b", true).await;
+    let view = fleet_until(&a, |v| fresh(v).len() == 2).await;
+    assert_eq!(fresh(&view), ["tls-a", "tls-b"]);
+
+    // Without the CA, the system's roots do not know Redis' certificate.
+    let (_c, c) = replica_of(RedisFleetStore::new(&url).unwrap(), "tls-c", true).await;
+    let view = fleet_until(&c, |v| {
+        v["store"]["error"].is_string() && v["store"]["error"] != "no exchange yet"
+    })
+    .await;
+    let error = view["store"]["error"].as_str().unwrap();
+    eprintln!("without the CA: {error}");
+    assert!(
+        error.to_lowercase().contains("certificate") || error.contains("UnknownIssuer"),
+        "{error}"
+    );
+    for server in [&a, &c] {
+        let body = String::from_utf8(server.get("/health/fleet").await.body).unwrap();
+        assert!(!body.contains(PASSWORD), "{body}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -21,8 +21,10 @@ use crate::redis_link::Link;
 /// for the fleet, `SET … GET`, kept a day; prefix `vitals:fleet` by default). A Redis that refuses
 /// scripts keeps no leases: each replica then runs those checks itself (logged once).
 ///
-/// Redis AUTH and TLS come through the URL (`redis://:password@host/`, `rediss://` with
-/// redis' TLS features); the URL is never shown, errors are redacted.
+/// Redis AUTH and TLS come through the URL (`redis://:password@host/`, `rediss://` with the
+/// `tls` feature: the system's roots, or a CA of your own with
+/// [`root_certificate_pem`](Self::root_certificate_pem)); the URL is never shown, errors are
+/// redacted.
 ///
 /// ```no_run
 /// use tower_vitals::fleet::RedisFleetStore;
@@ -65,6 +67,15 @@ impl RedisFleetStore {
             link: Link::with_manager(manager),
             prefix: "vitals:fleet".to_owned(),
         }
+    }
+
+    /// Trusts the CA in `pem` for a `rediss://` URL, instead of the system's roots (feature
+    /// `tls`): a Redis with a certificate of the organisation's own CA.
+    #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
+    pub fn root_certificate_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        self.link.trust(pem)?;
+        Ok(self)
     }
 
     /// The keys' prefix (default `vitals:fleet`): 1 to 128 characters, no control characters.
