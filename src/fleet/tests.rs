@@ -448,3 +448,29 @@ async fn a_once_per_fleet_check_runs_on_the_lease_holder_only_and_moves_when_it_
     assert!((0..3).all(|at| runs_of(&fleets[at]) > counted[at]));
     assert_eq!(fleets[0].view().once_per_fleet[0].run_by, None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_peer_does_not_count_for_or_against_a_failure() {
+    let store = Memory::default();
+    let ok_a = Arc::new(AtomicBool::new(true));
+    let ok_b = Arc::new(AtomicBool::new(true));
+    let a = sharing(&store, "a", &ok_a);
+    let b = sharing(&store, "b", &ok_b);
+    intervals(2).await;
+    assert_eq!(a.figures().fresh, 2);
+    // b stops while it passed: its last record still says so, but once stale it is no
+    // witness — a's failure is judged alone, by the local rule.
+    drop(b);
+    intervals(4).await;
+    assert_eq!((a.figures().fresh, a.figures().stale), (1, 1));
+    ok_a.store(false, Ordering::SeqCst);
+    intervals(2).await;
+    let (judgement, reason) = a.judge("postgres");
+    assert_eq!(judgement, Judgement::Alone);
+    assert_eq!(
+        reason.as_deref(),
+        Some("judged alone: no fresh replica besides this one runs \"postgres\"")
+    );
+    let shared = a.view().shared[0].clone();
+    assert_eq!((shared.failing, shared.replicas), (1, 1));
+}
