@@ -292,7 +292,7 @@ impl Fleet {
     /// How a [shared](crate::Check::shared) check that fails here now is judged, and why:
     /// the last exchange's judgement, or — when it failed here since — pending until the next
     /// one (alone without a fresh view).
-    pub fn judge(&self, check: &str) -> (Judgement, Option<String>) {
+    pub(crate) fn judge(&self, check: &str) -> (Judgement, Option<String>) {
         let view = self.view();
         if let Some(shared) = view.shared(check)
             && shared.judgement != Judgement::Passing
@@ -316,7 +316,7 @@ impl Fleet {
 
     /// Whether readiness holds while a shared check is under `judgement` (pending, or a
     /// shared outage unless [`SharedOutage::NotReady`]).
-    pub fn holds_readiness(&self, judgement: Judgement) -> bool {
+    pub(crate) fn holds_readiness(&self, judgement: Judgement) -> bool {
         match judgement {
             Judgement::Pending => true,
             Judgement::Shared => self.inner.shared_outage == SharedOutage::StayReady,
