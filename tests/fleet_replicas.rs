@@ -231,15 +231,35 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     // A local fault: replica 0's path closes. It leaves; the other four never do.
     let before = figure(&fleet, 0, EXCHANGED).await;
     fleet.post(0, "/demo/outage").await;
-    let (codes, took) = fleet.until(judged_or(&fleet, "local")).await;
+    // The exchanges replica 0 had made when its check first showed the failure.
+    let seen: Arc<std::sync::Mutex<Option<f64>>> = Arc::default();
+    let local = judged_or(&fleet, "local");
+    let (codes, took) = fleet
+        .until(|at| {
+            let (fleet, seen, judged) = (fleet.clone(), seen.clone(), local(at));
+            async move {
+                if at == 0 && seen.lock().unwrap().is_none() {
+                    let failing = fleet.database(0).await["status"] == "unhealthy";
+                    let exchanged = figure(&fleet, 0, EXCHANGED).await;
+                    let mut seen = seen.lock().unwrap();
+                    if failing && seen.is_none() {
+                        *seen = Some(exchanged);
+                    }
+                }
+                judged.await
+            }
+        })
+        .await;
     store_up.extend(took);
     assert_eq!(codes[0].first(), Some(&200));
     assert_eq!(codes[0].last(), Some(&503), "{codes:?}");
     assert_eq!(codes[1..], vec![vec![200]; REPLICAS - 1], "{codes:?}");
     let after = figure(&fleet, 0, EXCHANGED).await;
+    let detected = seen.lock().unwrap().unwrap_or(before);
     eprintln!(
-        "local fault: 503 after {} exchanges of the failing replica (200 ms each) from its path closing",
-        after - before
+        "local fault: 503 {} exchanges of the failing replica (200 ms each) after its path closed, {} after its check first showed the failure",
+        after - before,
+        after - detected
     );
     let (_, ready) = fleet.get(0, "/health/ready").await;
     assert_eq!(
