@@ -122,7 +122,9 @@ impl Check {
     /// its failure against the other replicas': failing on most of them is a shared outage
     /// and readiness stays ready (pulling every replica would only trade the app's fast error
     /// for refused connections); failing here while the others pass is a local fault and
-    /// readiness fails. Without a fleet, it changes nothing.
+    /// readiness fails. A replica that sees another begin to fail it runs it again at once
+    /// and publishes the result, so that a local fault is told within one and a half of the
+    /// fleet's intervals of its first failing run. Without a fleet, it changes nothing.
     pub fn shared(mut self) -> Self {
         self.shared = true;
         self

@@ -396,14 +396,13 @@ impl HealthChecker {
     }
 
     /// Starts a run of the check named `name` now, unless one is under way (a replica that
-    /// just took a once-per-fleet check's lease over runs it at once).
-    pub(crate) fn run_now(&self, name: &str) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        if let Some(run) = self.slot(name).and_then(|slot| slot.claim_run(&runtime)) {
-            run.start();
-        }
+    /// just took a once-per-fleet check's lease over runs it at once; one that needs a fresh
+    /// result to judge a shared check against the fleet too): the run's task, which ends with
+    /// the run.
+    pub(crate) fn run_now(&self, name: &str) -> Option<tokio::task::JoinHandle<()>> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let run = self.slot(name)?.claim_run(&runtime)?;
+        Some(run.start())
     }
 
     /// Lets `gate` decide which once-per-fleet checks this replica runs.

@@ -45,15 +45,15 @@ impl Run {
     /// Spawns the run, so it goes on whatever happens to the caller — and never runs inside the
     /// caller's poll: a check that blocks its thread holds up its own task, not the probe that
     /// started it (on a multi-thread runtime; on a current-thread one it holds up everything).
-    pub(crate) fn start(self) {
+    pub(crate) fn start(self) -> tokio::task::JoinHandle<()> {
         let future = self.future;
         if multi_thread(&self.runtime) {
             self.runtime.spawn(async move {
                 hand_off().await;
                 future.await;
-            });
+            })
         } else {
-            self.runtime.spawn(future);
+            self.runtime.spawn(future)
         }
     }
 

@@ -33,6 +33,11 @@ pub(super) struct Memory {
     leases: HashMap<String, String>,
     /// Whether the store's refusal to keep leases was logged (once while it lasts).
     warned_leases: bool,
+    /// The checks peers began to fail in the last exchange's records, and when (by the
+    /// peer's clock).
+    newly_failing: Vec<(String, u64)>,
+    /// The shared checks the last judgement wants a fresh result of.
+    rerun: Vec<String>,
 }
 
 struct Peer {
@@ -45,23 +50,30 @@ struct Peer {
     advanced: bool,
 }
 
-/// Publishes and reads every interval while a handle lives, and soon after a check's status
-/// or the lifecycle phase changes (at most four times an interval), so that peers judge a
-/// shared check on fresh results.
+/// Publishes and reads every interval while a handle lives, and besides so that a shared
+/// check is judged on fresh results: soon after a check's status or the lifecycle phase
+/// changes (at most four times an interval), as soon as a run the fleet asked for has
+/// finished, and four times an interval while a shared check's judgement is pending.
 pub(super) async fn run(weak: Weak<Inner>, interval: Duration) {
-    let Some(checker) = weak.upgrade().map(|inner| inner.checker.clone()) else {
+    let Some((checker, ran)) = weak
+        .upgrade()
+        .map(|inner| (inner.checker.clone(), inner.ran.clone()))
+    else {
         return;
     };
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last = Instant::now();
     loop {
+        let pending = weak.upgrade().is_some_and(|inner| inner.pending());
         tokio::select! {
             _ = ticks.tick() => {}
             () = checker.changed() => {
                 tokio::time::sleep_until(last + interval / 4).await;
                 ticks.reset();
             }
+            () = ran.notified() => ticks.reset(),
+            () = tokio::time::sleep_until(last + interval / 4), if pending => ticks.reset(),
         }
         let Some(inner) = weak.upgrade() else { return };
         inner.exchange().await;
@@ -156,11 +168,34 @@ impl Inner {
             // Taken over from another replica: run it now rather than at the next tick.
             let other = before.get(check).is_some_and(|was| *was != me);
             if *holder == me && other {
-                self.checker.run_now(check);
+                self.run_now(check);
             }
         }
         let view = self.learn(&own, answer);
         *self.view.write() = Arc::new(view);
+        let rerun = std::mem::take(&mut self.memory.lock().rerun);
+        for check in &rerun {
+            self.run_now(check);
+        }
+    }
+
+    /// Runs `check` now (unless a run is under way) and publishes its result as soon as it
+    /// is made.
+    fn run_now(&self, check: &str) {
+        if let Some(run) = self.checker.run_now(check) {
+            let ran = self.ran.clone();
+            tokio::spawn(async move {
+                // A run that panicked left its result all the same.
+                let _ = run.await;
+                ran.notify_one();
+            });
+        }
+    }
+
+    /// Whether a shared check's judgement waits on the fleet's next results.
+    fn pending(&self) -> bool {
+        let memory = self.memory.lock();
+        memory.judging.values().any(Judging::pending)
     }
 
     /// The judgement `check` was last under while failing here.
@@ -237,6 +272,7 @@ impl Inner {
         for peer in memory.peers.values_mut() {
             peer.fresh = false;
         }
+        memory.newly_failing.clear();
         match answer {
             Ok(records) => {
                 memory.store.1 = None;
@@ -270,6 +306,14 @@ impl Inner {
             let room = memory.peers.len() < self.max;
             match memory.peers.get_mut(&key) {
                 Some(peer) => {
+                    for check in &record.checks {
+                        let was = peer.record.checks.iter().find(|c| c.n == check.n);
+                        let fails = |c: &CheckRecord| c.s == Some(HealthStatus::Unhealthy);
+                        if fails(check) && !was.is_some_and(fails) {
+                            let at = result_at(&record, check).unwrap_or(record.at);
+                            memory.newly_failing.push((check.n.clone(), at));
+                        }
+                    }
                     peer.advanced = record.seq != peer.record.seq;
                     peer.record = record;
                     peer.seen = now;
@@ -375,12 +419,11 @@ impl Inner {
                 .filter(|peer| peer.fresh)
                 .filter_map(|peer| {
                     let check = peer.record.checks.iter().find(|c| c.n == name)?;
-                    let age_ms = (check.age? * 1e3) as u64;
                     Some(judge::Peer {
                         key: peer.record.inst,
                         version: &peer.record.ver,
                         status: check.s?,
-                        at_ms: peer.record.at.saturating_sub(age_ms),
+                        at_ms: result_at(&peer.record, check)?,
                     })
                 })
                 .collect();
@@ -396,6 +439,9 @@ impl Inner {
                     .or_insert_with(|| Judging::new(wall)),
             };
             let judged = judge::judge(name, (own_result, &own.ver), sight, state, wall);
+            if wants_fresh_run(name, own_result, (&peers, &memory.newly_failing), &judged) {
+                memory.rerun.push(name.to_owned());
+            }
             if judged.judgement != judge::Judgement::Passing && judged.since == wall {
                 tracing::warn!(
                     fleet = %self.name, check = name, judgement = judged.judgement.as_str(),
@@ -407,6 +453,38 @@ impl Inner {
         }
         shared
     }
+}
+
+/// When `check`'s result in `record` was made, by the peer's clock.
+fn result_at(record: &Record, check: &CheckRecord) -> Option<u64> {
+    let age_ms = (check.age? * 1e3) as u64;
+    Some(record.at.saturating_sub(age_ms))
+}
+
+/// Whether this replica should run a shared check again now rather than at its next tick, so
+/// that the fleet judges on results made after what it has just learnt:
+/// - it passes here (as of a run older than the news) while a peer began to fail it — the
+///   peer needs to know whether it fails alone;
+/// - it fails here, pending, and peers passed it since this replica's latest run — only a
+///   failing run here after their passes makes them evidence of a local fault.
+fn wants_fresh_run(
+    check: &str,
+    own: Own,
+    (peers, newly_failing): (&[judge::Peer<'_>], &[(String, u64)]),
+    judged: &SharedCheck,
+) -> bool {
+    let Some(status) = own.status else {
+        return false;
+    };
+    if status != HealthStatus::Unhealthy {
+        return newly_failing
+            .iter()
+            .any(|(name, at)| name == check && *at > own.completed_ms);
+    }
+    judged.judgement == judge::Judgement::Pending
+        && peers
+            .iter()
+            .any(|peer| peer.status != HealthStatus::Unhealthy && peer.at_ms > own.completed_ms)
 }
 
 impl Gate for Inner {

@@ -10,7 +10,10 @@
 //!   not met yet — or it fails only on this replica's version while replicas of other
 //!   versions pass (a bad release mid-rollout). Readiness fails.
 //! - **Pending**: neither yet (the others have not run it since): readiness holds as it was
-//!   while the fleet catches up, at most until their next results are read.
+//!   while the fleet catches up, at most until their next results are read. The others run
+//!   it again as soon as they read that it began to fail here, this replica looks four times
+//!   an interval while pending and runs it again once they passed since its latest run: a
+//!   local fault is told within 1.5 intervals of its first failing run.
 //! - **Alone**: no fresh view — the store out of reach, no exchange yet, or no fresh replica
 //!   besides this one runs the check: the local rule, said in the reason.
 //!
@@ -96,6 +99,11 @@ pub(super) struct Judging {
 }
 
 impl Judging {
+    /// Whether the judgement waits on the fleet's next results.
+    pub(super) fn pending(&self) -> bool {
+        self.judgement == Judgement::Pending
+    }
+
     pub(super) fn new(now: SystemTime) -> Self {
         Self {
             judgement: Judgement::Passing,

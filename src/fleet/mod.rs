@@ -143,6 +143,8 @@ struct Inner {
     memory: Mutex<Memory>,
     figures: Counters,
     spawned: std::sync::atomic::AtomicBool,
+    /// Woken when a run the fleet asked for has finished: its result is published at once.
+    ran: Arc<tokio::sync::Notify>,
 }
 
 #[derive(Default)]
@@ -451,6 +453,7 @@ impl FleetBuilder {
             memory: Mutex::default(),
             figures: Counters::default(),
             spawned: std::sync::atomic::AtomicBool::new(false),
+            ran: Arc::default(),
         });
         let gate: std::sync::Weak<dyn crate::checker::Gate> = Arc::downgrade(&inner) as _;
         inner.checker.set_gate(gate);

@@ -474,3 +474,97 @@ async fn a_stale_peer_does_not_count_for_or_against_a_failure() {
     let shared = a.view().shared[0].clone();
     assert_eq!((shared.failing, shared.replicas), (1, 1));
 }
+
+/// Replica `fleet`'s `postgres`: whether its last run failed.
+fn failing(fleet: &Fleet) -> bool {
+    fleet
+        .inner
+        .checker
+        .latest()
+        .any(|(_, _, latest)| latest.is_some_and(|latest| latest.status == HealthStatus::Unhealthy))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_local_fault_is_judged_within_two_intervals_of_its_onset_whatever_the_phases() {
+    let store = Memory::default();
+    let step = Duration::from_millis(10);
+    // Five replicas, checking every 250 ms and publishing every second, started at odd
+    // moments so that their runs and exchanges fall at different points of an interval.
+    let oks: Vec<Arc<AtomicBool>> = (0..5).map(|_| Arc::new(AtomicBool::new(true))).collect();
+    let runs: Vec<Arc<AtomicU64>> = (0..5).map(|_| Arc::default()).collect();
+    let mut fleets = Vec::new();
+    for (at, (ok, runs)) in oks.iter().zip(&runs).enumerate() {
+        let (ok, runs) = (ok.clone(), runs.clone());
+        let check = Check::new("postgres", move || {
+            runs.fetch_add(1, Ordering::SeqCst);
+            let ok = ok.load(Ordering::SeqCst);
+            async move { ok }
+        })
+        .shared()
+        .background(Duration::from_millis(250));
+        fleets.push(spawned(check, &store, &format!("replica-{at}")));
+        tokio::time::sleep(Duration::from_millis(170 + 90 * at as u64)).await;
+    }
+    intervals(3).await;
+    assert!(fleets.iter().all(|f| f.figures().fresh == 5));
+    let mut slowest = (Duration::ZERO, Duration::ZERO);
+    let start = Instant::now();
+    let before: Vec<u64> = runs.iter().map(|r| r.load(Ordering::SeqCst)).collect();
+    // The fault begins at 13 points of an interval: each time replica 0 alone is judged a
+    // local fault within two intervals, the others never fail.
+    for trial in 0..13u64 {
+        tokio::time::sleep(Duration::from_millis(77 * trial + 3)).await;
+        let began = Instant::now();
+        oks[0].store(false, Ordering::SeqCst);
+        let mut detected = None;
+        let took = loop {
+            tokio::time::sleep(step).await;
+            tokio::task::yield_now().await;
+            if detected.is_none() && failing(&fleets[0]) {
+                detected = Some(began.elapsed());
+            }
+            assert!(!fleets[1..].iter().any(failing), "trial {trial}");
+            if fleets[0].judge("postgres").0 == Judgement::Local {
+                break began.elapsed();
+            }
+            assert!(began.elapsed() < Duration::from_secs(10), "trial {trial}");
+        };
+        // At most: the check's interval (+ 10 % jitter) to see it, a quarter interval to
+        // publish it, an interval for the others' next read (they run it again and publish
+        // at once), a quarter for replica 0's next look while pending (it runs it again and
+        // judges) — give or take the test's steps.
+        let slack = step * 2;
+        let most = Duration::from_millis(275 + 250 + 1_000 + 250) + slack;
+        assert!(took <= most, "trial {trial}: {took:?}");
+        let detected = detected.unwrap_or(took);
+        assert!(
+            took - detected <= Duration::from_millis(1_500) + slack,
+            "trial {trial}"
+        );
+        slowest = (slowest.0.max(took), slowest.1.max(took - detected));
+        oks[0].store(true, Ordering::SeqCst);
+        let passing = |fleet: &Fleet| {
+            let view = fleet.view();
+            let judged = view.shared("postgres").map(|shared| shared.judgement);
+            !failing(fleet) && judged == Some(Judgement::Passing)
+        };
+        let back = Instant::now();
+        while !passing(&fleets[0]) {
+            tokio::time::sleep(step).await;
+            assert!(back.elapsed() < Duration::from_secs(10), "trial {trial}");
+        }
+    }
+    // What it cost the others: at most one run besides their own schedule's per fault.
+    let scheduled = (start.elapsed().as_millis() / 250) as u64 + 1;
+    for (at, runs) in runs.iter().enumerate().skip(1) {
+        let ran = runs.load(Ordering::SeqCst) - before[at];
+        assert!(
+            ran <= scheduled + 13,
+            "replica-{at}: {ran} runs, {scheduled} scheduled"
+        );
+    }
+    eprintln!(
+        "local fault judged at most {:?} after its onset, {:?} after the check showed it",
+        slowest.0, slowest.1
+    );
+}
