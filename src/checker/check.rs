@@ -123,8 +123,8 @@ impl Check {
     /// and readiness stays ready (pulling every replica would only trade the app's fast error
     /// for refused connections); failing here while the others pass is a local fault and
     /// readiness fails. A replica that sees another begin to fail it runs it again at once
-    /// and publishes the result, so that a local fault is told within one and a half of the
-    /// fleet's intervals of its first failing run. Without a fleet, it changes nothing.
+    /// and publishes the result, so that a local fault is told within 1.4 of the fleet's
+    /// intervals of its first failing run. Without a fleet, it changes nothing.
     pub fn shared(mut self) -> Self {
         self.shared = true;
         self

@@ -33,12 +33,15 @@ pub(super) struct Memory {
     leases: HashMap<String, String>,
     /// Whether the store's refusal to keep leases was logged (once while it lasts).
     warned_leases: bool,
-    /// The checks peers began to fail in the last exchange's records, and when (by the
-    /// peer's clock).
-    newly_failing: Vec<(String, u64)>,
+    /// The peers' failures of a shared check this replica ran the check again for.
+    answered: Answered,
     /// The shared checks the last judgement wants a fresh result of.
     rerun: Vec<String>,
 }
+
+/// By peer (process number) and check, the onset of the failure (by the peer's clock) this
+/// replica last ran the check again for.
+type Answered = HashMap<(u64, String), u64>;
 
 struct Peer {
     record: Record,
@@ -53,7 +56,7 @@ struct Peer {
 /// Publishes and reads every interval while a handle lives, and besides so that a shared
 /// check is judged on fresh results: soon after a check's status or the lifecycle phase
 /// changes (at most four times an interval), as soon as a run the fleet asked for has
-/// finished, and four times an interval while a shared check's judgement is pending.
+/// finished, and eight times an interval while a shared check's judgement is pending.
 pub(super) async fn run(weak: Weak<Inner>, interval: Duration) {
     let Some((checker, ran)) = weak
         .upgrade()
@@ -73,7 +76,7 @@ pub(super) async fn run(weak: Weak<Inner>, interval: Duration) {
                 ticks.reset();
             }
             () = ran.notified() => ticks.reset(),
-            () = tokio::time::sleep_until(last + interval / 4), if pending => ticks.reset(),
+            () = tokio::time::sleep_until(last + interval / 8), if pending => ticks.reset(),
         }
         let Some(inner) = weak.upgrade() else { return };
         inner.exchange().await;
@@ -95,6 +98,10 @@ impl Inner {
                 age: latest.map(|latest| {
                     let age = now.saturating_duration_since(latest.completed);
                     crate::round::round3(age.as_secs_f64())
+                }),
+                held: latest.map(|latest| {
+                    let held = now.saturating_duration_since(latest.since);
+                    crate::round::round3(held.as_secs_f64())
                 }),
             })
             .collect();
@@ -272,7 +279,6 @@ impl Inner {
         for peer in memory.peers.values_mut() {
             peer.fresh = false;
         }
-        memory.newly_failing.clear();
         match answer {
             Ok(records) => {
                 memory.store.1 = None;
@@ -284,6 +290,10 @@ impl Inner {
         memory
             .peers
             .retain(|_, peer| now.saturating_duration_since(peer.seen) <= keep);
+        let Memory {
+            peers, answered, ..
+        } = &mut *memory;
+        answered.retain(|(inst, _), _| peers.keys().any(|(_, known)| known == inst));
         self.view_of(&mut memory, own, now)
     }
 
@@ -306,14 +316,6 @@ impl Inner {
             let room = memory.peers.len() < self.max;
             match memory.peers.get_mut(&key) {
                 Some(peer) => {
-                    for check in &record.checks {
-                        let was = peer.record.checks.iter().find(|c| c.n == check.n);
-                        let fails = |c: &CheckRecord| c.s == Some(HealthStatus::Unhealthy);
-                        if fails(check) && !was.is_some_and(fails) {
-                            let at = result_at(&record, check).unwrap_or(record.at);
-                            memory.newly_failing.push((check.n.clone(), at));
-                        }
-                    }
                     peer.advanced = record.seq != peer.record.seq;
                     peer.record = record;
                     peer.seen = now;
@@ -419,11 +421,13 @@ impl Inner {
                 .filter(|peer| peer.fresh)
                 .filter_map(|peer| {
                     let check = peer.record.checks.iter().find(|c| c.n == name)?;
+                    let at_ms = check.made_at(peer.record.at)?;
                     Some(judge::Peer {
                         key: peer.record.inst,
                         version: &peer.record.ver,
                         status: check.s?,
-                        at_ms: result_at(&peer.record, check)?,
+                        at_ms,
+                        since_ms: check.since(peer.record.at).unwrap_or(at_ms),
                     })
                 })
                 .collect();
@@ -439,7 +443,8 @@ impl Inner {
                     .or_insert_with(|| Judging::new(wall)),
             };
             let judged = judge::judge(name, (own_result, &own.ver), sight, state, wall);
-            if wants_fresh_run(name, own_result, (&peers, &memory.newly_failing), &judged) {
+            let asked = (name, own_result, &judged);
+            if wants_fresh_run(asked, &peers, &mut memory.answered) {
                 memory.rerun.push(name.to_owned());
             }
             if judged.judgement != judge::Judgement::Passing && judged.since == wall {
@@ -455,36 +460,43 @@ impl Inner {
     }
 }
 
-/// When `check`'s result in `record` was made, by the peer's clock.
-fn result_at(record: &Record, check: &CheckRecord) -> Option<u64> {
-    let age_ms = (check.age? * 1e3) as u64;
-    Some(record.at.saturating_sub(age_ms))
-}
-
 /// Whether this replica should run a shared check again now rather than at its next tick, so
 /// that the fleet judges on results made after what it has just learnt:
-/// - it passes here (as of a run older than the news) while a peer began to fail it — the
-///   peer needs to know whether it fails alone;
+/// - it passes here, as of a run older than a peer's failure of it, which it has not run it
+///   again for yet — the peer needs to know whether it fails alone;
 /// - it fails here, pending, and peers passed it since this replica's latest run — only a
 ///   failing run here after their passes makes them evidence of a local fault.
 fn wants_fresh_run(
-    check: &str,
-    own: Own,
-    (peers, newly_failing): (&[judge::Peer<'_>], &[(String, u64)]),
-    judged: &SharedCheck,
+    (check, own, judged): (&str, Own, &SharedCheck),
+    peers: &[judge::Peer<'_>],
+    answered: &mut Answered,
 ) -> bool {
     let Some(status) = own.status else {
         return false;
     };
-    if status != HealthStatus::Unhealthy {
-        return newly_failing
-            .iter()
-            .any(|(name, at)| name == check && *at > own.completed_ms);
+    if status == HealthStatus::Unhealthy {
+        return judged.judgement == judge::Judgement::Pending
+            && peers.iter().any(|peer| {
+                peer.status != HealthStatus::Unhealthy && peer.at_ms > own.completed_ms
+            });
     }
-    judged.judgement == judge::Judgement::Pending
-        && peers
-            .iter()
-            .any(|peer| peer.status != HealthStatus::Unhealthy && peer.at_ms > own.completed_ms)
+    let mut wanted = false;
+    for peer in peers {
+        if peer.status != HealthStatus::Unhealthy || peer.since_ms <= own.completed_ms {
+            continue;
+        }
+        let key = (peer.key, check.to_owned());
+        // (A peer's onset is the same within a few milliseconds of rounding from one record
+        // to the next.)
+        let seen = answered
+            .get(&key)
+            .is_some_and(|at| at.abs_diff(peer.since_ms) <= 5);
+        if !seen {
+            answered.insert(key, peer.since_ms);
+            wanted = true;
+        }
+    }
+    wanted
 }
 
 impl Gate for Inner {
@@ -513,5 +525,92 @@ impl Gate for Inner {
             age: result.map_or(Duration::ZERO, |(_, age)| age),
             by: id.to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use HealthStatus::{Healthy, Unhealthy};
+
+    const T0: u64 = 1_765_000_000_000;
+
+    fn judged(judgement: judge::Judgement) -> SharedCheck {
+        SharedCheck {
+            check: "db".to_owned(),
+            judgement,
+            replicas: 3,
+            failing: 1,
+            since: SystemTime::UNIX_EPOCH,
+            reason: None,
+        }
+    }
+
+    fn peer(key: u64, status: HealthStatus, at_ms: u64, since_ms: u64) -> judge::Peer<'static> {
+        judge::Peer {
+            key,
+            version: "1",
+            status,
+            at_ms,
+            since_ms,
+        }
+    }
+
+    #[test]
+    fn a_passing_replica_runs_again_once_per_peer_failure_newer_than_its_run() {
+        let own = Own {
+            status: Some(Healthy),
+            since_ms: T0 - 60_000,
+            completed_ms: T0,
+        };
+        let passing = judged(judge::Judgement::Passing);
+        let mut answered = Answered::new();
+        let mut wants = |peers: &[judge::Peer<'_>]| {
+            wants_fresh_run(("db", own, &passing), peers, &mut answered)
+        };
+        // A failure older than this replica's run: its result already answers it.
+        assert!(!wants(&[peer(1, Unhealthy, T0 - 10, T0 - 10)]));
+        // A newer one: once, however many records show it (its onset a millisecond off by
+        // rounding), even with a clock ahead of this one.
+        assert!(wants(&[peer(1, Unhealthy, T0 + 400, T0 + 300)]));
+        assert!(!wants(&[peer(1, Unhealthy, T0 + 900, T0 + 301)]));
+        assert!(!wants(&[peer(1, Unhealthy, T0 + 1_400, T0 + 299)]));
+        // The same peer's next failure, or another peer's: again.
+        assert!(wants(&[peer(1, Unhealthy, T0 + 5_000, T0 + 4_000)]));
+        assert!(wants(&[peer(2, Unhealthy, T0 + 5_000, T0 + 4_000)]));
+        // Passing peers ask for nothing.
+        assert!(!wants(&[peer(3, Healthy, T0 + 5_000, T0 + 5_000)]));
+    }
+
+    #[test]
+    fn a_failing_replica_runs_again_while_pending_once_peers_passed_since_its_run() {
+        let own = Own {
+            status: Some(Unhealthy),
+            since_ms: T0 - 1_000,
+            completed_ms: T0,
+        };
+        let mut answered = Answered::new();
+        let newer = [peer(1, Healthy, T0 + 200, T0 - 60_000)];
+        let older = [peer(1, Healthy, T0 - 200, T0 - 60_000)];
+        let pending = judged(judge::Judgement::Pending);
+        assert!(wants_fresh_run(
+            ("db", own, &pending),
+            &newer,
+            &mut answered
+        ));
+        assert!(!wants_fresh_run(
+            ("db", own, &pending),
+            &older,
+            &mut answered
+        ));
+        // Judged already: nothing to run for.
+        for judgement in [judge::Judgement::Local, judge::Judgement::Shared] {
+            let judged = judged(judgement);
+            assert!(!wants_fresh_run(
+                ("db", own, &judged),
+                &newer,
+                &mut answered
+            ));
+        }
     }
 }

@@ -11,9 +11,9 @@
 //!   versions pass (a bad release mid-rollout). Readiness fails.
 //! - **Pending**: neither yet (the others have not run it since): readiness holds as it was
 //!   while the fleet catches up, at most until their next results are read. The others run
-//!   it again as soon as they read that it began to fail here, this replica looks four times
+//!   it again as soon as they read that it began to fail here, this replica looks eight times
 //!   an interval while pending and runs it again once they passed since its latest run: a
-//!   local fault is told within 1.5 intervals of its first failing run.
+//!   local fault is told within 1.4 intervals of its first failing run.
 //! - **Alone**: no fresh view — the store out of reach, no exchange yet, or no fresh replica
 //!   besides this one runs the check: the local rule, said in the reason.
 //!
@@ -71,6 +71,8 @@ pub(super) struct Peer<'a> {
     pub(super) status: HealthStatus,
     /// When that result was made, by the peer's clock.
     pub(super) at_ms: u64,
+    /// When its status began, by the peer's clock.
+    pub(super) since_ms: u64,
 }
 
 /// What the fleet looks like to the judge this exchange.
@@ -304,6 +306,7 @@ mod tests {
             version: "1.0",
             status,
             at_ms,
+            since_ms: at_ms,
         }
     }
 
@@ -447,6 +450,7 @@ mod tests {
             version: "2.0",
             status,
             at_ms: at,
+            since_ms: at,
         };
         // This replica runs 2.0; three 2.0 peers fail with it, two 1.0 peers pass.
         let peers = [

@@ -62,6 +62,26 @@ pub(crate) struct CheckRecord {
     /// The age of that result, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) age: Option<f64>,
+    /// How long that status has stood, in seconds (since the failure began, when it fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) held: Option<f64>,
+}
+
+impl CheckRecord {
+    /// When the result was made, by the publisher's clock (`at`, its record's date).
+    pub(crate) fn made_at(&self, at: u64) -> Option<u64> {
+        Some(at.saturating_sub(seconds_to_ms(self.age?)))
+    }
+
+    /// When its status began, by the publisher's clock.
+    pub(crate) fn since(&self, at: u64) -> Option<u64> {
+        Some(at.saturating_sub(seconds_to_ms(self.held?)))
+    }
+}
+
+/// Seconds (finite, not negative: a record's bounds) in whole milliseconds.
+fn seconds_to_ms(seconds: f64) -> u64 {
+    (seconds * 1e3).round() as u64
 }
 
 /// Why a peer's record was ignored.
@@ -138,7 +158,7 @@ impl Record {
             && self
                 .checks
                 .iter()
-                .all(|check| valid_name(&check.n) && positive(check.age))
+                .all(|check| valid_name(&check.n) && positive(check.age) && positive(check.held))
             && self
                 .checks
                 .iter()
@@ -175,6 +195,7 @@ pub(crate) mod tests {
                 n: "postgres".to_owned(),
                 s: Some(HealthStatus::Healthy),
                 age: Some(0.4),
+                held: Some(3600.0),
             }],
         }
     }
