@@ -17,8 +17,10 @@
 //! (shared: it stands for the one database all replicas use; each replica's stand-in is its
 //! path to it) is judged against the fleet: closed on most replicas (a shared outage),
 //! readiness stays 200 and `/health` says so; closed on one only (a local fault), that one
-//! answers 503. `PARTNER_API_ADDR=host:port` adds a check of a rate-limited partner API run
-//! once per fleet: one replica connects every second, the others show its result.
+//! answers 503, within two fleet intervals of the fault while the check runs at least twice an
+//! interval (`DATABASE_CHECK_INTERVAL_MS`, default 500). `PARTNER_API_ADDR=host:port` adds a
+//! check of a rate-limited partner API run once per fleet: one replica connects every second,
+//! the others show its result.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,13 +66,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // Everything from the HEALTH_* variables: the checker, the request figures, both layers
     // and the drain (`Setup`).
+    let every = database_check_interval()?;
     let setup = Setup::from_env()?
         .register(
-            // Run every 500 ms off the probe path; shared: a fleet judges its failures against
-            // the other replicas'.
+            // Run every 500 ms (by default) off the probe path; shared: a fleet judges its
+            // failures against the other replicas'.
             Check::new("database", move || connect_check(database))
                 .timeout(Duration::from_millis(500))
-                .background(Duration::from_millis(500))
+                .background(every)
                 .shared()
                 .tag("ready"),
         )
@@ -133,6 +136,22 @@ fn metrics_access(layer: HealthLayer) -> Result<HealthLayer, ConfigError> {
     let token = std::fs::read_to_string(&path).map_err(|e| bad(e.to_string()))?;
     let policy = DetailPolicy::bearer_token(token.trim()).map_err(|e| bad(e.to_string()))?;
     Ok(layer.metrics_access(policy))
+}
+
+/// How often the database check runs: `DATABASE_CHECK_INTERVAL_MS`, 100 to 60 000 (default
+/// 500).
+fn database_check_interval() -> Result<Duration, ConfigError> {
+    let Ok(value) = std::env::var("DATABASE_CHECK_INTERVAL_MS") else {
+        return Ok(Duration::from_millis(500));
+    };
+    match value.trim().parse::<u64>() {
+        Ok(ms @ 100..=60_000) => Ok(Duration::from_millis(ms)),
+        _ => Err(ConfigError::Env {
+            variable: "DATABASE_CHECK_INTERVAL_MS".into(),
+            value,
+            reason: "want milliseconds from 100 to 60000".into(),
+        }),
+    }
 }
 
 /// `PARTNER_API_ADDR=host:port` names a rate-limited partner API: checked every second, once

@@ -148,7 +148,12 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     let url = format!("redis://127.0.0.1:{port}/");
     let (_receiver, hooks) = common::webhook_receiver().await;
     let hook = _receiver.url("/hooks");
-    let fleet = start(&url, REPLICAS, &[("HEALTH_WEBHOOK_URL", hook.as_str())]).await;
+    // The database checked twice an interval (every 100 ms).
+    let env = [
+        ("HEALTH_WEBHOOK_URL", hook.as_str()),
+        ("DATABASE_CHECK_INTERVAL_MS", "100"),
+    ];
+    let fleet = start(&url, REPLICAS, &env).await;
     // Judged a shared outage on every replica, all five failing.
     let everywhere = |at| {
         let fleet = fleet.clone();
@@ -261,7 +266,7 @@ async fn five_replicas_hold_through_a_shared_outage_and_only_a_local_fault_leave
     let judged = judged.unwrap_or_else(|| closed.elapsed());
     let detected = detected.unwrap_or(judged);
     eprintln!(
-        "local fault: judged (503) {:.2} intervals of 200 ms after its path closed, {:.2} after its check (every 500 ms) first showed the failure",
+        "local fault: judged (503) {:.2} intervals of 200 ms after its path closed, {:.2} after its check (every 100 ms) first showed the failure",
         judged.as_secs_f64() / 0.2,
         (judged - detected).as_secs_f64() / 0.2
     );
