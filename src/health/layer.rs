@@ -393,6 +393,30 @@ impl HealthLayer {
         self
     }
 
+    /// Puts the application's OpenTelemetry instruments on `/metrics`: `reader` (registered
+    /// with its `SdkMeterProvider`) is read at each scrape and its metrics written in the
+    /// format the scrape negotiated, as [`append_metrics`](Self::append_metrics) does (a name
+    /// already taken is left out, with one warning).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::metrics::SdkMeterProvider;
+    /// use tower_vitals::render::OtelReader;
+    /// use tower_vitals::{HealthChecker, HealthLayer};
+    ///
+    /// let reader = OtelReader::new();
+    /// let provider = SdkMeterProvider::builder().with_reader(reader.clone()).build();
+    /// opentelemetry::global::set_meter_provider(provider);
+    /// let layer = HealthLayer::new(HealthChecker::builder().build()?).otel_metrics(&reader);
+    /// # drop(layer);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+    pub fn otel_metrics(self, reader: &crate::render::OtelReader) -> Self {
+        let reader = reader.clone();
+        self.append_metrics(move || reader.render())
+    }
+
     /// Settings of the reliability report: cache TTL, source timeout, anomaly rules.
     pub fn reliability(mut self, config: ReliabilityConfig) -> Self {
         Arc::make_mut(&mut self.settings).reliability = config;

@@ -198,11 +198,12 @@ fn write(out: &mut String, family: &Family<'_>, format: TextFormat) {
         (false, "gaugehistogram") => "untyped",
         (_, kind) => kind,
     };
-    // Text 0.0.4 names a counter family as its samples (`_total`); OpenMetrics without it.
-    let declared = if counter && !openmetrics {
-        format!("{base}_total")
-    } else {
-        base.to_owned()
+    // Text 0.0.4 names a counter family as its samples (`_total`), an info family too
+    // (`_info`, a gauge there); OpenMetrics without the suffix.
+    let declared = match (openmetrics, family.kind) {
+        (false, "counter") => format!("{base}_total"),
+        (false, "info") => format!("{base}_info"),
+        _ => base.to_owned(),
     };
     if let Some(help) = family.help {
         out.push_str(&format!("# HELP {declared} {help}\n"));
@@ -221,7 +222,10 @@ fn write(out: &mut String, family: &Family<'_>, format: TextFormat) {
             // A counter sample written without `_total` (allowed in text 0.0.4).
             out.push_str(base);
             out.push_str("_total");
-        } else if counter && !openmetrics && name == format!("{base}_created") {
+        } else if (counter || family.kind == "histogram")
+            && !openmetrics
+            && name == format!("{base}_created")
+        {
             continue; // an OpenMetrics-only sample
         } else {
             out.push_str(name);
@@ -309,7 +313,7 @@ app_wait_seconds_count 2
         assert_eq!(
             out,
             "# HELP app_jobs_total Jobs run.\n# TYPE app_jobs_total counter\napp_jobs_total{queue=\"a\"} 3\n\
-             # HELP app_build Build.\n# TYPE app_build gauge\napp_build_info{version=\"1\"} 1\n\
+             # HELP app_build_info Build.\n# TYPE app_build_info gauge\napp_build_info{version=\"1\"} 1\n\
              # HELP app_wait_seconds Wait.\n# TYPE app_wait_seconds histogram\n\
              app_wait_seconds_bucket{le=\"+Inf\",tag=\"x # y\"} 2\napp_wait_seconds_sum 0.5\napp_wait_seconds_count 2\n"
         );

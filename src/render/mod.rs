@@ -31,6 +31,8 @@ pub(crate) mod dashboard;
 mod json;
 mod merge;
 mod openmetrics;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod prometheus;
 #[cfg(feature = "protobuf")]
 mod protobuf;
@@ -44,6 +46,9 @@ use crate::vitals::Vitals;
 
 pub use merge::AppendedMetrics;
 pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
+#[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
+pub use otel::OtelReader;
 pub(crate) use prometheus::ScrapeFormat;
 pub use prometheus::{CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE, Prometheus};
 #[cfg(feature = "protobuf")]
