@@ -412,9 +412,11 @@ impl HealthLayer {
     /// ```
     #[cfg(feature = "opentelemetry")]
     #[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
-    pub fn otel_metrics(self, reader: &crate::render::OtelReader) -> Self {
-        let reader = reader.clone();
-        self.append_metrics(move || reader.render())
+    pub fn otel_metrics(mut self, reader: &crate::render::OtelReader) -> Self {
+        Arc::make_mut(&mut self.settings)
+            .appended
+            .push(reader.appended());
+        self
     }
 
     /// Settings of the reliability report: cache TTL, source timeout, anomaly rules.

@@ -22,13 +22,43 @@ const SUFFIXES: [&str; 8] = [
 /// logged once per source.
 #[derive(Clone)]
 pub struct AppendedMetrics {
-    render: Arc<dyn Fn() -> String + Send + Sync>,
+    render: Arc<dyn Fn() -> Appended + Send + Sync>,
     warned: Arc<AtomicBool>,
+}
+
+/// What a source gave for one scrape: OpenMetrics (or text 0.0.4), and the native buckets of
+/// its histogram series for the protobuf format, by the series' `_count` sample as written
+/// (`name_count{labels}`).
+#[derive(Debug, Default)]
+pub(crate) struct Appended {
+    pub(crate) text: String,
+    pub(crate) natives: Vec<(String, AppendedNative)>,
+}
+
+/// A series' native buckets: the positive side and the zero bucket, and the negative side (an
+/// offset and consecutive counts) — indexed as Prometheus indexes them, by upper bound. (Made
+/// by the `opentelemetry` reader, read by the `protobuf` format.)
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(
+    not(all(feature = "opentelemetry", feature = "protobuf")),
+    allow(dead_code)
+)]
+pub(crate) struct AppendedNative {
+    pub(crate) buckets: crate::metrics::NativeBuckets,
+    pub(crate) negative: (i32, Vec<u64>),
 }
 
 impl AppendedMetrics {
     /// A source whose text `render` returns.
     pub fn new(render: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        Self::with_natives(move || Appended {
+            text: render(),
+            natives: Vec::new(),
+        })
+    }
+
+    /// A source that gives native buckets beside its text.
+    pub(crate) fn with_natives(render: impl Fn() -> Appended + Send + Sync + 'static) -> Self {
         Self {
             render: Arc::new(render),
             warned: Arc::default(),
@@ -44,9 +74,22 @@ impl std::fmt::Debug for AppendedMetrics {
 
 /// `ours` (a whole exposition in `format`) with each source's families appended, as one
 /// exposition.
-pub(crate) fn combine(mut ours: String, format: TextFormat, sources: &[AppendedMetrics]) -> String {
+pub(crate) fn combine(ours: String, format: TextFormat, sources: &[AppendedMetrics]) -> String {
+    combine_natives(ours, format, sources).text
+}
+
+/// [`combine`], with the native buckets the sources gave for the series they wrote.
+pub(crate) fn combine_natives(
+    mut ours: String,
+    format: TextFormat,
+    sources: &[AppendedMetrics],
+) -> Appended {
+    let mut natives = Vec::new();
     if sources.is_empty() {
-        return ours;
+        return Appended {
+            text: ours,
+            natives,
+        };
     }
     let eof = format == TextFormat::OpenMetrics && ours.ends_with("# EOF\n");
     if eof {
@@ -54,7 +97,11 @@ pub(crate) fn combine(mut ours: String, format: TextFormat, sources: &[AppendedM
     }
     let mut taken = declared(&ours);
     for source in sources {
-        let text = (source.render)();
+        let Appended {
+            text,
+            natives: theirs,
+        } = (source.render)();
+        natives.extend(theirs);
         let left_out = append(&mut ours, &text, format, &mut taken);
         if !left_out.is_empty() && !source.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!(
@@ -66,7 +113,10 @@ pub(crate) fn combine(mut ours: String, format: TextFormat, sources: &[AppendedM
     if eof {
         ours.push_str("# EOF\n");
     }
-    ours
+    Appended {
+        text: ours,
+        natives,
+    }
 }
 
 /// One family of the appended text, as read.

@@ -20,13 +20,16 @@ use opentelemetry_sdk::metrics::data::{
 use opentelemetry_sdk::metrics::reader::MetricReader;
 use opentelemetry_sdk::metrics::{InstrumentKind, ManualReader, Pipeline, Temporality};
 
+use super::merge::{Appended, AppendedMetrics, AppendedNative};
 use super::text::{escape_help, label_body, push_float};
+use crate::metrics::NativeBuckets;
 
 /// A pull [`MetricReader`] for the application's `SdkMeterProvider`: nothing is exported on a
 /// timer; each scrape of `/metrics` reads the instruments (cumulative, as Prometheus counts)
 /// and writes them beside the crate's families — counters with `_total`, up-down counters and
-/// gauges as gauges, histograms with their buckets, exponential histograms as classic
-/// histograms at their buckets' bounds; units as name suffixes and `# UNIT`; names and
+/// gauges as gauges, histograms with their buckets, exponential histograms as native
+/// histograms in the protobuf format (scale 8 at most) and as classic histograms at their
+/// buckets' bounds in all formats; units as name suffixes and `# UNIT`; names and
 /// attribute keys made valid; the Resource as `target_info`; each instrument's scope as
 /// `otel_scope_name` / `otel_scope_version` labels (and `otel_scope_info` for a scope with
 /// attributes).
@@ -49,8 +52,7 @@ use super::text::{escape_help, label_body, push_float};
 ///
 /// Give it to the health layer with
 /// [`HealthLayer::otel_metrics`](crate::HealthLayer::otel_metrics). Not yet written: exemplars
-/// of the app's instruments, and exponential histograms as native histograms in the protobuf
-/// format.
+/// of the app's instruments.
 #[derive(Clone)]
 pub struct OtelReader {
     inner: Arc<Inner>,
@@ -93,14 +95,25 @@ impl OtelReader {
     /// Reads the instruments now and writes them as OpenMetrics text (without `# EOF`); empty
     /// before the reader is registered with a provider and after the provider shut down.
     pub fn render(&self) -> String {
+        self.read().text
+    }
+
+    /// What the health layer appends: the text, and the exponential histograms' native
+    /// buckets for the protobuf format.
+    pub(crate) fn appended(&self) -> AppendedMetrics {
+        let reader = self.clone();
+        AppendedMetrics::with_natives(move || reader.read())
+    }
+
+    fn read(&self) -> Appended {
         let mut metrics = ResourceMetrics::default();
         if let Err(error) = self.inner.reader.collect(&mut metrics) {
             if !self.inner.warned_read.swap(true, Ordering::Relaxed) {
                 tracing::warn!(%error, "OpenTelemetry metrics could not be read for /metrics");
             }
-            return String::new();
+            return Appended::default();
         }
-        let (text, dropped) = write(&metrics);
+        let (appended, dropped) = write(&metrics);
         if !dropped.is_empty() && !self.inner.warned_dropped.swap(true, Ordering::Relaxed) {
             tracing::warn!(
                 metrics = ?dropped,
@@ -108,7 +121,7 @@ impl OtelReader {
                  of another type, or they are delta sums or histograms"
             );
         }
-        text
+        appended
     }
 }
 
@@ -148,6 +161,8 @@ struct Families {
     order: Vec<(String, Family)>,
     index: HashMap<String, usize>,
     dropped: Vec<String>,
+    /// The exponential histograms' native buckets, by `_count` series.
+    natives: Vec<(String, AppendedNative)>,
 }
 
 impl Families {
@@ -212,8 +227,9 @@ impl Families {
     }
 }
 
-/// The metrics as OpenMetrics text, and the names of those left out.
-fn write(metrics: &ResourceMetrics) -> (String, Vec<String>) {
+/// The metrics as OpenMetrics text with the native buckets of the exponential histograms, and
+/// the names of those left out.
+fn write(metrics: &ResourceMetrics) -> (Appended, Vec<String>) {
     let mut out = String::new();
     // "Resource Attributes": one `target` info metric, when the resource is not empty.
     let resource: Vec<KeyValue> = metrics
@@ -266,7 +282,11 @@ fn write(metrics: &ResourceMetrics) -> (String, Vec<String>) {
         }
         out.push_str(&family.lines);
     }
-    (out, families.dropped)
+    let appended = Appended {
+        text: out,
+        natives: families.natives,
+    };
+    (appended, families.dropped)
 }
 
 /// A number of a data point, as a sample value.
@@ -355,11 +375,16 @@ fn write_metric<T: Number>(
                 return;
             };
             let created = unix_seconds(histogram.start_time());
+            let mut natives = Vec::new();
             for point in histogram.data_points() {
                 let labels = point_labels(&mut point.attributes());
                 exponential(&mut family.lines, &name, &labels, point);
                 sample(&mut family.lines, (&name, "_created"), &labels, created);
+                if let Some(native) = native(point) {
+                    natives.push((series(&name, "_count", &labels), native));
+                }
             }
+            families.natives.extend(natives);
         }
         // "Sums", "Histograms", "Exponential Histograms": delta temporality is dropped.
         _ => families.dropped.push(metric.name().to_owned()),
@@ -394,7 +419,7 @@ fn classic<T: Number>(
 /// An exponential histogram as a classic one whose bounds are its buckets' upper bounds: the
 /// negative buckets from the most negative, the zero bucket, the positive ones. A negative
 /// value exactly on a bound is counted at the next `le` (its bucket is closed at the far end).
-/// (Its native form, "Exponential Histograms", needs the protobuf format.)
+/// (Its native form, [`native`], goes to the protobuf format.)
 fn exponential<T: Number>(
     out: &mut String,
     name: &str,
@@ -428,6 +453,41 @@ fn exponential<T: Number>(
     sample(out, (name, "_count"), labels, point.count() as f64);
 }
 
+/// The native form of an exponential histogram point ("Exponential Histograms"): scale as
+/// schema, above 8 merged down to 8; bucket indexes one up (Prometheus indexes a bucket by its
+/// upper bound, OpenTelemetry by its lower); `None` below scale −4.
+fn native<T: Number>(point: &ExponentialHistogramDataPoint<T>) -> Option<AppendedNative> {
+    let scale = point.scale();
+    if scale < -4 {
+        return None;
+    }
+    let shift = u32::try_from(scale - scale.min(8)).unwrap_or(0);
+    let side = |offset: i32, counts: Vec<u64>| -> (i32, Vec<u64>) {
+        let Some(last) = counts.len().checked_sub(1) else {
+            return (0, Vec::new());
+        };
+        let first = offset >> shift;
+        let end = (offset + last as i32) >> shift;
+        let mut merged = vec![0; (end - first + 1) as usize];
+        for (at, count) in counts.into_iter().enumerate() {
+            merged[(((offset + at as i32) >> shift) - first) as usize] += count;
+        }
+        (first + 1, merged)
+    };
+    let positive = point.positive_bucket();
+    let (offset, counts) = side(positive.offset(), positive.counts().collect());
+    let negative = point.negative_bucket();
+    let negative = side(negative.offset(), negative.counts().collect());
+    let buckets = NativeBuckets {
+        scale: scale.min(8),
+        zero_threshold: point.zero_threshold(),
+        zero_count: point.zero_count(),
+        offset,
+        counts,
+    };
+    Some(AppendedNative { buckets, negative })
+}
+
 fn bucket(out: &mut String, name: &str, labels: &[(String, String)], le: Option<f64>, n: u64) {
     let mut le_text = String::new();
     match le {
@@ -445,16 +505,21 @@ fn bucket(out: &mut String, name: &str, labels: &[(String, String)], le: Option<
 }
 
 fn sample(out: &mut String, (name, suffix): (&str, &str), labels: &[(String, String)], v: f64) {
-    out.push_str(name);
-    out.push_str(suffix);
+    out.push_str(&series(name, suffix, labels));
+    out.push(' ');
+    push_float(out, v);
+    out.push('\n');
+}
+
+/// A sample's name and labels as written: `name_suffix{labels}`.
+fn series(name: &str, suffix: &str, labels: &[(String, String)]) -> String {
+    let mut out = format!("{name}{suffix}");
     if !labels.is_empty() {
         out.push('{');
         out.push_str(&label_body(&as_refs(labels)));
         out.push('}');
     }
-    out.push(' ');
-    push_float(out, v);
-    out.push('\n');
+    out
 }
 
 fn as_refs(labels: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -681,5 +746,88 @@ mod tests {
             labels(&attributes, None),
             [("a_b".to_owned(), "dash;dot;underscore".to_owned())]
         );
+    }
+}
+
+#[cfg(test)]
+mod native_tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+
+    use super::*;
+
+    /// A provider whose histograms are exponential at up to `max_scale`, read by `reader`.
+    fn provider(reader: &OtelReader, max_scale: i8) -> SdkMeterProvider {
+        let view = move |_: &Instrument| {
+            let aggregation = Aggregation::Base2ExponentialHistogram {
+                max_size: 160,
+                max_scale,
+                record_min_max: true,
+            };
+            Stream::builder().with_aggregation(aggregation).build().ok()
+        };
+        SdkMeterProvider::builder()
+            .with_reader(reader.clone())
+            .with_view(view)
+            .build()
+    }
+
+    /// Whether `value` falls in the native bucket `index` of `buckets` (upper bound included).
+    fn holds(buckets: &NativeBuckets, index: i32, value: f64) -> bool {
+        buckets.upper_bound(index - 1) < value && value <= buckets.upper_bound(index)
+    }
+
+    #[test]
+    fn a_fine_exponential_histogram_is_merged_down_to_scale_8_with_every_value_in_its_bucket() {
+        let reader = OtelReader::new();
+        let provider = provider(&reader, 20);
+        let sizes = provider.meter("t").f64_histogram("sizes").build();
+        // Values within 1 % of each other: the SDK keeps a fine scale (above 8).
+        let values: Vec<f64> = (0..50).map(|i| 1.0 + f64::from(i) * 2e-4).collect();
+        for value in &values {
+            sizes.record(*value, &[]);
+        }
+        sizes.record(-3.0, &[]);
+        let appended = reader.read();
+        assert_eq!(appended.natives.len(), 1);
+        let (series, native) = &appended.natives[0];
+        assert_eq!(series, "sizes_count{otel_scope_name=\"t\"}");
+        assert!(appended.text.contains(&format!("{series} 51\n")));
+        let buckets = &native.buckets;
+        assert_eq!(buckets.scale, 8);
+        assert_eq!(buckets.count(), 50);
+        for value in &values {
+            let index = (0..buckets.counts.len() as i32)
+                .map(|at| buckets.offset + at)
+                .find(|index| holds(buckets, *index, *value))
+                .unwrap_or_else(|| panic!("{value} has no bucket in {native:?}"));
+            assert!(buckets.counts[(index - buckets.offset) as usize] > 0);
+        }
+        // The negative side, by magnitude: 3 in its bucket.
+        let (offset, counts) = &native.negative;
+        assert_eq!(counts.iter().sum::<u64>(), 1);
+        let at = counts.iter().position(|c| *c == 1).unwrap() as i32;
+        assert!(holds(buckets, offset + at, 3.0), "{native:?}");
+        provider.shutdown().unwrap();
+    }
+
+    #[test]
+    fn a_coarse_one_keeps_its_scale_and_its_quantiles() {
+        let reader = OtelReader::new();
+        let provider = provider(&reader, 4);
+        let latency = provider.meter("t").u64_histogram("latency").build();
+        for ms in 1..=1000 {
+            latency.record(ms, &[]);
+        }
+        let appended = reader.read();
+        let buckets = &appended.natives[0].1.buckets;
+        // The SDK's own scale (at most 4 asked, lower to fit 160 buckets), kept.
+        assert!((1..=4).contains(&buckets.scale), "{buckets:?}");
+        assert_eq!(buckets.count(), 1000);
+        let p95 = buckets.quantile(0.95).unwrap();
+        // Within a bucket's width at that scale.
+        let width = 2f64.powf(2f64.powi(-i32::from(buckets.scale)));
+        assert!((p95 / 950.0 - 1.0).abs() < width - 1.0, "{p95}");
+        provider.shutdown().unwrap();
     }
 }

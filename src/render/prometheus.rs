@@ -274,13 +274,14 @@ impl Prometheus {
         let (ours, marks) = self
             .exposition(vitals, TextFormat::OpenMetrics, anomalies)
             .render_marked();
-        let text = combine(ours, TextFormat::OpenMetrics, appended);
+        let combined = super::merge::combine_natives(ours, TextFormat::OpenMetrics, appended);
         let series = vitals.requests.ready().map_or(&[][..], |m| &m.series[..]);
-        let natives = marks
+        let mut natives: std::collections::HashMap<usize, super::protobuf::Native<'_>> = marks
             .into_iter()
-            .filter_map(|(at, index)| Some((at, series.get(index)?.native.as_ref()?)))
+            .filter_map(|(at, index)| Some((at, series.get(index)?.native.as_ref()?.into())))
             .collect();
-        super::protobuf::encode(&text, &natives)
+        natives.extend(super::protobuf::placed(&combined.text, &combined.natives));
+        super::protobuf::encode(&combined.text, &natives)
     }
 
     fn exposition<'a>(

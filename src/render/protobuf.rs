@@ -17,6 +17,7 @@ use self::messages::{
     Bucket, BucketSpan, Counter, Exemplar, Gauge, Histogram, LabelPair, Metric, MetricFamily,
     MetricType, Quantile, Summary, Timestamp, Untyped,
 };
+use super::merge::AppendedNative;
 use crate::metrics::NativeBuckets;
 
 /// The `Content-Type` of the protobuf exposition.
@@ -70,9 +71,55 @@ pub fn accepts_protobuf(accept: Option<&str>) -> bool {
     protobuf > 0.0 && protobuf >= text
 }
 
+/// A series' native buckets: the positive side and zero bucket, and the negative side (an
+/// offset and consecutive counts, indexed as the positive ones) when there is one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Native<'a> {
+    pub(crate) buckets: &'a NativeBuckets,
+    pub(crate) negative: Option<(i32, &'a [u64])>,
+}
+
+impl<'a> From<&'a NativeBuckets> for Native<'a> {
+    fn from(buckets: &'a NativeBuckets) -> Self {
+        Self {
+            buckets,
+            negative: None,
+        }
+    }
+}
+
+/// Where the appended sources' native series landed in `text`: the byte offset of each one's
+/// `_count` line.
+pub(crate) fn placed<'a>(
+    text: &str,
+    natives: &'a [(String, AppendedNative)],
+) -> Vec<(usize, Native<'a>)> {
+    if natives.is_empty() {
+        return Vec::new();
+    }
+    let by_series: HashMap<&str, &AppendedNative> = natives
+        .iter()
+        .map(|(series, native)| (series.as_str(), native))
+        .collect();
+    let mut placed = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let series = line.rsplit_once(' ').map_or(line, |(series, _)| series);
+        if let Some(native) = by_series.get(series) {
+            let native = Native {
+                buckets: &native.buckets,
+                negative: Some((native.negative.0, &native.negative.1[..])),
+            };
+            placed.push((offset, native));
+        }
+        offset += line.len();
+    }
+    placed
+}
+
 /// The protobuf exposition of `openmetrics` (a whole OpenMetrics text). `natives` gives, by the
 /// byte offset of a histogram's `_count` line in it, the native buckets of that series.
-pub(crate) fn encode(openmetrics: &str, natives: &HashMap<usize, &NativeBuckets>) -> Vec<u8> {
+pub(crate) fn encode(openmetrics: &str, natives: &HashMap<usize, Native<'_>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(openmetrics.len() / 2);
     for family in read(openmetrics, natives) {
         family
@@ -91,7 +138,7 @@ struct Reading {
     by_labels: HashMap<Vec<LabelPair>, usize>,
 }
 
-fn read(text: &str, natives: &HashMap<usize, &NativeBuckets>) -> Vec<MetricFamily> {
+fn read(text: &str, natives: &HashMap<usize, Native<'_>>) -> Vec<MetricFamily> {
     let mut families: Vec<Reading> = Vec::new();
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -168,7 +215,7 @@ struct Sample<'a> {
     exemplar: Option<Exemplar>,
 }
 
-fn add_sample(families: &mut Vec<Reading>, sample: Sample<'_>, native: Option<&NativeBuckets>) {
+fn add_sample(families: &mut Vec<Reading>, sample: Sample<'_>, native: Option<Native<'_>>) {
     let suffix = families
         .last()
         .and_then(|f| suffix_of(sample.name, &f.base, f.kind));
@@ -305,18 +352,40 @@ fn fill(
 }
 
 /// The native buckets beside the classic ones: spans of buckets with a count, and the counts
-/// as deltas from the bucket before (the first from 0).
-fn add_native(histogram: &mut Histogram, native: &NativeBuckets) {
-    histogram.schema = Some(i32::from(native.scale));
-    histogram.zero_threshold = Some(native.zero_threshold);
-    histogram.zero_count = Some(native.zero_count);
+/// as deltas from the bucket before (the first from 0), on each side.
+fn add_native(histogram: &mut Histogram, native: Native<'_>) {
+    let buckets = native.buckets;
+    histogram.schema = Some(i32::from(buckets.scale));
+    histogram.zero_threshold = Some(buckets.zero_threshold);
+    histogram.zero_count = Some(buckets.zero_count);
+    let (mut positive, deltas) = spans(buckets.offset, &buckets.counts);
+    let (negative, negative_deltas) = native
+        .negative
+        .map(|(offset, counts)| spans(offset, counts))
+        .unwrap_or_default();
+    if positive.is_empty() && negative.is_empty() {
+        // Only the zero bucket: a no-op span says this is a native histogram all the same.
+        positive.push(BucketSpan {
+            offset: Some(0),
+            length: Some(0),
+        });
+    }
+    histogram.positive_span = positive;
+    histogram.positive_delta = deltas;
+    histogram.negative_span = negative;
+    histogram.negative_delta = negative_deltas;
+}
+
+/// The spans of buckets with a count among `counts` (consecutive from bucket `offset`), and
+/// their counts as deltas.
+fn spans(offset: i32, counts: &[u64]) -> (Vec<BucketSpan>, Vec<i64>) {
     let (mut spans, mut deltas) = (Vec::new(), Vec::new());
     let (mut previous, mut next_index) = (0_i64, None::<i32>);
-    for (position, &count) in native.counts.iter().enumerate() {
+    for (position, &count) in counts.iter().enumerate() {
         if count == 0 {
             continue;
         }
-        let index = native.offset + position as i32;
+        let index = offset + position as i32;
         match next_index {
             Some(expected) if expected == index => {
                 let span: &mut BucketSpan = spans.last_mut().expect("open");
@@ -333,15 +402,7 @@ fn add_native(histogram: &mut Histogram, native: &NativeBuckets) {
         previous = count;
         next_index = Some(index + 1);
     }
-    if spans.is_empty() {
-        // Only the zero bucket: a no-op span says this is a native histogram all the same.
-        spans.push(BucketSpan {
-            offset: Some(0),
-            length: Some(0),
-        });
-    }
-    histogram.positive_span = spans;
-    histogram.positive_delta = deltas;
+    (spans, deltas)
 }
 
 fn timestamp(seconds: f64) -> Timestamp {

@@ -121,6 +121,10 @@ pub(crate) struct Histogram {
     pub(crate) zero_threshold: Option<f64>,
     #[prost(uint64, optional, tag = "7")]
     pub(crate) zero_count: Option<u64>,
+    #[prost(message, repeated, tag = "9")]
+    pub(crate) negative_span: Vec<BucketSpan>,
+    #[prost(sint64, repeated, packed = "false", tag = "10")]
+    pub(crate) negative_delta: Vec<i64>,
     #[prost(message, repeated, tag = "12")]
     pub(crate) positive_span: Vec<BucketSpan>,
     #[prost(sint64, repeated, packed = "false", tag = "13")]

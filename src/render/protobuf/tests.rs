@@ -135,7 +135,7 @@ fn native_buckets_become_spans_and_deltas() {
         counts: vec![2, 0, 0, 5, 5, 0, 1],
     };
     let count_line = TEXT.find("app_wait_seconds_count").unwrap();
-    let natives = HashMap::from([(count_line, &native)]);
+    let natives = HashMap::from([(count_line, Native::from(&native))]);
     let families = decoded(&encode(TEXT, &natives));
     let histogram = families[2].metric[0].histogram.as_ref().unwrap();
     assert_eq!(histogram.schema, Some(3));
@@ -155,7 +155,7 @@ fn native_buckets_become_spans_and_deltas() {
         offset: 0,
         ..native
     };
-    let natives = HashMap::from([(count_line, &only_zero)]);
+    let natives = HashMap::from([(count_line, Native::from(&only_zero))]);
     let families = decoded(&encode(TEXT, &natives));
     let histogram = families[2].metric[0].histogram.as_ref().unwrap();
     assert_eq!(
@@ -165,6 +165,28 @@ fn native_buckets_become_spans_and_deltas() {
             length: Some(0)
         }]
     );
+    assert!(histogram.negative_span.is_empty());
+
+    // Negative values (an OpenTelemetry exponential histogram's): their own spans, by
+    // magnitude; no no-op positive span then.
+    let negative = [3, 0, 1];
+    let natives = HashMap::from([(
+        count_line,
+        Native {
+            buckets: &only_zero,
+            negative: Some((4, &negative[..])),
+        },
+    )]);
+    let families = decoded(&encode(TEXT, &natives));
+    let histogram = families[2].metric[0].histogram.as_ref().unwrap();
+    let spans: Vec<_> = histogram
+        .negative_span
+        .iter()
+        .map(|s| (s.offset.unwrap(), s.length.unwrap()))
+        .collect();
+    assert_eq!(spans, [(4, 1), (1, 1)]);
+    assert_eq!(histogram.negative_delta, [3, -2]);
+    assert!(histogram.positive_span.is_empty());
 }
 
 #[test]
@@ -205,4 +227,34 @@ fn junk_lines_are_left_out_not_mangled() {
         families[0].metric[0].gauge.as_ref().unwrap().value,
         Some(1.0)
     );
+}
+
+#[test]
+fn an_appended_series_native_buckets_are_found_by_its_count_line() {
+    let buckets = NativeBuckets {
+        scale: 2,
+        zero_threshold: 0.0,
+        zero_count: 0,
+        offset: 1,
+        counts: vec![2, 1],
+    };
+    let native = AppendedNative {
+        buckets,
+        negative: (0, Vec::new()),
+    };
+    let natives = vec![("app_wait_seconds_count{route=\"/x\"}".to_owned(), native)];
+    let placed = placed(TEXT, &natives);
+    let count_line = TEXT.find("app_wait_seconds_count{").unwrap();
+    assert_eq!(placed.len(), 1);
+    assert_eq!(placed[0].0, count_line);
+    let families = decoded(&encode(TEXT, &placed.into_iter().collect()));
+    let histogram = families[2].metric[0].histogram.as_ref().unwrap();
+    assert_eq!(histogram.schema, Some(2));
+    assert_eq!(histogram.positive_delta, [2, -1]);
+    // Not another series' line.
+    let elsewhere = vec![(
+        "app_wait_seconds_count{route=\"/y\"}".to_owned(),
+        natives[0].1.clone(),
+    )];
+    assert!(super::placed(TEXT, &elsewhere).is_empty());
 }
