@@ -18,6 +18,10 @@ EXAMPLE = sys.argv[1]
 REQUESTS = 900  # per replica
 HISTOGRAM = "vitals_http_server_request_duration_seconds"
 SELECTOR = '{route="/work",method="GET"}'
+# The app's own OpenTelemetry exponential histogram of the same work (the example built with
+# the `opentelemetry` feature), served as a native histogram.
+OTEL = "work_duration_seconds"
+OTEL_SELECTOR = '{job="fleet"}'
 
 
 def free_port():
@@ -158,6 +162,27 @@ def main():
         if errors["native"] > 0.05:
             raise SystemExit(f"the native histogram's p95 is {errors['native'] * 100:.1f} % off")
         print("native histograms: within 5 % of the truth across replicas")
+
+        # The app's OpenTelemetry exponential histogram, through the same native Prometheus.
+        otel = query(proms["native"], f"{OTEL}{OTEL_SELECTOR}")
+        kinds = sorted({"native" if "histogram" in series else "float" for series in otel})
+        print(f"  {len(otel)} series of {OTEL} (OpenTelemetry) in the native Prometheus: {kinds}")
+        if len(otel) != 3 or kinds != ["native"]:
+            raise SystemExit("the OpenTelemetry histogram is not stored as native histograms")
+        counted = scalar(proms["native"], f"sum(histogram_count({OTEL}{OTEL_SELECTOR}))")
+        served = len(durations) + len(replicas)  # the load, and one request each before it
+        print(f"  histogram_count of {OTEL}: {counted:.0f}, requests served: {served}")
+        if counted != served:
+            raise SystemExit("the OpenTelemetry histogram's count is not the requests served")
+        answer = scalar(proms["native"],
+                        f"histogram_quantile(0.95, sum(rate({OTEL}{OTEL_SELECTOR}[1m])))")
+        if answer is None or math.isnan(answer):
+            raise SystemExit("no histogram_quantile for the OpenTelemetry histogram")
+        error = abs(answer - truth) / truth
+        print(f"  {OTEL} histogram_quantile(0.95): {answer * 1000:8.1f} ms ({error * 100:.1f} % off)")
+        if error > 0.05:
+            raise SystemExit(f"the OpenTelemetry histogram's p95 is {error * 100:.1f} % off")
+        print("OpenTelemetry exponential histograms: native in Prometheus, within 5 % of the truth")
     finally:
         for process in processes:
             process.terminate()

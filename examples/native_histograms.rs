@@ -7,6 +7,10 @@
 //! 10 000), so a load generator chooses the latencies. `ADDR` moves it (`127.0.0.1:0` for any
 //! port: the address is printed); SIGTERM or Ctrl-C drains it. `.ci/native-histograms.sh` runs
 //! three of these behind a real Prometheus and compares its quantiles with the truth.
+//!
+//! With `--features protobuf,opentelemetry` the handler also records its work in an
+//! OpenTelemetry exponential histogram (`work.duration`, the app's own instrument), which
+//! `/metrics` serves as the native histogram `work_duration_seconds` (`OtelReader`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,8 +33,54 @@ async fn work(Query(Work { ms }): Query<Work>) -> Result<&'static str, (StatusCo
     if ms > 10_000 {
         return Err((StatusCode::BAD_REQUEST, format!("ms={ms}: at most 10000\n")));
     }
+    let started = std::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(ms)).await;
+    #[cfg(feature = "opentelemetry")]
+    if let Some(histogram) = otel::WORK.get() {
+        histogram.record(started.elapsed().as_secs_f64(), &[]);
+    }
+    let _ = started;
     Ok("done\n")
+}
+
+/// The app's own OpenTelemetry instrument, on the same `/metrics`.
+#[cfg(feature = "opentelemetry")]
+mod otel {
+    use std::sync::OnceLock;
+
+    use opentelemetry::metrics::{Histogram, MeterProvider as _};
+    use opentelemetry_sdk::metrics::{Aggregation, Instrument, SdkMeterProvider, Stream};
+    use tower_vitals::render::OtelReader;
+
+    pub(crate) static WORK: OnceLock<Histogram<f64>> = OnceLock::new();
+
+    /// The provider, read at each scrape by the returned reader; `work.duration` an
+    /// exponential histogram (the SDK's default scale, merged down to 8 for Prometheus).
+    pub(crate) fn start() -> (SdkMeterProvider, OtelReader) {
+        let reader = OtelReader::new();
+        let exponential = |instrument: &Instrument| {
+            (instrument.name() == "work.duration").then(|| {
+                let aggregation = Aggregation::Base2ExponentialHistogram {
+                    max_size: 160,
+                    max_scale: 20,
+                    record_min_max: true,
+                };
+                Stream::builder().with_aggregation(aggregation).build().ok()
+            })?
+        };
+        let provider = SdkMeterProvider::builder()
+            .with_reader(reader.clone())
+            .with_view(exponential)
+            .build();
+        let histogram = provider
+            .meter("native_histograms")
+            .f64_histogram("work.duration")
+            .with_unit("s")
+            .with_description("Time a /work request spent working.")
+            .build();
+        let _ = WORK.set(histogram);
+        (provider, reader)
+    }
 }
 
 #[tokio::main]
@@ -64,6 +114,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .metrics(collector.clone())
         .build()?;
     let health = HealthLayer::new(checker).metrics(collector.clone());
+    #[cfg(feature = "opentelemetry")]
+    let (_provider, health) = {
+        let (provider, reader) = otel::start();
+        (provider, health.otel_metrics(&reader))
+    };
     let router = Router::new()
         .route("/work", get(work))
         .layer(MetricsLayer::new(collector));
