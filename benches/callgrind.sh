@@ -35,7 +35,7 @@ instructions() { # variant requests -> total instructions of the run
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-variants=(bare floor tower-vitals tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced)
+variants=(bare floor tower-vitals tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced bare-label tower-vitals-label)
 [ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel tower-vitals-meter)
 declare -A per
 for v in "${variants[@]}"; do
@@ -77,3 +77,5 @@ echo "HealthLayer::around(router) added, ordinary request: $(added health-around
 echo "MetricsLayer added with a sampled traceparent (exemplar kept): $traced, $(ratio "$traced" "$ours")x without"
 native=$(added tower-vitals-native)
 echo "MetricsLayer added with native histograms (exponential buckets too): $native, $(ratio "$native" "$ours")x fixed buckets only"
+labelled=$(( per[tower-vitals-label] - per[bare-label] ))
+echo "MetricsLayer added with a request label (x-tenant, 24 tenants, 16 values): $labelled, one label costs $(( labelled - ours ))"

@@ -10,6 +10,9 @@
 //! layers, a histogram by method, route and status, timed to the end of the body as ours);
 //! `axum-prometheus` (its `PrometheusMetricLayer`); `tower-vitals-traced` and `bare-traced`: the
 //! same with every request carrying a sampled `traceparent` (an exemplar kept per request);
+//! `tower-vitals-label` and `bare-label`: the same with every request carrying an `x-tenant`
+//! header, one of 24 tenants in turn, and the collector labelling requests by it with a bound
+//! of 16 values (so a third of the requests are `other`);
 //! with the `opentelemetry` feature, `tower-vitals-otel`: every request inside a sampled
 //! OpenTelemetry context.
 //!
@@ -38,6 +41,39 @@ use timed::{Floor, Recorder, TimedLayer};
 const ROUTES: usize = 20;
 /// A sampled W3C trace context.
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+/// A header every request carries: its name and the values taken in turn.
+type Header = Option<(&'static str, &'static [&'static str])>;
+const TRACED: Header = Some(("traceparent", &[TRACEPARENT]));
+/// 24 tenants, for a label bounded to 16 values.
+const TENANTS: Header = Some((
+    "x-tenant",
+    &[
+        "acme",
+        "globex",
+        "initech",
+        "umbrella",
+        "hooli",
+        "stark",
+        "wayne",
+        "wonka",
+        "tyrell",
+        "cyberdyne",
+        "soylent",
+        "aperture",
+        "oscorp",
+        "massive",
+        "vandelay",
+        "pied-piper",
+        "gringotts",
+        "monsters",
+        "duff",
+        "krusty",
+        "nakatomi",
+        "weyland",
+        "dunder",
+        "bluth",
+    ],
+));
 const WARM_UP: usize = 2_000;
 
 #[derive(Clone)]
@@ -68,7 +104,7 @@ fn checker() -> HealthChecker {
 /// One request to `uri`, its body read to the end; never inlined, so every variant runs the
 /// same harness code around its service.
 #[inline(never)]
-fn request<S, B>(service: &S, uri: &str, traceparent: Option<&'static str>)
+fn request<S, B>(service: &S, uri: &str, header: Option<(&'static str, &'static str)>)
 where
     S: tower::Service<
             Request<Body>,
@@ -78,8 +114,8 @@ where
     B: http_body::Body<Error: std::fmt::Debug>,
 {
     let mut request = Request::builder().uri(uri);
-    if let Some(traceparent) = traceparent {
-        request = request.header("traceparent", traceparent);
+    if let Some((name, value)) = header {
+        request = request.header(name, value);
     }
     let request = request.body(Body::empty()).unwrap();
     let response = service
@@ -101,7 +137,7 @@ where
 /// The measured part: callgrind counts only inside this function (`--toggle-collect`), so
 /// set-up — quanta's clock calibration, whose length varies — is left out.
 #[inline(never)]
-fn measured<S, B>(service: &S, requests: usize, traceparent: Option<&'static str>)
+fn measured<S, B>(service: &S, requests: usize, header: Header)
 where
     S: tower::Service<
             Request<Body>,
@@ -114,7 +150,8 @@ where
         .map(|r| format!("/api/r{r}/users/{}", 1000 + r))
         .collect();
     for i in 0..WARM_UP + requests {
-        request(service, &uris[i % ROUTES], traceparent);
+        let header = header.map(|(name, values)| (name, values[i % values.len()]));
+        request(service, &uris[i % ROUTES], header);
     }
 }
 
@@ -253,9 +290,25 @@ fn main() {
         "tower-vitals-traced" => measured(
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
             requests,
-            Some(TRACEPARENT),
+            TRACED,
         ),
-        "bare-traced" => measured(&router(), requests, Some(TRACEPARENT)),
+        "bare-traced" => measured(&router(), requests, TRACED),
+        "tower-vitals-label" => {
+            let collector = MetricsCollector::builder()
+                .request_label("tenant", 16, |headers, _| {
+                    headers.get("x-tenant")?.to_str().ok()
+                })
+                .max_series(2048)
+                .build()
+                .unwrap();
+            measured(
+                &router().layer(MetricsLayer::new(collector.clone())),
+                requests,
+                TENANTS,
+            );
+            measured_fold(&collector);
+        }
+        "bare-label" => measured(&router(), requests, TENANTS),
         #[cfg(feature = "opentelemetry")]
         "tower-vitals-otel" | "tower-vitals-meter" => opentelemetry_variant(&variant, requests),
         "health" => measured(&router().layer(HealthLayer::new(checker())), requests, None),

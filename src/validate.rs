@@ -26,6 +26,36 @@ pub(crate) fn duration(
     }
 }
 
+/// A label name of the crate's expositions: `[a-zA-Z_][a-zA-Z0-9_]*`, not `__…` (Prometheus'
+/// own), not one of `taken` (refused with `taken_reason`).
+pub(crate) fn label_name(
+    name: &str,
+    taken: &[&str],
+    taken_reason: &'static str,
+) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidMetricLabel {
+        name: name.to_owned(),
+        reason,
+    };
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()));
+    if !valid {
+        return Err(invalid("a label name must match [a-zA-Z_][a-zA-Z0-9_]*"));
+    }
+    if name.starts_with("__") {
+        return Err(invalid(
+            "names starting with __ are reserved for Prometheus",
+        ));
+    }
+    if taken.contains(&name) {
+        return Err(invalid(taken_reason));
+    }
+    Ok(())
+}
+
 /// `value` if it lies in `range`.
 pub(crate) fn count<T>(
     setting: &str,

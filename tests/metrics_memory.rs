@@ -54,6 +54,7 @@ fn memory_is_fixed_and_recording_allocates_nothing() {
     collector_memory_is_fixed();
     the_layer_adds_no_allocation_per_request();
     a_flood_of_odd_requests_grows_nothing();
+    ten_thousand_tenants_keep_seventeen_values_and_allocate_nothing();
     layering_allocates_nothing();
     exact_status_codes_keep_memory_fixed();
     native_histograms_keep_memory_fixed();
@@ -334,6 +335,100 @@ fn the_layer_adds_no_allocation_per_request() {
         "allocations per request"
     );
     assert_eq!(collector.snapshot().totals.requests, 100_100);
+}
+
+/// A request label bounded to 16 values: 10 000 tenants over 100 000 requests (each tenant
+/// ten times, in a scrambled order) through both layers allocate exactly what the bare app
+/// does — the first sight of a value included, since values are kept inline — and leave the
+/// heap as it was; `/metrics` then shows 17 values (the first 16 and `other`) and counts the
+/// 99 840 requests that fell to `other`.
+fn ten_thousand_tenants_keep_seventeen_values_and_allocate_nothing() {
+    use tower_vitals::{HealthChecker, HealthLayer};
+    const REQUESTS: usize = 100_000;
+    const TENANTS: usize = 10_000;
+    let (collector, _) = built_as_stated(
+        MetricsCollector::builder()
+            .shards(2)
+            .max_series(64)
+            .request_label("tenant", 16, |headers, _| {
+                headers.get("x-tenant")?.to_str().ok()
+            }),
+    );
+    let checker = HealthChecker::builder().build().unwrap();
+    let app = service_fn(|_request: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    });
+    let layered = tower::ServiceBuilder::new()
+        .layer(HealthLayer::new(checker).metrics(collector.clone()))
+        .layer(MetricsLayer::new(collector.clone()))
+        .service(app);
+    let request = |i: usize| {
+        let mut request = Request::new(());
+        *request.uri_mut() = Uri::from_static("/orders");
+        let tenant = (i * 7919) % TENANTS;
+        let value = http::HeaderValue::from_str(&format!("tenant-{tenant}")).unwrap();
+        request.headers_mut().insert("x-tenant", value);
+        request
+    };
+    let before = dhat::HeapStats::get();
+    for i in 0..REQUESTS {
+        let response = app.oneshot(request(i)).now_or_never().unwrap().unwrap();
+        drop(response.into_body().collect().now_or_never());
+    }
+    let bare = dhat::HeapStats::get();
+    for i in 0..REQUESTS {
+        let response = layered
+            .clone()
+            .oneshot(request(i))
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        drop(response.into_body().collect().now_or_never());
+    }
+    let after = dhat::HeapStats::get();
+    assert_eq!(
+        after.total_blocks - bare.total_blocks,
+        bare.total_blocks - before.total_blocks,
+        "the layers and the label allocate nothing of their own"
+    );
+    assert_eq!(after.curr_bytes, before.curr_bytes, "memory as before");
+
+    let scrape = Request::get("/metrics").body(()).unwrap();
+    let response = layered
+        .clone()
+        .oneshot(scrape)
+        .now_or_never()
+        .unwrap()
+        .unwrap();
+    let body = response
+        .into_body()
+        .collect()
+        .now_or_never()
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(body.to_bytes().to_vec()).unwrap();
+    let values: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("vitals_http_server_requests_total{"))
+        .filter_map(|line| line.split("tenant=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(values.len(), 17, "{values:?}");
+    assert!(values.contains("other") && values.contains("tenant-0"));
+    let overflow = REQUESTS - 16 * (REQUESTS / TENANTS);
+    assert!(
+        text.lines().any(|line| line
+            == format!(
+                "vitals_http_server_request_label_overflow_total{{label=\"tenant\"}} {overflow}"
+            )),
+        "{text}"
+    );
+    assert_eq!(collector.snapshot().totals.requests, REQUESTS as u64);
+    println!(
+        "request label: {REQUESTS} requests of {TENANTS} tenants, 16 values: {} values on /metrics, \
+         {overflow} requests counted as other, {} allocations of the layers, heap unchanged",
+        values.len(),
+        (after.total_blocks - bare.total_blocks) - (bare.total_blocks - before.total_blocks),
+    );
 }
 
 /// 20 000 requests with distinct paths and queries, made-up methods and big headers, through

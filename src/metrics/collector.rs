@@ -13,9 +13,12 @@ use super::exemplar::{Exemplars, TraceIds};
 use super::labels::{CANCELLED_CLASS, CLASS_NAMES, ERROR_CLASS, METHOD_NAMES, method_index};
 use super::native::NativeSet;
 use super::record::{Outcome, RequestRecord};
+use super::request_label::{LabelValues, OTHER_VALUE};
 use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, thread_index};
-use super::snapshot::{CacheStats, MetricsSnapshot, SeriesStats, Totals, WindowStats};
+use super::snapshot::{
+    CacheStats, MetricsSnapshot, RequestLabelStats, SeriesStats, Totals, WindowStats,
+};
 use super::statuses::Statuses;
 use super::traffic::{Traffic, TrafficTimeline};
 use super::window::Window;
@@ -69,6 +72,8 @@ struct Inner {
     series: Series,
     /// What a response's status becomes in a label set.
     statuses: Statuses,
+    /// The label read from each request, when there is one.
+    label: Option<LabelValues>,
     /// The bucket of a duration, by table.
     buckets: Box<[BucketIndex]>,
     /// The last traced request per bucket of each series.
@@ -122,6 +127,38 @@ impl MetricsCollector {
 
     /// Records one request.
     pub fn record(&self, record: &RequestRecord<'_>) {
+        self.record_with_label(record, None);
+    }
+
+    /// Records one request with its value of the collector's
+    /// [`request_label`](MetricsCollectorBuilder::request_label) (`None`: `none`), bounded as
+    /// the layer bounds it. Without a request label the value is ignored.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use http::{Method, StatusCode};
+    /// use tower_vitals::metrics::{MetricsCollector, Outcome, RequestRecord};
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .request_label("tenant", 1, |headers, _| headers.get("x-tenant")?.to_str().ok())
+    ///     .build()?;
+    /// let request = RequestRecord {
+    ///     route: Some("/orders"),
+    ///     method: &Method::GET,
+    ///     outcome: Outcome::status(StatusCode::OK),
+    ///     duration: Duration::from_millis(4),
+    ///     time_to_headers: None,
+    /// };
+    /// collector.record_with_label(&request, Some("acme"));
+    /// collector.record_with_label(&request, Some("globex")); // past the one value: `other`
+    /// let snapshot = collector.snapshot();
+    /// let values: Vec<_> = snapshot.series.iter().map(|s| s.label.as_deref()).collect();
+    /// assert_eq!(values, [Some("acme"), Some("other")]);
+    /// assert_eq!(snapshot.request_label.unwrap().overflow, 1);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn record_with_label(&self, record: &RequestRecord<'_>, value: Option<&str>) {
+        let label = self.inner.label.as_ref().map_or(0, |label| label.id(value));
         let route = self.route_id(record.route);
         let nanos = u64::try_from(record.duration.as_nanos()).unwrap_or(u64::MAX);
         let headers = record
@@ -136,6 +173,7 @@ impl MetricsCollector {
                 headers_nanos: headers,
                 tracked: false,
                 trace: None,
+                label,
             },
         );
     }
@@ -208,6 +246,12 @@ impl MetricsCollector {
             cache: inner.cache_stats(),
             series,
             bucket_bounds: inner.bounds[0].to_vec(),
+            request_label: inner.label.as_ref().map(|label| RequestLabelStats {
+                name: label.name().clone(),
+                values: label.held(),
+                max_values: label.capacity() - 2,
+                overflow: totals.label_overflow,
+            }),
         }
     }
 
@@ -286,6 +330,15 @@ impl MetricsCollector {
         self.inner.health_paths.get()
     }
 
+    /// The request label's value id of a request (0 without a label).
+    #[inline]
+    pub(crate) fn label_id<B>(&self, request: &http::Request<B>) -> u16 {
+        match &self.inner.label {
+            None => 0,
+            Some(label) => label.of_request(request.headers(), request.extensions()),
+        }
+    }
+
     /// How many route ids there can be.
     pub(crate) fn route_capacity(&self) -> usize {
         self.inner.routes.capacity()
@@ -337,6 +390,8 @@ struct Ending {
     /// Counted as started by a [`Tracker`] (a hand-made record was not).
     tracked: bool,
     trace: Option<TraceIds>,
+    /// The request label's value id (0 without a label).
+    label: u16,
 }
 
 impl Inner {
@@ -347,6 +402,7 @@ impl Inner {
             headers_nanos,
             tracked,
             trace,
+            label,
         } = ending;
         let (status, failed, cancelled) = match outcome {
             Outcome::Response { status, failed } => (self.statuses.slot(status), failed, false),
@@ -357,10 +413,11 @@ impl Inner {
             route,
             method,
             status,
+            label,
         };
         #[cfg(feature = "opentelemetry")]
         if let Some(otel) = &self.otel {
-            otel.record(route, method, outcome, nanos, || self.routes.name(route));
+            otel.record(key, outcome, nanos, &self.routes, self.label.as_ref());
         }
         let sample = Sample {
             series: self.series.id(key, &self.statuses),
@@ -370,6 +427,7 @@ impl Inner {
             failed,
             cancelled,
             tracked,
+            label_overflow: label == OTHER_VALUE && self.label.is_some(),
         };
         if let Some(trace) = trace
             && !cancelled
@@ -508,6 +566,10 @@ impl Inner {
             method: METHOD_NAMES[key.method as usize],
             status_class: CLASS_NAMES[self.statuses.class_of(key.status) as usize],
             status_code: self.statuses.code_of(key.status),
+            label: self
+                .label
+                .as_ref()
+                .map(|label| label.text(key.label).unwrap_or("other").into()),
             count: running,
             failures: data.failures_of(id),
             latency_sum: Duration::from_nanos(data.sum_nanos_of(id)),

@@ -68,6 +68,7 @@ mod native;
 #[cfg(feature = "opentelemetry")]
 mod otel;
 mod record;
+mod request_label;
 mod routes;
 mod service;
 mod shard;
@@ -83,8 +84,10 @@ pub use exemplar::{Exemplar, TraceIds};
 pub use future::ResponseFuture;
 pub use layer::MetricsLayer;
 pub use record::{Outcome, RequestRecord};
+pub use request_label::MAX_VALUE_LEN;
 pub use service::Metrics;
 pub use snapshot::{
-    CacheStats, LatencyStats, MetricsSnapshot, NativeBuckets, SeriesStats, Totals, WindowStats,
+    CacheStats, LatencyStats, MetricsSnapshot, NativeBuckets, RequestLabelStats, SeriesStats,
+    Totals, WindowStats,
 };
 pub use traffic::{TrafficPoint, TrafficTimeline};

@@ -8,12 +8,13 @@
 use std::sync::{Arc, OnceLock};
 
 use opentelemetry::metrics::{Histogram, Meter, ObservableUpDownCounter};
-use opentelemetry::{KeyValue, StringValue, Value};
+use opentelemetry::{Key, KeyValue, StringValue, Value};
 
 use super::collector::OTEL_DURATION_BOUNDS;
 use super::labels::METHOD_NAMES;
 use super::record::Outcome;
-use super::routes::UNMATCHED;
+use super::request_label::LabelValues;
+use super::routes::{Routes, SeriesKey, UNMATCHED};
 
 /// The instruments, and what their attributes need made once.
 pub(crate) struct Bridge {
@@ -23,17 +24,20 @@ pub(crate) struct Bridge {
     scheme: &'static str,
     /// Each route's label as a shared string, made on its first request.
     routes: Box<[OnceLock<StringValue>]>,
+    /// The request label's key, made on the first request, and each value's shared string.
+    label_key: OnceLock<Key>,
+    label_values: Box<[OnceLock<StringValue>]>,
     /// `error.type` of the 5xx codes: the code as text.
     server_errors: Box<[StringValue]>,
 }
 
 impl Bridge {
-    /// Instruments from `meter`; `in_flight` tells the requests in flight (`None` once the
-    /// collector is gone).
+    /// Instruments from `meter` for `routes` route ids and `values` request label ids;
+    /// `in_flight` tells the requests in flight (`None` once the collector is gone).
     pub(crate) fn new(
         meter: &Meter,
         scheme: &'static str,
-        routes: usize,
+        (routes, values): (usize, usize),
         in_flight: impl Fn() -> Option<u64> + Send + Sync + 'static,
     ) -> Self {
         let duration = meter
@@ -58,53 +62,88 @@ impl Bridge {
             _active: active,
             scheme,
             routes: (0..routes).map(|_| OnceLock::new()).collect(),
+            label_key: OnceLock::new(),
+            label_values: (0..values).map(|_| OnceLock::new()).collect(),
             server_errors: (500..600)
                 .map(|code: u16| StringValue::from(Arc::<str>::from(code.to_string())))
                 .collect(),
         }
     }
 
-    /// Records one request: its duration with the conventions' attributes. `name` gives the
-    /// route's label the first time a route is seen (`None`: no route, no `http.route`).
-    pub(crate) fn record<'a>(
+    /// Records one request: its duration with the conventions' attributes, and the request
+    /// label's (its bounded value) when the collector has one. `routes` and `label` give the
+    /// texts the first time an id is seen (no route: no `http.route`).
+    pub(crate) fn record(
         &self,
-        route: u16,
-        method: u8,
+        key: SeriesKey,
         outcome: Outcome,
         nanos: u64,
-        name: impl FnOnce() -> Option<&'a str>,
+        routes: &Routes,
+        label: Option<&LabelValues>,
     ) {
+        let SeriesKey { route, method, .. } = key;
+        let name = || routes.name(route);
         let method = match METHOD_NAMES[usize::from(method)] {
             "OTHER" => "_OTHER",
             known => known,
         };
-        let mut attributes: [KeyValue; 5] = std::array::from_fn(|_| KeyValue::new("", ""));
+        let mut attributes: [KeyValue; 6] = std::array::from_fn(|_| KeyValue::new("", ""));
         attributes[0] = KeyValue::new("http.request.method", method);
         attributes[1] = KeyValue::new("url.scheme", self.scheme);
         let mut len = 2;
-        let mut push = |key: &'static str, value: Value| {
+        let mut push = |key: Key, value: Value| {
             attributes[len] = KeyValue::new(key, value);
             len += 1;
         };
         if let Some(label) = self.route_label(route, name) {
-            push("http.route", Value::String(label));
+            push(Key::from_static_str("http.route"), Value::String(label));
+        }
+        if let Some(values) = label
+            && let Some((key, value)) = self.label_attribute(values, key.label)
+        {
+            push(key, Value::String(value));
         }
         match outcome {
             Outcome::Response { status, .. } => {
                 let code = status.as_u16();
-                push("http.response.status_code", Value::I64(i64::from(code)));
+                push(
+                    Key::from_static_str("http.response.status_code"),
+                    Value::I64(i64::from(code)),
+                );
                 if let Some(text) = code
                     .checked_sub(500)
                     .and_then(|i| self.server_errors.get(usize::from(i)))
                 {
-                    push("error.type", Value::String(text.clone()));
+                    push(
+                        Key::from_static_str("error.type"),
+                        Value::String(text.clone()),
+                    );
                 }
             }
-            Outcome::Error => push("error.type", Value::from("_OTHER")),
-            Outcome::Cancelled => push("error.type", Value::from("cancelled")),
+            Outcome::Error => push(Key::from_static_str("error.type"), Value::from("_OTHER")),
+            Outcome::Cancelled => {
+                push(Key::from_static_str("error.type"), Value::from("cancelled"))
+            }
         }
         self.duration
             .record(nanos as f64 * 1e-9, &attributes[..len]);
+    }
+
+    /// The request label's key and the shared string of value `id`, each made once.
+    fn label_attribute(&self, values: &LabelValues, id: u16) -> Option<(Key, StringValue)> {
+        let key = self
+            .label_key
+            .get_or_init(|| Key::from(values.name().clone()))
+            .clone();
+        let slot = self.label_values.get(usize::from(id))?;
+        if let Some(value) = slot.get() {
+            return Some((key, value.clone()));
+        }
+        let text = values.text(id)?;
+        let value = slot
+            .get_or_init(|| StringValue::from(Arc::<str>::from(text)))
+            .clone();
+        Some((key, value))
     }
 
     /// The shared label of `route`, made once; `None` for requests without a route.

@@ -263,7 +263,7 @@ impl Routes {
 }
 
 /// A quick hash of a label's text (FxHash's mixing, eight bytes at a time).
-fn text_hash(text: &str) -> u64 {
+pub(crate) fn text_hash(text: &str) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut hash = text.len() as u64;
     let mut chunks = text.as_bytes().chunks_exact(8);
@@ -279,68 +279,105 @@ fn text_hash(text: &str) -> u64 {
 }
 
 /// The label set of a series: route id, method index, status slot (a class, or an exact code:
-/// see [`Statuses`]).
+/// see [`Statuses`]), and the request label's value id (0 without one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SeriesKey {
     pub(crate) route: u16,
     pub(crate) method: u8,
     pub(crate) status: u8,
+    pub(crate) label: u16,
 }
 
 /// Label sets → dense series ids `0..capacity`; the first `CLASSES` ids are reserved for the
-/// overflow series (route `other`, method `OTHER`, one per class), used once the capacity is
-/// taken.
+/// overflow series (route `other`, method `OTHER`, one per class, the label's `other`), used
+/// once the capacity is taken.
+///
+/// Without a request label, (route, method, status) indexes the series directly. With one, it
+/// indexes a *base* (at most `capacity` of them), and (base, value) the series: memory grows
+/// with the series cap times the label's values, not with routes × methods × statuses × values.
 pub(crate) struct Series {
-    /// (route, method, status slot) → id + 1; 0 while unassigned.
+    /// (route, method, status slot) → id + 1 (a base's, with a label); 0 while unassigned.
     index: Box<[AtomicU16]>,
-    keys: Mutex<Vec<SeriesKey>>,
+    /// With a label: base × values + value → id + 1.
+    by_label: Box<[AtomicU16]>,
+    /// Values of the request label (1 without one).
+    values: usize,
+    keys: Mutex<Keys>,
     capacity: usize,
     /// Status slots per (route, method).
     statuses: usize,
 }
 
+struct Keys {
+    series: Vec<SeriesKey>,
+    bases: usize,
+}
+
 impl Series {
-    pub(crate) fn new(routes: usize, capacity: usize, statuses: usize) -> Self {
+    pub(crate) fn new(routes: usize, capacity: usize, statuses: usize, values: usize) -> Self {
+        let other_value = if values > 1 {
+            super::request_label::OTHER_VALUE
+        } else {
+            0
+        };
         let mut keys = Vec::with_capacity(capacity);
         keys.extend((0..CLASSES as u8).map(|status| SeriesKey {
             route: OTHER_ROUTE,
             method: OTHER_METHOD,
             status,
+            label: other_value,
         }));
-        let index: Box<[AtomicU16]> = (0..routes * METHODS * statuses)
-            .map(|_| AtomicU16::new(0))
-            .collect();
+        let atomics =
+            |n: usize| -> Box<[AtomicU16]> { (0..n).map(|_| AtomicU16::new(0)).collect() };
         let series = Self {
-            index,
-            keys: Mutex::new(Vec::new()),
+            index: atomics(routes * METHODS * statuses),
+            by_label: atomics(if values > 1 { capacity * values } else { 0 }),
+            values,
+            keys: Mutex::new(Keys {
+                series: Vec::with_capacity(capacity),
+                bases: 0,
+            }),
             capacity,
             statuses,
         };
-        for (id, key) in keys.iter().enumerate() {
-            series.index[series.position(*key)].store(id as u16 + 1, Ordering::Relaxed);
+        {
+            let mut held = series.keys.lock();
+            for key in keys {
+                series.assign_locked(&mut held, key, &Statuses::new(0));
+            }
         }
-        *series.keys.lock() = keys;
         series
     }
 
     /// Bytes allocated for the table.
-    pub(crate) fn bytes(&self) -> usize {
-        self.index.len() * std::mem::size_of::<AtomicU16>()
-            + self.capacity * std::mem::size_of::<SeriesKey>()
+    pub(crate) fn bytes(routes: usize, capacity: usize, statuses: usize, values: usize) -> usize {
+        let by_label = if values > 1 { capacity * values } else { 0 };
+        (routes * METHODS * statuses + by_label) * std::mem::size_of::<AtomicU16>()
+            + capacity * std::mem::size_of::<SeriesKey>()
     }
 
     /// The id of a label set; past the capacity, the overflow series of its class.
     #[inline]
     pub(crate) fn id(&self, key: SeriesKey, statuses: &Statuses) -> u16 {
-        match self.index[self.position(key)].load(Ordering::Relaxed) {
-            0 => self.assign(key, statuses),
-            id => id - 1,
+        let first = self.index[self.position(key)].load(Ordering::Relaxed);
+        if self.values == 1 {
+            return match first {
+                0 => self.assign(key, statuses),
+                id => id - 1,
+            };
         }
+        if first != 0 {
+            let slot = usize::from(first - 1) * self.values + usize::from(key.label);
+            if let Some(id) = self.by_label[slot].load(Ordering::Relaxed).checked_sub(1) {
+                return id;
+            }
+        }
+        self.assign(key, statuses)
     }
 
     /// Every assigned series, by id.
     pub(crate) fn keys(&self) -> Vec<SeriesKey> {
-        self.keys.lock().clone()
+        self.keys.lock().series.clone()
     }
 
     fn position(&self, key: SeriesKey) -> usize {
@@ -350,14 +387,34 @@ impl Series {
     #[cold]
     fn assign(&self, key: SeriesKey, statuses: &Statuses) -> u16 {
         let mut keys = self.keys.lock();
-        let slot = &self.index[self.position(key)];
+        self.assign_locked(&mut keys, key, statuses)
+    }
+
+    fn assign_locked(&self, keys: &mut Keys, key: SeriesKey, statuses: &Statuses) -> u16 {
+        // The overflow series of its class.
+        let overflow = u16::from(statuses.class_of(key.status));
+        let first = &self.index[self.position(key)];
+        let slot = if self.values == 1 {
+            first
+        } else {
+            let base = match first.load(Ordering::Relaxed) {
+                0 if keys.bases < self.capacity => {
+                    keys.bases += 1;
+                    first.store(keys.bases as u16, Ordering::Relaxed);
+                    keys.bases - 1
+                }
+                0 => return overflow,
+                base => usize::from(base - 1),
+            };
+            &self.by_label[base * self.values + usize::from(key.label)]
+        };
         match slot.load(Ordering::Relaxed) {
-            0 if keys.len() < self.capacity => {
-                keys.push(key);
-                slot.store(keys.len() as u16, Ordering::Relaxed);
-                keys.len() as u16 - 1
+            0 if keys.series.len() < self.capacity => {
+                keys.series.push(key);
+                slot.store(keys.series.len() as u16, Ordering::Relaxed);
+                keys.series.len() as u16 - 1
             }
-            0 => u16::from(statuses.class_of(key.status)), // the overflow series of its class
+            0 => overflow,
             id => id - 1,
         }
     }
@@ -483,12 +540,13 @@ mod tests {
 
     #[test]
     fn series_past_the_capacity_fall_into_the_overflow_series_of_their_class() {
-        let series = Series::new(Routes::new(4).capacity(), CLASSES + 2, CLASSES);
+        let series = Series::new(Routes::new(4).capacity(), CLASSES + 2, CLASSES, 1);
         let statuses = Statuses::new(0);
         let key = |route, status| SeriesKey {
             route,
             method: 0,
             status,
+            label: 0,
         };
         assert_eq!(series.id(key(2, 1), &statuses), CLASSES as u16);
         assert_eq!(series.id(key(3, 1), &statuses), CLASSES as u16 + 1);
@@ -499,5 +557,37 @@ mod tests {
         );
         assert_eq!(series.id(key(2, 1), &statuses), CLASSES as u16);
         assert_eq!(series.keys().len(), CLASSES + 2);
+    }
+
+    #[test]
+    fn a_request_label_splits_a_label_set_by_value_within_the_capacity() {
+        let values = 18; // 16 values, `none` and `other`
+        let series = Series::new(Routes::new(4).capacity(), CLASSES + 20, CLASSES, values);
+        let statuses = Statuses::new(0);
+        let key = |route, label| SeriesKey {
+            route,
+            method: 0,
+            status: 1,
+            label,
+        };
+        let first: Vec<u16> = (2..18)
+            .map(|label| series.id(key(2, label), &statuses))
+            .collect();
+        assert_eq!(
+            first,
+            (CLASSES as u16..CLASSES as u16 + 16).collect::<Vec<_>>()
+        );
+        assert_eq!(series.id(key(2, 5), &statuses), first[3], "found again");
+        let other_route: Vec<u16> = (2..8)
+            .map(|label| series.id(key(3, label), &statuses))
+            .collect();
+        assert_eq!(other_route[..4], [23, 24, 25, 26]);
+        assert_eq!(other_route[4..], [1, 1], "full: the 2xx overflow series");
+        let overflow = series.keys()[1];
+        assert_eq!(
+            (overflow.route, overflow.label),
+            (OTHER_ROUTE, super::super::request_label::OTHER_VALUE)
+        );
+        assert_eq!(series.keys().len(), CLASSES + 20);
     }
 }

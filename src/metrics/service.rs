@@ -76,7 +76,12 @@ where
                 .get(&TRACEPARENT)
                 .and_then(|value| TraceIds::from_traceparent(value.as_bytes()))
         });
-        let tracker = Tracker::start(&shared.collector, route, method_index(method), trace);
+        let label = shared.collector.label_id(&request);
+        let tracker = Tracker::start(
+            &shared.collector,
+            (route, method_index(method), label),
+            trace,
+        );
         ResponseFuture::tracked(self.inner.call(request), tracker, classifier, no_body)
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct Sample {
     pub(crate) cancelled: bool,
     /// Started through [`Tracker`](super::collector::Tracker), so it counts against in-flight.
     pub(crate) tracked: bool,
+    /// Its request label's value counted as `other`.
+    pub(crate) label_overflow: bool,
 }
 
 /// Plain counters, added up on fold.
@@ -66,6 +68,8 @@ pub(crate) struct Counts {
     pub(crate) clamped: u64,
     /// Tracked requests that ended (completed or cancelled).
     pub(crate) finished: u64,
+    /// Requests whose request label's value counted as `other`.
+    pub(crate) label_overflow: u64,
 }
 
 impl Counts {
@@ -80,6 +84,7 @@ impl Counts {
         self.headers_max_nanos = self.headers_max_nanos.max(other.headers_max_nanos);
         self.clamped += other.clamped;
         self.finished += other.finished;
+        self.label_overflow += other.label_overflow;
     }
 }
 
@@ -165,6 +170,7 @@ pub(crate) struct ShardData {
     headers_max_nanos: u64,
     /// Recorded by hand, not started through a tracker (so not in flight).
     untracked: u64,
+    label_overflow: u64,
     pub(crate) series: SeriesData,
     /// Latencies for the native histograms, when the collector keeps them.
     pub(crate) native: Option<Pending>,
@@ -181,6 +187,7 @@ impl ShardData {
             headers_sum_nanos: 0,
             headers_max_nanos: 0,
             untracked: 0,
+            label_overflow: 0,
             series: SeriesData::new(series, width),
         }
     }
@@ -188,6 +195,7 @@ impl ShardData {
     #[inline]
     pub(crate) fn record(&mut self, sample: &Sample) {
         self.untracked += u64::from(!sample.tracked);
+        self.label_overflow += u64::from(sample.label_overflow);
         if !sample.cancelled {
             self.latency.record(sample.nanos);
             self.sum_nanos += sample.nanos;
@@ -225,6 +233,7 @@ impl ShardData {
             headers_max_nanos: self.headers_max_nanos,
             clamped: self.latency.clamped() + self.headers.clamped(),
             finished: requests - self.untracked,
+            label_overflow: self.label_overflow,
         }
     }
 
@@ -236,6 +245,7 @@ impl ShardData {
         self.headers_sum_nanos = 0;
         self.headers_max_nanos = 0;
         self.untracked = 0;
+        self.label_overflow = 0;
         self.series.reset();
         if let Some(native) = &mut self.native {
             native.clear();
@@ -293,6 +303,7 @@ mod tests {
             failed: false,
             cancelled: false,
             tracked: false,
+            label_overflow: false,
         }
     }
 
@@ -367,6 +378,7 @@ mod tests {
                 headers_max_nanos: 4_000,
                 clamped: 0,
                 finished: 2,
+                label_overflow: 0,
             }
         );
         assert_eq!(data.series.sum_nanos_of(2), 53_000);

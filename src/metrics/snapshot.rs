@@ -23,6 +23,24 @@ pub struct MetricsSnapshot {
     pub series: Vec<SeriesStats>,
     /// Upper bounds of the cumulative histogram buckets (the last bucket, +Inf, is implied).
     pub bucket_bounds: Vec<Duration>,
+    /// The collector's [request label](super::MetricsCollectorBuilder::request_label), if it
+    /// has one.
+    pub request_label: Option<RequestLabelStats>,
+}
+
+/// A bounded request label: its name, how full it is, and what fell to `other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestLabelStats {
+    /// The label's name.
+    pub name: Arc<str>,
+    /// Distinct values given series of their own so far (`none` and `other` left out).
+    pub values: usize,
+    /// The most there can be.
+    pub max_values: usize,
+    /// Requests counted under `other`: their value came after the first `max_values`, was
+    /// longer than [`MAX_VALUE_LEN`](super::MAX_VALUE_LEN), or was spelled `other`.
+    pub overflow: u64,
 }
 
 /// Figures over the rolling window (default 6 slots of 10 s: between 50 and 60 s of data).
@@ -118,6 +136,9 @@ pub struct SeriesStats {
     /// ([`status_codes`](super::MetricsCollectorBuilder::status_codes)) and this one was among
     /// the first seen.
     pub status_code: Option<u16>,
+    /// The request label's value (`none`, `other`), when the collector has a
+    /// [request label](super::MetricsCollectorBuilder::request_label).
+    pub label: Option<Arc<str>>,
     /// Requests.
     pub count: u64,
     /// Of those, failures.

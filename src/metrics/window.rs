@@ -161,6 +161,7 @@ mod tests {
             failed: micros.is_multiple_of(10),
             cancelled: false,
             tracked: false,
+            label_overflow: false,
         });
     }
 

@@ -242,9 +242,18 @@ struct Route<'a> {
     status_class: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     status_code: Option<u16>,
+    /// The request label and this series' value of it, when the collector has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<Label<'a>>,
     requests: u64,
     failures: u64,
     avg_latency_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Label<'a> {
+    name: &'a str,
+    value: &'a str,
 }
 
 impl<'a> From<&'a MetricsSnapshot> for Requests<'a> {
@@ -278,6 +287,14 @@ impl<'a> From<&'a MetricsSnapshot> for Requests<'a> {
                     method: series.method,
                     status_class: series.status_class,
                     status_code: series.status_code,
+                    label: metrics
+                        .request_label
+                        .as_ref()
+                        .zip(series.label.as_deref())
+                        .map(|(label, value)| Label {
+                            name: &label.name,
+                            value,
+                        }),
                     requests: series.count,
                     failures: series.failures,
                     avg_latency_ms: millis(

@@ -185,17 +185,11 @@ impl Prometheus {
                 name: name.to_owned(),
                 reason,
             };
-            if !families::valid_label_name(name) {
-                return Err(invalid("a label name must match [a-zA-Z_][a-zA-Z0-9_]*"));
-            }
-            if name.starts_with("__") {
-                return Err(invalid(
-                    "names starting with __ are reserved for Prometheus",
-                ));
-            }
-            if TAKEN_LABELS.contains(&name) {
-                return Err(invalid("the exposition's own families use this label"));
-            }
+            crate::validate::label_name(
+                name,
+                &TAKEN_LABELS,
+                "the exposition's own families use this label",
+            )?;
             if seen.contains(&name) {
                 return Err(invalid("given twice"));
             }
@@ -522,6 +516,6 @@ impl Exposition<'_> {
 mod families;
 mod semconv;
 
-pub(crate) use families::request_histogram;
+pub(crate) use families::{request_histogram, request_label_name};
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,26 @@ impl<'a> Writer<'a> {
         self
     }
 
+    /// The name a label of the exposition's own is written under: `exported_<name>` when a
+    /// constant label has `name` already, as Prometheus renames a scraped label that clashes
+    /// with a target's.
+    pub(crate) fn own_label_name(&self, name: &str) -> String {
+        let given = |at: usize| {
+            self.constant[at..].starts_with(name)
+                && self.constant[at + name.len()..].starts_with("=\"")
+        };
+        let clashes = given(0)
+            || self
+                .constant
+                .match_indices(',')
+                .any(|(at, _)| self.constant.len() > at + 1 + name.len() && given(at + 1));
+        if clashes {
+            format!("exported_{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
     /// The text, closed as the format asks (`# EOF` for OpenMetrics).
     pub(crate) fn finish(mut self) -> String {
         if self.format == TextFormat::OpenMetrics {

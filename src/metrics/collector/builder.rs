@@ -15,6 +15,7 @@ use crate::error::ConfigError;
 use crate::metrics::buckets::BucketIndex;
 use crate::metrics::exemplar::Exemplars;
 use crate::metrics::native::{MAX_SCALE, MIN_SCALE, NativeSet};
+use crate::metrics::request_label::{LabelSpec, LabelValues};
 use crate::metrics::routes::{RouteRules, Routes, Series};
 use crate::metrics::shard::{Counts, SeriesData, Shard, ShardData, shard_data_bytes};
 use crate::metrics::statuses::{MAX_CODES, Statuses};
@@ -51,6 +52,8 @@ pub struct MetricsCollectorBuilder {
     /// Only these routes get a label of their own.
     allowed_routes: Option<Vec<String>>,
     exemplar_slots: usize,
+    /// A label read from each request, bounded.
+    request_label: Option<LabelSpec>,
     /// Native histograms: the finest scale and the buckets per series.
     native: Option<(i8, usize)>,
     /// The application's `Meter` and the `url.scheme` of its requests.
@@ -76,6 +79,7 @@ impl Default for MetricsCollectorBuilder {
             route_bounds: Vec::new(),
             allowed_routes: None,
             exemplar_slots: 1024,
+            request_label: None,
             native: None,
             #[cfg(feature = "opentelemetry")]
             otel: None,
@@ -270,6 +274,68 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// Labels every request with a value read from it — a tenant from a header, a plan from an
+    /// extension an authentication layer set — under the label `name`, with a bound: the first
+    /// `max_values` distinct values (1–4096) get series of their own, every later one counts
+    /// under `other`, and a request the function gives no value is `none`. A value longer than
+    /// [`MAX_VALUE_LEN`](crate::metrics::MAX_VALUE_LEN) bytes is `other` too.
+    ///
+    /// Memory stays fixed, allocated here: each value's text is kept inline (about 130 bytes a
+    /// value) and the label-set table grows by `max_series × (max_values + 2)` slots of two
+    /// bytes; recording never allocates, not even for a value's first request. Series still
+    /// stop at [`max_series`](Self::max_series): raise it with the values. Requests that fell
+    /// to `other` because the values were taken are counted on `/metrics`
+    /// (`vitals_http_server_request_label_overflow_total{label="tenant"}`, and
+    /// `vitals_http_server_request_label_values`, the values held). The OpenTelemetry bridge
+    /// gives `http.server.request.duration` the same attribute, with the same bounded values.
+    ///
+    /// `name` must be a valid Prometheus label name and not one the request families use
+    /// (`route`, `method`, `status_class`, `status_code`, `le`…). One label per collector.
+    ///
+    /// ```
+    /// use tower_vitals::metrics::MetricsCollector;
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .request_label("tenant", 16, |headers, _extensions| {
+    ///         headers.get("x-tenant-id")?.to_str().ok()
+    ///     })
+    ///     .max_series(2048)
+    ///     .build()?;
+    /// # drop(collector);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    ///
+    /// From an extension set by an authentication layer placed outside the metrics layer:
+    ///
+    /// ```
+    /// use tower_vitals::metrics::MetricsCollector;
+    ///
+    /// #[derive(Clone)]
+    /// struct Tenant(String);
+    ///
+    /// let collector = MetricsCollector::builder()
+    ///     .request_label("tenant", 64, |_headers, extensions| {
+    ///         extensions.get::<Tenant>().map(|tenant| tenant.0.as_str())
+    ///     })
+    ///     .build()?;
+    /// # drop(collector);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn request_label<F>(mut self, name: impl Into<String>, max_values: usize, value: F) -> Self
+    where
+        F: for<'a> Fn(&'a http::HeaderMap, &'a http::Extensions) -> Option<&'a str>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.request_label = Some(LabelSpec {
+            name: name.into(),
+            max_values,
+            extract: Arc::new(value),
+        });
+        self
+    }
+
     #[cfg(test)]
     pub(crate) fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
@@ -282,26 +348,18 @@ impl MetricsCollectorBuilder {
         let (buckets, bounds) = self.bucket_sets();
         let width = bounds.iter().map(|set| set.len() + 1).max().unwrap_or(1);
         let routes = Routes::with_rules(self.max_routes, self.route_rules());
-        let clock = self.clock.unwrap_or_default();
+        let clock = self.clock.clone().unwrap_or_default();
         let origin = clock.now();
         let statuses = Statuses::new(self.status_codes);
-        let series = Series::new(routes.capacity(), self.max_series, statuses.slots());
+        let label_values = self.label_ids();
+        let series = Series::new(
+            routes.capacity(),
+            self.max_series,
+            statuses.slots(),
+            label_values,
+        );
         let native = self.native.is_some();
-        let shard_data_bytes = shard_data_bytes(self.max_series, width, native);
-        let memory_bytes = shards * std::mem::size_of::<CachePadded<Shard>>()
-            + (shards + 1) * shard_data_bytes
-            + Window::bytes(self.slots)
-            + SeriesData::bytes(self.max_series, width)
-            + routes.bytes()
-            + series.bytes()
-            + statuses.bytes()
-            + 2 * bounds.iter().map(|set| set.len()).sum::<usize>() * std::mem::size_of::<u64>()
-            + Exemplars::bytes(self.exemplar_slots)
-            + Traffic::bytes(&self.traffic)
-            + self
-                .native
-                .map_or(0, |(_, buckets)| NativeSet::bytes(self.max_series, buckets))
-            + std::mem::size_of::<Inner>();
+        let memory_bytes = self.memory_bytes(shards, width, &routes, &statuses, &bounds);
         #[cfg(feature = "opentelemetry")]
         let otel = match &self.otel {
             None => None,
@@ -320,7 +378,12 @@ impl MetricsCollectorBuilder {
                         let aggregate = inner.maintain();
                         Some(inner.in_flight(&aggregate))
                     };
-                    crate::metrics::otel::Bridge::new(&meter, scheme, routes.capacity(), in_flight)
+                    crate::metrics::otel::Bridge::new(
+                        &meter,
+                        scheme,
+                        (routes.capacity(), label_values),
+                        in_flight,
+                    )
                 }),
                 shards: (0..shards)
                     .map(|_| CachePadded::new(Shard::new(self.max_series, width, native)))
@@ -346,11 +409,54 @@ impl MetricsCollectorBuilder {
                 routes,
                 series,
                 statuses,
+                label: self.request_label.as_ref().map(LabelValues::new),
                 memory_bytes,
             }
         });
         spawn_maintenance(&inner);
         Ok(MetricsCollector { inner })
+    }
+
+    /// Bytes the collector allocates when built with these settings.
+    fn memory_bytes(
+        &self,
+        shards: usize,
+        width: usize,
+        routes: &Routes,
+        statuses: &Statuses,
+        bounds: &BoundSets,
+    ) -> usize {
+        let label_values = self.label_ids();
+        shards * std::mem::size_of::<CachePadded<Shard>>()
+            + (shards + 1) * shard_data_bytes(self.max_series, width, self.native.is_some())
+            + Window::bytes(self.slots)
+            + SeriesData::bytes(self.max_series, width)
+            + routes.bytes()
+            + Series::bytes(
+                routes.capacity(),
+                self.max_series,
+                statuses.slots(),
+                label_values,
+            )
+            + self
+                .request_label
+                .as_ref()
+                .map_or(0, |spec| LabelValues::bytes(spec.max_values))
+            + statuses.bytes()
+            + 2 * bounds.iter().map(|set| set.len()).sum::<usize>() * std::mem::size_of::<u64>()
+            + Exemplars::bytes(self.exemplar_slots)
+            + Traffic::bytes(&self.traffic)
+            + self
+                .native
+                .map_or(0, |(_, buckets)| NativeSet::bytes(self.max_series, buckets))
+            + std::mem::size_of::<Inner>()
+    }
+
+    /// Ids of the request label's values: its values, `none` and `other` (1 without a label).
+    fn label_ids(&self) -> usize {
+        self.request_label
+            .as_ref()
+            .map_or(1, |spec| spec.max_values + 2)
     }
 
     /// The bucket sets: the default bounds first, then each route's own; each as a table and
@@ -415,6 +521,9 @@ impl MetricsCollectorBuilder {
             (slot_len, "100 ms to 1 h"),
         )?;
         valid_bounds(&self.bounds)?;
+        if let Some(spec) = &self.request_label {
+            spec.validate()?;
+        }
         if let Some((scale, buckets)) = self.native {
             if !(MIN_SCALE..=MAX_SCALE).contains(&scale) {
                 return Err(ConfigError::InvalidBuckets(

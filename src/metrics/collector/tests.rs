@@ -83,8 +83,8 @@ fn totals_and_series_add_up() {
 fn in_flight_returns_to_zero_and_dropped_trackers_count_as_cancelled() {
     let (collector, mock) = mocked();
     let route = collector.route_id(Some("/slow"));
-    let mut done = Tracker::start(&collector, route, 0, None);
-    let abandoned = Tracker::start(&collector, route, 0, None);
+    let mut done = Tracker::start(&collector, (route, 0, 0), None);
+    let abandoned = Tracker::start(&collector, (route, 0, 0), None);
     assert_eq!(collector.in_flight(), 2);
     mock.increment(Duration::from_millis(40));
     done.end(Outcome::status(StatusCode::OK), Some(1_000_000), None);

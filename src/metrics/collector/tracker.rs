@@ -12,6 +12,8 @@ pub(crate) struct Tracker {
     start: u64,
     route: u16,
     method: u8,
+    /// The request label's value id.
+    label: u16,
     ended: bool,
     /// The request's trace, kept as an exemplar of its bucket.
     trace: Option<TraceIds>,
@@ -20,8 +22,7 @@ pub(crate) struct Tracker {
 impl Tracker {
     pub(crate) fn start(
         collector: &MetricsCollector,
-        route: u16,
-        method: u8,
+        (route, method, label): (u16, u8, u16),
         trace: Option<TraceIds>,
     ) -> Self {
         let inner = &*collector.inner;
@@ -33,6 +34,7 @@ impl Tracker {
             start: inner.clock.raw(),
             route,
             method,
+            label,
             ended: false,
             trace,
         }
@@ -59,6 +61,7 @@ impl Tracker {
                 headers_nanos,
                 tracked: true,
                 trace: self.trace,
+                label: self.label,
             },
         );
     }

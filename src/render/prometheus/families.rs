@@ -18,9 +18,11 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme:
         window_summary(out, metrics);
         time_to_headers(out, metrics);
         single_families(out, metrics);
+        request_label_families(out, metrics);
         return;
     }
     // Each series' labels are escaped once and written many times.
+    let label_name = request_label_name(out, metrics);
     let labels: Vec<String> = metrics
         .series
         .iter()
@@ -33,6 +35,9 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme:
             ];
             if let Some(code) = &code {
                 labels.push(("status_code", code));
+            }
+            if let (Some(name), Some(value)) = (&label_name, &series.label) {
+                labels.push((name, value));
             }
             label_body(&labels)
         })
@@ -50,6 +55,44 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme:
     time_to_headers(out, metrics);
     request_counters(out, metrics, &labels);
     single_families(out, metrics);
+    request_label_families(out, metrics);
+}
+
+/// The request label's name on the series (renamed `exported_…` when a constant label has it).
+pub(crate) fn request_label_name(out: &Writer<'_>, metrics: &MetricsSnapshot) -> Option<String> {
+    let label = metrics.request_label.as_ref()?;
+    Some(out.own_label_name(&label.name))
+}
+
+/// The request label's bound: requests counted under `other`, and the values held.
+fn request_label_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
+    let Some(label) = &metrics.request_label else {
+        return;
+    };
+    let labels = [("label", &*label.name)];
+    for (name, kind, help, value) in [
+        (
+            "http_server_request_label_overflow_total",
+            "counter",
+            "Requests whose request label value was counted as `other`: it came after the label's bound of distinct values was reached, or was too long.",
+            label.overflow as f64,
+        ),
+        (
+            "http_server_request_label_values",
+            "gauge",
+            "Distinct request label values with series of their own.",
+            label.values as f64,
+        ),
+        (
+            "http_server_request_label_values_max",
+            "gauge",
+            "The most distinct request label values with series of their own (the bound).",
+            label.max_values as f64,
+        ),
+    ] {
+        out.family(name, kind, help);
+        out.sample(name, "", &labels, value);
+    }
 }
 
 /// The request histogram `(name, help)` of every series, labelled with `labels` (one body per
@@ -159,15 +202,6 @@ pub(super) fn anomaly_families(out: &mut Writer<'_>, anomalies: &[Anomaly]) {
             count as f64,
         );
     }
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(super) fn valid_label_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .enumerate()
-            .all(|(i, c)| c.is_ascii_alphabetic() || c == '_' || (i > 0 && c.is_ascii_digit()))
 }
 
 /// The fleet: replicas seen, exchanges with the store, records refused, the shared checks'

@@ -1,12 +1,13 @@
 //! The request families under OpenTelemetry's HTTP server semantic conventions
 //! (`http.server.request.duration`, `http.server.active_requests`), as Prometheus names them.
 
-use super::request_histogram;
+use super::{request_histogram, request_label_name};
 use crate::metrics::MetricsSnapshot;
 use crate::render::text::{Writer, label_body};
 
 /// The histogram of every series with the conventions' labels, and the active requests.
 pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, scheme: &str) {
+    let label_name = request_label_name(out, metrics);
     let labels: Vec<String> = metrics
         .series
         .iter()
@@ -26,6 +27,9 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, scheme: &str
             labels.push(("url_scheme", scheme));
             if let Some(error) = error_type(series.status_class, code.as_deref()) {
                 labels.push(("error_type", error));
+            }
+            if let (Some(name), Some(value)) = (&label_name, &series.label) {
+                labels.push((name, value));
             }
             label_body(&labels)
         })
