@@ -375,3 +375,49 @@ async fn an_exponential_histogram_of_negative_values_has_its_buckets_in_order_an
     }
     provider.shutdown().unwrap();
 }
+
+/// The specification's "Exemplars" maps an OpenTelemetry exemplar to an OpenMetrics one; the
+/// SDK this crate builds on records none, even for a measurement inside a sampled span (each
+/// aggregation emits an empty list, and the list is private to the SDK), so the reader has none
+/// to write. When this fails, an SDK release gives them: write them beside the buckets.
+#[tokio::test]
+async fn the_sdk_gives_no_exemplars_to_write() {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    let reader = OtelReader::new();
+    let (provider, exporter) = provider(&reader);
+    let span = SpanContext::new(
+        TraceId::from_bytes([7; 16]),
+        SpanId::from_bytes([9; 8]),
+        TraceFlags::SAMPLED,
+        false,
+        TraceState::default(),
+    );
+    let _entered = opentelemetry::Context::current()
+        .with_remote_span_context(span)
+        .attach();
+    record(&provider);
+    provider.force_flush().unwrap();
+    let metrics = exported(&exporter);
+    let exemplars = |name: &str| -> usize {
+        match find(&metrics, name) {
+            AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                h.data_points().map(|p| p.exemplars().count()).sum()
+            }
+            AggregatedMetrics::U64(MetricData::ExponentialHistogram(h)) => {
+                h.data_points().map(|p| p.exemplars().count()).sum()
+            }
+            AggregatedMetrics::U64(MetricData::Sum(s)) => {
+                s.data_points().map(|p| p.exemplars().count()).sum()
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    for name in ["shop.checkout.duration", "shop.payload.size", "shop.orders"] {
+        assert_eq!(exemplars(name), 0, "{name} has exemplars: write them");
+    }
+    let text = reader.render();
+    assert!(!text.contains(" # {"), "{text}");
+    provider.shutdown().unwrap();
+}

@@ -51,8 +51,13 @@ use crate::metrics::NativeBuckets;
 /// ```
 ///
 /// Give it to the health layer with
-/// [`HealthLayer::otel_metrics`](crate::HealthLayer::otel_metrics). Not yet written: exemplars
-/// of the app's instruments.
+/// [`HealthLayer::otel_metrics`](crate::HealthLayer::otel_metrics).
+///
+/// No exemplars: the specification's "Exemplars" section maps an OpenTelemetry exemplar to an
+/// OpenMetrics one, but opentelemetry_sdk 0.33 records none — every aggregation emits its data
+/// points with an empty exemplar list (`internal/histogram.rs`, `exponential_histogram.rs`,
+/// `sum.rs`), and the list is private to the SDK. The crate's own request histogram carries
+/// exemplars (the current span's, or a sampled `traceparent`'s).
 #[derive(Clone)]
 pub struct OtelReader {
     inner: Arc<Inner>,
