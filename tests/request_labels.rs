@@ -328,3 +328,93 @@ fn a_bad_label_is_refused_with_its_name() {
     assert!(refused("tenant-id", 4).contains("[a-zA-Z_]"));
     assert!(refused("tenant", 0).contains("request label values"));
 }
+
+/// The value set by an authentication layer outside the metrics layer, read from the request's
+/// extensions: any text, escaped as each format asks (quotes, backslashes, a newline,
+/// non-ASCII); longer than `MAX_VALUE_LEN` is `other`.
+#[tokio::test]
+async fn a_value_an_authentication_layer_set_is_read_from_the_extensions() {
+    #[derive(Clone)]
+    struct Tenant(String);
+
+    let collector = MetricsCollector::builder()
+        .request_label("tenant", 8, |_, extensions| {
+            extensions.get::<Tenant>().map(|tenant| tenant.0.as_str())
+        })
+        .build()
+        .unwrap();
+    let checker = HealthChecker::builder().build().unwrap();
+    let health = HealthLayer::new(checker).metrics(collector.clone());
+    // What an authentication layer does: the tenant of the caller's key, as an extension.
+    let authenticate = axum::middleware::from_fn(
+        |mut request: axum::extract::Request, next: axum::middleware::Next| async move {
+            let key = request
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let tenant = match key {
+                "Bearer k1" => Some("a \"quoted\" \\ tenant\nwith a newline".to_owned()),
+                "Bearer k2" => Some("naïve-☃-検索".to_owned()),
+                "Bearer k3" => Some("x".repeat(tower_vitals::metrics::MAX_VALUE_LEN + 1)),
+                _ => None,
+            };
+            if let Some(tenant) = tenant {
+                request.extensions_mut().insert(Tenant(tenant));
+            }
+            next.run(request).await
+        },
+    );
+    let app = Router::new()
+        .route("/orders", get(|| async { "orders" }))
+        .layer(health)
+        .layer(MetricsLayer::new(collector.clone()))
+        .layer(authenticate);
+    let server = common::serve_router(app).await;
+    for key in ["k1", "k2", "k1", "k3", "none"] {
+        let response = server
+            .client
+            .get(server.url("/orders"))
+            .header("authorization", format!("Bearer {key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.bytes().await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    while collector.in_flight() > 0 && started.elapsed() < std::time::Duration::from_secs(5) {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let snapshot = collector.snapshot();
+    let mut values: Vec<(String, u64)> = snapshot
+        .series
+        .iter()
+        .map(|s| (s.label.as_deref().unwrap().to_owned(), s.count))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            ("a \"quoted\" \\ tenant\nwith a newline".to_owned(), 2),
+            ("naïve-☃-検索".to_owned(), 1),
+            ("none".to_owned(), 1),
+            ("other".to_owned(), 1),
+        ]
+    );
+    let text =
+        String::from_utf8(server.get_accepting("/metrics", "text/plain").await.body).unwrap();
+    assert!(
+        text.contains(r#"tenant="a \"quoted\" \\ tenant\nwith a newline"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"tenant="naïve-☃-検索"} 1"#));
+    if let Some((passed, said)) = promtool(&text) {
+        assert!(passed, "promtool: {said}\n{text}");
+    }
+    let openmetrics =
+        String::from_utf8(server.get_accepting("/metrics", SCRAPE_ACCEPT).await.body).unwrap();
+    if let Some(families) = openmetrics_parser(&openmetrics) {
+        assert!(!families.is_empty());
+    }
+}
