@@ -27,7 +27,9 @@
 //! escaping in `text.rs`.
 #![doc = include_str!("../../docs/render.md")]
 
+mod accept;
 pub(crate) mod dashboard;
+mod health_json;
 mod json;
 mod merge;
 mod openmetrics;
@@ -44,6 +46,8 @@ use crate::health_report::HealthStatus;
 use crate::reliability::ReliabilityReport;
 use crate::vitals::Vitals;
 
+pub(crate) use health_json::{Answer as HealthJsonAnswer, Shown};
+pub use health_json::{CONTENT_TYPE as HEALTH_JSON_CONTENT_TYPE, accepts_health_json};
 pub use merge::AppendedMetrics;
 pub use openmetrics::{CONTENT_TYPE as OPENMETRICS_CONTENT_TYPE, TextFormat};
 #[cfg(feature = "opentelemetry")]
@@ -211,6 +215,11 @@ pub(crate) fn components_only(report: &crate::health_report::SystemHealthStatus)
 /// The liveness body of a process marked broken.
 pub(crate) fn broken(reason: &str) -> Rendered {
     Rendered::json(json::broken(reason))
+}
+
+/// A `/health` or readiness answer in the IETF draft's `application/health+json`.
+pub(crate) fn health_json(answer: &HealthJsonAnswer<'_>) -> Rendered {
+    health_json::render(answer)
 }
 
 /// The readiness body.

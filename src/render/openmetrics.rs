@@ -36,27 +36,8 @@ impl TextFormat {
         let Some(accept) = accept else {
             return Self::Prometheus;
         };
-        let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
-        for range in accept.split(',') {
-            let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim();
-            let mut quality = 1.0_f32;
-            for parameter in parts {
-                if let Some((name, value)) = parameter.split_once('=')
-                    && name.trim().eq_ignore_ascii_case("q")
-                {
-                    quality = value.trim().parse().unwrap_or(0.0);
-                }
-            }
-            if media.eq_ignore_ascii_case("application/openmetrics-text") {
-                openmetrics = openmetrics.max(quality);
-            } else if media.eq_ignore_ascii_case("text/plain")
-                || media.eq_ignore_ascii_case("text/*")
-                || media == "*/*"
-            {
-                text = text.max(quality);
-            }
-        }
+        let openmetrics = super::accept::quality(accept, &["application/openmetrics-text"]);
+        let text = super::accept::quality(accept, &["text/plain", "text/*", "*/*"]);
         if openmetrics > 0.0 && openmetrics >= text {
             Self::OpenMetrics
         } else {

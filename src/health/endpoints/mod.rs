@@ -113,6 +113,21 @@ impl Ask<'_> {
     pub(crate) fn frame(&self, status: StatusCode, rendered: Rendered) -> Response<Bytes> {
         frame(status, rendered, self.head)
     }
+
+    /// Whether the client's `Accept` asks for `application/health+json`.
+    pub(crate) fn wants_health_json(&self) -> bool {
+        let accept = self.request.headers.get(header::ACCEPT);
+        render::accepts_health_json(accept.and_then(|value| value.to_str().ok()))
+    }
+}
+
+/// `response` marked as chosen by the request's `Accept` (the crate's JSON or
+/// `application/health+json`), so caches keep the two apart.
+pub(crate) fn negotiated(mut response: Response<Bytes>) -> Response<Bytes> {
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// A response ready now, or one that waits for checks or sources.

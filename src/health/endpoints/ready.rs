@@ -7,12 +7,12 @@
 use bytes::Bytes;
 use http::{Response, StatusCode};
 
-use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
+use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame, negotiated};
 use crate::checker::HealthChecker;
 use crate::health::judged;
 use crate::health::layer::Settings;
 use crate::health_report::{HealthStatus, SystemHealthStatus};
-use crate::render;
+use crate::render::{self, HealthJsonAnswer, Shown};
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
     name: "ready",
@@ -26,7 +26,8 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 fn answer(ask: &Ask<'_>) -> Answer {
     let selector = ask.query.select(&ask.settings.readiness);
     let verbose = ask.query.verbose && ask.details;
-    let (checker, settings, head) = (ask.checker, ask.settings, ask.head);
+    let (checker, settings) = (ask.checker, ask.settings);
+    let head = (ask.head, ask.wants_health_json());
     // Only an unhealthy status may hold a shared check to judge against the fleet.
     let judged = settings.fleet.is_some() && checker.has_shared();
     let judging = move |status| judged && status == HealthStatus::Unhealthy;
@@ -75,7 +76,7 @@ impl Judged {
 fn of_report(
     checker: &HealthChecker,
     settings: &Settings,
-    (head, verbose): (bool, bool),
+    (head, verbose): ((bool, bool), bool),
     mut report: SystemHealthStatus,
 ) -> Response<Bytes> {
     let mut judged = Judged::plain(report.status);
@@ -87,10 +88,11 @@ fn of_report(
     readiness(checker, settings, head, judged, verbose.then_some(&report))
 }
 
+/// The answer; `(head, health_json)`: HEAD, and whether in `application/health+json`.
 fn readiness(
     checker: &HealthChecker,
     settings: &Settings,
-    head: bool,
+    (head, health_json): (bool, bool),
     judged: Judged,
     report: Option<&SystemHealthStatus>,
 ) -> Response<Bytes> {
@@ -103,11 +105,23 @@ fn readiness(
         Some(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     let reason = not_ready.or(judged.reason);
-    let body = render::readiness(
-        judged.shown,
-        code.is_success(),
-        reason.as_deref(),
-        report.map(|report| report.components.as_slice()),
-    );
-    frame(code, body, head)
+    let components = report.map(|report| report.components.as_slice());
+    let body = if health_json {
+        render::health_json(&HealthJsonAnswer {
+            status: judged.shown,
+            success: code.is_success(),
+            notes: reason.as_deref(),
+            components: components.map(|components| (components, Shown::Details)),
+            info: settings.info.as_deref(),
+            description: "readiness to take traffic",
+        })
+    } else {
+        render::readiness(
+            judged.shown,
+            code.is_success(),
+            reason.as_deref(),
+            components,
+        )
+    };
+    negotiated(frame(code, body, head))
 }
