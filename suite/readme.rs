@@ -11,7 +11,8 @@
     feature = "tonic",
     feature = "tls",
     feature = "opentelemetry",
-    feature = "tower-resilience"
+    feature = "tower-resilience",
+    feature = "openapi"
 ))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeSnippets;

@@ -241,6 +241,14 @@ impl HealthLayer {
         self.path("info", Some(path))
     }
 
+    /// The path of the health endpoints' OpenAPI document (feature `openapi`; default
+    /// `/health/openapi.json`); see [`openapi`](Self::openapi).
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    pub fn openapi_path(self, path: &str) -> Result<Self, ConfigError> {
+        self.path("openapi", Some(path))
+    }
+
     /// Serves a [health group](HealthGroup) at its own path, with its own detail policy and
     /// status codes. Its name must be usable as a path segment; its path must be free.
     pub fn group(mut self, group: HealthGroup) -> Result<Self, ConfigError> {

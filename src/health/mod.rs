@@ -86,6 +86,8 @@ mod future;
 mod group;
 mod judged;
 mod layer;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod paths;
 mod policy;
 mod query;

@@ -88,6 +88,12 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// An OpenAPI document (JSON), with the health format's version header.
+    #[cfg(feature = "openapi")]
+    pub(crate) fn openapi(body: impl Into<Bytes>) -> Self {
+        Self::json(body)
+    }
+
     fn json(body: impl Into<Bytes>) -> Self {
         Self {
             content_type: JSON_CONTENT_TYPE,

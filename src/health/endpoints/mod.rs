@@ -15,6 +15,8 @@ mod incidents;
 mod info;
 mod live;
 mod metrics;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod range;
 mod ready;
 mod reliability;
@@ -68,8 +70,11 @@ pub(crate) struct Descriptor {
 /// GET and HEAD: what every health endpoint answers.
 pub(crate) const GET_HEAD: &[Method] = &[Method::GET, Method::HEAD];
 
+/// How many endpoints there are: the OpenAPI document's with the `openapi` feature.
+const ENDPOINTS: usize = if cfg!(feature = "openapi") { 12 } else { 11 };
+
 /// Every endpoint, in the order paths are matched.
-pub(crate) const TABLE: [&Descriptor; 11] = [
+pub(crate) const TABLE: [&Descriptor; ENDPOINTS] = [
     &live::ENDPOINT,
     &ready::ENDPOINT,
     &detail::ENDPOINT,
@@ -81,6 +86,8 @@ pub(crate) const TABLE: [&Descriptor; 11] = [
     &incidents::ENDPOINT,
     &dashboard::ENDPOINT,
     &fleet::ENDPOINT,
+    #[cfg(feature = "openapi")]
+    &openapi::ENDPOINT,
 ];
 
 /// What a routed path names beyond its endpoint.
