@@ -28,9 +28,15 @@ const TOKEN: &str = "Bearer s3cret-token";
 /// The operation the document serves at `path` (a group's as `health_group`), and its item.
 fn operation_at<'a>(document: &'a Value, path: &str) -> (String, &'a Value) {
     let paths = document["paths"].as_object().unwrap();
-    let (_, item) = paths
-        .iter()
-        .find(|(template, _)| matches(template, path))
+    // A path of its own before a template that also fits it, as OpenAPI says.
+    let item = paths
+        .get(path)
+        .or_else(|| {
+            paths
+                .iter()
+                .find(|(template, _)| matches(template, path))
+                .map(|(_, item)| item)
+        })
         .unwrap_or_else(|| panic!("no path item for {path}"));
     (operation_of(item), item)
 }
@@ -101,10 +107,16 @@ fn validate(document: &Value, schema: &Value, body: &Value) -> Result<(), Vec<St
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+        return Ok(());
     }
+    // Under `oneOf`, each branch's own errors say more than "none of them".
+    let mut errors = errors;
+    for branch in schema["oneOf"].as_array().into_iter().flatten() {
+        if let Err(more) = validate(document, branch, body) {
+            errors.extend(more.into_iter().map(|e| format!("  {branch}: {e}")));
+        }
+    }
+    Err(errors)
 }
 
 /// One answer, checked against the document; what it was, for the recording.
@@ -135,6 +147,25 @@ impl Client<'_> {
         }
         let response = request.send().await.unwrap();
         self.check(name, path, response).await
+    }
+
+    /// GETs `path`, whose answer is not JSON (the exposition, the dashboard): its status and
+    /// content type are documented, with a string schema.
+    async fn get_text(&mut self, path: &str, accept: Option<&str>) -> (u16, String) {
+        let mut request = self.server.client.get(self.server.url(path));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let schema = schema_for(self.document, path, status, &content_type);
+        assert_eq!(schema["type"], "string", "{path} {content_type}");
+        response.bytes().await.unwrap();
+        (status, content_type)
     }
 
     async fn check(&mut self, name: &str, path: &str, response: reqwest::Response) -> Value {
@@ -422,6 +453,46 @@ async fn every_answer_in_every_state_fits_the_served_document() {
             None,
         )
         .await;
+    // The reliability report, its status alone, an unknown source; the exposition in each
+    // format, the dashboard.
+    let report = client
+        .get("reliability", "/internal/health/reliability", true, None)
+        .await;
+    assert!(
+        report["metrics"]["requests"]["routes"].is_array(),
+        "{report:#}"
+    );
+    client
+        .get(
+            "reliability-status-only",
+            "/internal/health/reliability",
+            false,
+            None,
+        )
+        .await;
+    client
+        .get(
+            "reliability-unknown-source",
+            "/internal/health/reliability?include=queue",
+            true,
+            None,
+        )
+        .await;
+    let (_, text) = client.get_text("/internal/metrics", None).await;
+    assert!(text.starts_with("text/plain"));
+    let openmetrics = "application/openmetrics-text;version=1.0.0";
+    let (_, om) = client
+        .get_text("/internal/metrics", Some(openmetrics))
+        .await;
+    assert!(om.starts_with("application/openmetrics-text"));
+    #[cfg(feature = "protobuf")]
+    {
+        let protobuf = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        let (_, pb) = client.get_text("/internal/metrics", Some(protobuf)).await;
+        assert!(pb.starts_with("application/vnd.google.protobuf"));
+    }
+    let (status, html) = client.get_text("/internal/health/dashboard", None).await;
+    assert_eq!((status, html.starts_with("text/html")), (200, true));
     let info = client
         .get("info", "/internal/health/info", true, None)
         .await;
@@ -569,8 +640,11 @@ fn recorded_answers_of_version_1_still_fit() {
         }
         *checked.entry(operation.to_owned()).or_insert(0) += 1;
     }
-    // Every operation of the document has recorded answers.
-    for item in &items {
+    // Every operation of the document with JSON answers has recorded answers (the
+    // exposition and the dashboard are text, checked by content type above).
+    let json_answers =
+        |item: &&&Value| !item["get"]["responses"]["200"]["content"]["application/json"].is_null();
+    for item in items.iter().filter(json_answers) {
         assert!(
             checked.contains_key(&operation_of(item)),
             "{} recorded",

@@ -15,7 +15,7 @@ use super::layer::{HealthLayer, Settings};
 const TEMPLATE: &str = include_str!("openapi.json");
 
 /// The endpoints the document describes, by name in the endpoint table.
-const DESCRIBED: [&str; 8] = [
+const DESCRIBED: [&str; 11] = [
     "live",
     "ready",
     "detail",
@@ -23,6 +23,9 @@ const DESCRIBED: [&str; 8] = [
     "history",
     "incidents",
     "info",
+    "reliability",
+    "metrics",
+    "dashboard",
     "openapi",
 ];
 
@@ -31,7 +34,8 @@ impl HealthLayer {
     /// custom paths, the component path, groups), with every body's schema, each status code
     /// described and an example per state: `GET /health/live`, readiness, `/health` (in full,
     /// components only, status only, and `application/health+json`), `/health/{component}`,
-    /// groups, the startup probe, history, incidents, `/health/info` and the document's own path (`/health/openapi.json` by default,
+    /// groups, the startup probe, history, incidents, `/health/info`, the reliability report,
+    /// `/metrics`, the dashboard and the document's own path (`/health/openapi.json` by default,
     /// [`openapi_path`](Self::openapi_path)), which answers it to clients the detail policy
     /// shows details.
     ///
