@@ -23,7 +23,12 @@ pub(crate) fn spawn(slot: &Arc<Slot>, interval: Duration, runtime: &Handle) {
         let _restart = Restart(slot.clone());
         loop {
             let Some(strong) = slot.upgrade() else { break };
-            let run = strong.claim_run(&handle);
+            // A disabled check is not run; its schedule goes on, for when it is enabled again.
+            let run = strong
+                .tuning
+                .enabled()
+                .then(|| strong.claim_run(&handle))
+                .flatten();
             drop(strong);
             if let Some(run) = run {
                 run.here().await;

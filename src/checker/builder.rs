@@ -14,6 +14,7 @@ use super::lifecycle::LifecycleState;
 use super::listen::{self, StatusChange};
 use super::slot::Slot;
 use super::timeline::{Timeline, TimelineSettings};
+use super::tuning::{AtomicDuration, Tuning};
 use super::{Check, HealthCheck, HealthChecker, Shared};
 use crate::config::{HealthConfig, env_name, var};
 use crate::error::ConfigError;
@@ -244,16 +245,18 @@ impl HealthCheckerBuilder {
         let listeners: Arc<[listen::Listener]> = listeners.into();
         let mut slots: Vec<Arc<Slot>> = Vec::with_capacity(self.checks.len());
         for check in self.checks {
+            let own = check.own();
             let spec = check.resolve(&self.defaults)?;
             if slots.iter().any(|slot| slot.spec.name == spec.name) {
                 return Err(ConfigError::DuplicateCheckName(spec.name));
             }
             let max_staleness = self.defaults.max_staleness_of(&spec);
             let timeline = Timeline::new(&self.timeline, started);
+            let tuning = Tuning::new(&spec, max_staleness, own);
             let slot = Slot::new(
                 spec,
                 history,
-                max_staleness,
+                tuning,
                 listeners.clone(),
                 timeline,
                 (incidents.clone(), gate.clone()),
@@ -267,8 +270,9 @@ impl HealthCheckerBuilder {
         Ok(HealthChecker {
             shared: Arc::new(Shared {
                 slots: slots.into(),
-                cache_ttl: self.defaults.cache_ttl,
-                deadline: self.defaults.deadline,
+                cache_ttl: AtomicDuration::new(self.defaults.cache_ttl),
+                deadline: AtomicDuration::new(self.defaults.deadline),
+                built: self.defaults,
                 accepting_traffic: AtomicBool::new(true),
                 lifecycle: LifecycleState::default(),
                 started,

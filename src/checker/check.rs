@@ -149,6 +149,16 @@ impl Check {
         &self.name
     }
 
+    /// Which settings it was given itself (not left to the checker's defaults).
+    pub(crate) fn own(&self) -> super::tuning::Own {
+        super::tuning::Own {
+            timeout: self.timeout.is_some(),
+            retries: self.retries.is_some(),
+            failure_threshold: self.failure_threshold.is_some(),
+            success_threshold: self.success_threshold.is_some(),
+        }
+    }
+
     pub(crate) fn resolve(self, defaults: &Defaults) -> Result<CheckSpec, ConfigError> {
         validate_name(&self.name)?;
         let setting = |what: &str| format!("check {:?} {what}", self.name);
@@ -211,6 +221,7 @@ impl fmt::Debug for Check {
 }
 
 /// A check with every setting resolved.
+#[derive(Clone)]
 pub(crate) struct CheckSpec {
     pub(crate) name: String,
     pub(crate) check: Arc<dyn HealthCheck>,

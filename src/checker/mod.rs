@@ -18,6 +18,7 @@ mod select;
 mod slot;
 mod time_left;
 mod timeline;
+mod tuning;
 mod warm_up;
 
 use std::sync::Arc;
@@ -77,8 +78,11 @@ pub struct HealthChecker {
 
 struct Shared {
     slots: Box<[Arc<Slot>]>,
-    cache_ttl: Duration,
-    deadline: Duration,
+    /// As they stand ([`reconfigure`](HealthChecker::reconfigure) changes them).
+    cache_ttl: tuning::AtomicDuration,
+    deadline: tuning::AtomicDuration,
+    /// The defaults as built, what a reconfiguration starts from.
+    built: defaults::Defaults,
     accepting_traffic: AtomicBool,
     lifecycle: lifecycle::LifecycleState,
     started: Instant,
@@ -108,7 +112,7 @@ impl HealthChecker {
     /// The report over the checks `selector` picks, running those whose cached result expired.
     pub async fn report_for(&self, selector: &Selector) -> SystemHealthStatus {
         let started = Instant::now();
-        let ttl = self.shared.cache_ttl;
+        let ttl = self.shared.cache_ttl.get();
         let slots: Vec<&Arc<Slot>> = self.selected(selector).collect();
         let mut begun: Vec<Begin> = slots.iter().map(|slot| slot.begin(ttl, started)).collect();
         for begin in &mut begun {
@@ -129,7 +133,7 @@ impl HealthChecker {
                     }
                 }
             };
-            let _ = tokio::time::timeout_at(started + self.shared.deadline, runs).await;
+            let _ = tokio::time::timeout_at(started + self.shared.deadline.get(), runs).await;
         }
         let now = (Instant::now(), crate::clock::now());
         let components = slots
@@ -140,7 +144,7 @@ impl HealthChecker {
                     Begin::Done(view) => view,
                     Begin::Wait(..) => slot.settle(ttl, started),
                 };
-                slot.component(view, self.shared.deadline, now)
+                slot.component(view, self.shared.deadline.get(), now)
             })
             .collect();
         self.assemble(components, started, now)
@@ -152,8 +156,8 @@ impl HealthChecker {
         let components = self
             .selected(selector)
             .map(|slot| {
-                let record = slot.fresh(self.shared.cache_ttl, now.0)?;
-                Some(slot.component(View::fresh(record), self.shared.deadline, now))
+                let record = slot.fresh(self.shared.cache_ttl.get(), now.0)?;
+                Some(slot.component(View::fresh(record), self.shared.deadline.get(), now))
             })
             .collect::<Option<Vec<_>>>()?;
         Some(self.assemble(components, now.0, now))
@@ -165,7 +169,7 @@ impl HealthChecker {
         let now = Instant::now();
         self.selected(selector)
             .try_fold(HealthStatus::Healthy, |worst, slot| {
-                let record = slot.fresh(self.shared.cache_ttl, now)?;
+                let record = slot.fresh(self.shared.cache_ttl.get(), now)?;
                 Some(worst.max(record.status))
             })
     }
@@ -445,7 +449,7 @@ impl HealthChecker {
                     status: last.map(|(status, _)| status),
                     last_duration: last.map(|(_, duration)| duration),
                     polled: slot.polled(),
-                    timeout: slot.spec.timeout,
+                    timeout: slot.tuning.get().timeout,
                 }
             })
             .collect()
@@ -455,7 +459,7 @@ impl HealthChecker {
         self.shared
             .slots
             .iter()
-            .filter(move |slot| selector.matches(&slot.spec))
+            .filter(move |slot| slot.tuning.enabled() && selector.matches(&slot.spec))
     }
 
     fn assemble(
@@ -508,8 +512,8 @@ impl std::fmt::Debug for HealthChecker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HealthChecker")
             .field("checks", &self.check_names().collect::<Vec<_>>())
-            .field("cache_ttl", &self.shared.cache_ttl)
-            .field("deadline", &self.shared.deadline)
+            .field("cache_ttl", &self.shared.cache_ttl.get())
+            .field("deadline", &self.shared.deadline.get())
             .field("accepting_traffic", &self.accepting_traffic())
             .finish()
     }

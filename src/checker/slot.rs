@@ -21,6 +21,7 @@ use super::incidents::IncidentLog;
 use super::listen::{Listener, StatusChange, notify};
 use super::run::{self, Outcome};
 use super::timeline::{StatusTimeline, Timeline};
+use super::tuning::Tuning;
 use crate::health_report::{ComponentStatus, HealthStatus};
 use crate::redact::{redact, redact_metadata};
 use crate::round::millis;
@@ -158,8 +159,9 @@ pub(crate) struct Slot {
     /// The checker's incident log, shared by every check.
     incidents: Arc<Mutex<IncidentLog>>,
     background_started: AtomicBool,
-    /// Past this age a result is not served as current: the component is unknown.
-    max_staleness: Duration,
+    /// The settings that can change while it runs (timeout, retries, thresholds, maximum
+    /// staleness: past it a result is not served as current, the component is unknown).
+    pub(crate) tuning: Tuning,
     /// The fleet's say on once-per-fleet checks, shared by every check.
     gate: Arc<GateCell>,
 }
@@ -168,14 +170,14 @@ impl Slot {
     pub(crate) fn new(
         spec: CheckSpec,
         history: usize,
-        max_staleness: Duration,
+        tuning: Tuning,
         listeners: Arc<[Listener]>,
         timeline: Timeline,
         (incidents, gate): (Arc<Mutex<IncidentLog>>, Arc<GateCell>),
     ) -> Self {
         Self {
             gate,
-            max_staleness,
+            tuning,
             spec,
             state: Mutex::new(State {
                 last: None,
@@ -314,7 +316,7 @@ impl Slot {
         // A stale failure is not served while its refresh may be the recovery: the caller waits
         // for the run (up to its deadline), so recovery is seen by the probe that asked.
         let servable = state.last.as_ref().is_some_and(|record| {
-            asked.saturating_duration_since(record.completed) < self.max_staleness
+            asked.saturating_duration_since(record.completed) < self.tuning.max_staleness()
                 && record.status == HealthStatus::Healthy
         });
         if !servable {
@@ -372,7 +374,7 @@ impl Slot {
             };
             let outcome = match borrowed {
                 Some(outcome) => outcome,
-                None => run::execute(&slot.spec).await,
+                None => run::execute(&slot.tuning.spec_for_run(&slot.spec)).await,
             };
             guard.complete(outcome);
         });
@@ -474,17 +476,17 @@ impl Slot {
 
     /// Why a run's status is not shown yet: the threshold it has to reach.
     fn held_note(&self, state: &State, failing: bool, raw: &str, previous: &Record) -> String {
-        let spec = &self.spec;
         if failing {
             format!(
                 "failure {} of {} before the check counts as failed: {raw}",
-                state.consecutive_failures, spec.failure_threshold,
+                state.consecutive_failures,
+                self.tuning.failure_threshold(),
             )
         } else {
             format!(
                 "passed {} of {} runs needed to recover; {}",
                 state.consecutive_successes,
-                spec.success_threshold,
+                self.tuning.success_threshold(),
                 previous
                     .message
                     .as_deref()
@@ -529,9 +531,9 @@ impl Slot {
 
     fn crossed_threshold(&self, state: &State) -> bool {
         if state.failing {
-            state.consecutive_successes >= self.spec.success_threshold
+            state.consecutive_successes >= self.tuning.success_threshold()
         } else {
-            state.consecutive_failures >= self.spec.failure_threshold
+            state.consecutive_failures >= self.tuning.failure_threshold()
         }
     }
 
@@ -550,7 +552,7 @@ impl Slot {
             } else {
                 "s"
             },
-            spec.failure_threshold,
+            self.tuning.failure_threshold(),
         )
     }
 
@@ -583,14 +585,15 @@ impl Slot {
         };
         match view.record {
             Some(record)
-                if now.saturating_duration_since(record.completed) > self.max_staleness =>
+                if now.saturating_duration_since(record.completed)
+                    > self.tuning.max_staleness() =>
             {
                 let age = now.saturating_duration_since(record.completed);
                 let message = format!(
                     "no current result: the last one ({}) is {} ms old, past the maximum staleness of {} ms; the check has not finished since",
                     record.status,
                     age.as_millis(),
-                    self.max_staleness.as_millis()
+                    self.tuning.max_staleness().as_millis()
                 );
                 component.checked_at = wall.checked_sub(age);
                 component.age_ms = millis(age);
