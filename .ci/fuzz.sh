@@ -9,7 +9,7 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
   exit 0
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --quiet --locked cargo-fuzz
-for target in route render redact protobuf query fleet; do
+for target in route render redact protobuf query fleet settings; do
   echo "fuzzing $target for ${seconds} s"
   # Inputs up to 8 KiB, each within 2 s: a redaction that is not linear in time fails here.
   log=$(mktemp)

@@ -28,6 +28,8 @@ use crate::error::ConfigError;
 /// | `HEALTH_FLEET_INTERVAL_MS`, `HEALTH_FLEET_MAX_REPLICAS` | how often to publish and read; the most replicas read | 100–60000; 2–1024 |
 /// | `HEALTH_WEBHOOK_URL` | a [`WebhookNotifier`](crate::WebhookNotifier) posting every status change, for [`Setup`](crate::Setup) (feature `http-client`; never shown); with a fleet, a shared outage's once | `http://`, `https://` URL |
 /// | `HEALTH_FLEET_SHARED_OUTAGE` | readiness in a shared outage of a [shared](crate::Check::shared) check | `ready` (default), `not_ready` |
+/// | `HEALTH_CONFIG_FILE` | a file of `HEALTH_*` settings (`KEY=value` or `KEY: value` lines, `#` comments), or a directory of one file per key (a mounted ConfigMap), read by [`Setup`](crate::Setup) at start and again when it changes or at SIGHUP: the `HEALTH_CHECK_*` settings in it are applied to the running checker ([`HealthChecker::reconfigure`](crate::HealthChecker::reconfigure)) | a path |
+/// | `HEALTH_CONFIG_POLL_MS` | how often that file is looked at | 100–60000 (default 250) |
 ///
 /// ```
 /// use tower_vitals::{HealthChecker, HealthConfig};
@@ -122,7 +124,23 @@ pub struct HealthConfig {
     pub fleet_max_replicas: Option<usize>,
     /// `HEALTH_FLEET_SHARED_OUTAGE`: `Some(true)` for `ready`, `Some(false)` for `not_ready`.
     pub fleet_ready_in_shared_outage: Option<bool>,
+    /// `HEALTH_CONFIG_FILE`.
+    pub config_file: Option<std::path::PathBuf>,
+    /// `HEALTH_CONFIG_POLL_MS`.
+    pub config_poll: Option<Duration>,
     warnings: Vec<String>,
+    /// Every `HEALTH_*` variable read, as given: what a settings file is laid over.
+    read: Read,
+}
+
+/// The variables read, by name; `Debug` shows the names only (some values are secrets).
+#[derive(Clone, Default, PartialEq)]
+struct Read(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Read {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 /// A setting whose value is a secret: `Debug` shows `***`.
@@ -133,6 +151,57 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("\"***\"")
     }
+}
+
+/// Whether `name` is one of this crate's variables' names (`HEALTH_*`).
+pub(crate) fn is_setting(name: &str) -> bool {
+    name.starts_with("HEALTH_")
+}
+
+/// Whether a variable is a runtime setting of the checker ([`HealthConfig::with_settings_text`]).
+fn is_runtime(key: &str) -> bool {
+    key.starts_with("HEALTH_CHECK_")
+}
+
+/// `KEY=value` or `KEY: value` lines (values may be quoted), `#` comments and blank lines; a
+/// key not `HEALTH_*`, or a line of neither form, is an error naming the line.
+pub(crate) fn parse_settings(text: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut pairs = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |reason: &str| {
+            let shown: String = line.chars().take(80).collect();
+            env_error(
+                &format!("HEALTH_CONFIG_FILE line {}", number + 1),
+                &shown,
+                reason,
+            )
+        };
+        let split = line
+            .split_once('=')
+            .filter(|(key, _)| !key.contains(':'))
+            .or_else(|| line.split_once(':'));
+        let Some((key, value)) = split else {
+            return Err(bad("not `KEY=value` or `KEY: value`"));
+        };
+        let key = key.trim();
+        if !key.starts_with("HEALTH_")
+            || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(bad("a key is a HEALTH_* variable"));
+        }
+        let value = value.trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    Ok(pairs)
 }
 
 /// The variables' names that other modules report in errors: spelled here only.
@@ -147,6 +216,13 @@ pub(crate) mod var {
     pub(crate) const STARTUP_PATH: &str = "HEALTH_STARTUP_PATH";
     pub(crate) const FLEET_REDIS_URL: &str = "HEALTH_FLEET_REDIS_URL";
     pub(crate) const WEBHOOK_URL: &str = "HEALTH_WEBHOOK_URL";
+    pub(crate) const CONFIG_FILE: &str = "HEALTH_CONFIG_FILE";
+    #[cfg(test)]
+    pub(crate) const TIMEOUT: &str = "HEALTH_CHECK_TIMEOUT_MS";
+    #[cfg(test)]
+    pub(crate) const RETRY_COUNT: &str = "HEALTH_CHECK_RETRY_COUNT";
+    #[cfg(test)]
+    pub(crate) const MAX_STALENESS: &str = "HEALTH_CHECK_MAX_STALENESS_MS";
 
     /// `HEALTH_CHECK_<KEY>_TIMEOUT_MS`.
     pub(crate) fn check_timeout(key: &str) -> String {
@@ -211,10 +287,50 @@ impl HealthConfig {
     ) -> Result<Self, ConfigError> {
         let mut config = Self::default();
         for (key, value) in vars {
-            config.read(key.as_ref(), value.as_ref().trim())?;
+            let (key, value) = (key.as_ref(), value.as_ref().trim());
+            config.read(key, value)?;
+            if key.starts_with("HEALTH_") {
+                config.read.0.insert(key.to_owned(), value.to_owned());
+            }
         }
         config.warn();
         Ok(config)
+    }
+
+    /// These settings with a settings file's `text` laid over them (`HEALTH_CONFIG_FILE`:
+    /// `KEY=value` or `KEY: value` lines, values optionally quoted, `#` comments): its
+    /// `HEALTH_CHECK_*` settings replace or add to these, and one taken out of the file is back
+    /// to this value; any other setting in it must be what these hold already, since it is read
+    /// at start only. An error names the line or the variable and its value.
+    ///
+    /// ```
+    /// use tower_vitals::HealthConfig;
+    ///
+    /// let start = HealthConfig::from_vars([("HEALTH_CHECK_RETRY_COUNT", "1"), ("HEALTH_READY_PATH", "/readyz")])?;
+    /// let file = "# mounted from the ConfigMap\nHEALTH_CHECK_TIMEOUT_MS: 1500\nHEALTH_READY_PATH=/readyz\n";
+    /// let running = start.with_settings_text(file)?;
+    /// assert_eq!((running.retries, running.timeout.map(|t| t.as_millis())), (Some(1), Some(1500)));
+    ///
+    /// let error = start.with_settings_text("HEALTH_CHECK_TIMEOUT_MS=0").unwrap_err();
+    /// assert_eq!(error.to_string(), "HEALTH_CHECK_TIMEOUT_MS=\"0\": out of range (1 to 60000 ms)");
+    /// let error = start.with_settings_text("HEALTH_READY_PATH=/ready").unwrap_err();
+    /// assert!(error.to_string().contains("read at start only"));
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn with_settings_text(&self, text: &str) -> Result<Self, ConfigError> {
+        let mut vars = self.read.0.clone();
+        for (key, value) in parse_settings(text)? {
+            if !is_runtime(&key) && self.read.0.get(&key) != Some(&value) {
+                let secret = [var::FLEET_REDIS_URL, var::WEBHOOK_URL].contains(&key.as_str());
+                return Err(env_error(
+                    &key,
+                    if secret { "***" } else { &value },
+                    "read at start only: restart to change it",
+                ));
+            }
+            vars.insert(key, value);
+        }
+        Self::from_vars(vars)
     }
 
     /// `HEALTH_WEBHOOK_URL`: where status changes are posted (never log it).
@@ -300,6 +416,10 @@ impl HealthConfig {
             "HEALTH_FLEET_PREFIX" => self.fleet_prefix = Some(name()?),
             "HEALTH_FLEET_INTERVAL_MS" => self.fleet_interval = Some(millis(100, 60_000)?),
             "HEALTH_FLEET_MAX_REPLICAS" => self.fleet_max_replicas = Some(count(2, 1024)? as usize),
+            var::CONFIG_FILE => {
+                self.config_file = Some(path().ok_or_else(|| error("empty"))?.into());
+            }
+            "HEALTH_CONFIG_POLL_MS" => self.config_poll = Some(millis(100, 60_000)?),
             "HEALTH_FLEET_SHARED_OUTAGE" => {
                 self.fleet_ready_in_shared_outage = Some(match value {
                     "ready" => true,

@@ -335,6 +335,42 @@ pub struct SystemHealthStatus {
     /// any is, `accepting_traffic` is `false`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warming_up: Vec<WarmUpStatus>,
+    /// Settings changed at run time, when they are read from a source
+    /// ([`SettingsStatus`]); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsStatus>,
+}
+
+/// Settings changed at run time ([`HealthChecker::reconfigure`](crate::HealthChecker::reconfigure),
+/// through `HEALTH_CONFIG_FILE`): where they come from, the last change applied, and the last
+/// refused while it stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SettingsStatus {
+    /// Where they are read from (the file's path).
+    pub source: String,
+    /// Changes applied since start (the file as read at start included).
+    pub applied: u64,
+    /// Changes refused since start.
+    pub refused: u64,
+    /// When the running settings were last applied.
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub applied_at: Option<SystemTime>,
+    /// The source's current content, refused: why (the variable and value named, redacted), and
+    /// when. Absent once a later change is applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+}
+
+/// A change of settings refused: the running settings were kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Refusal {
+    /// When.
+    #[serde(serialize_with = "rfc3339")]
+    pub at: SystemTime,
+    /// Why: the variable and value, or the line, and what is wrong.
+    pub error: String,
 }
 
 /// A gate still pending, from [`HealthChecker::warming_up`](crate::HealthChecker::warming_up).
@@ -421,6 +457,7 @@ mod tests {
             duration_ms: 0.5,
             components: vec![],
             warming_up: vec![],
+            settings: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["timestamp"], "1970-01-01T00:00:01.500Z");

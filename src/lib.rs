@@ -82,6 +82,7 @@ mod redact;
 #[cfg(feature = "redis")]
 mod redis_link;
 pub mod reliability;
+mod reload;
 pub mod render;
 /// The former name of [`reliability`], kept so that existing imports compile.
 #[doc(hidden)]
@@ -112,8 +113,8 @@ pub use error::ConfigError;
 pub use grpc::GrpcHealth;
 pub use health::HealthLayer;
 pub use health_report::{
-    CheckResult, ComponentStatus, HealthStatus, HistorySummary, MAX_FIGURES, SystemHealthStatus,
-    WarmUpStatus,
+    CheckResult, ComponentStatus, HealthStatus, HistorySummary, MAX_FIGURES, Refusal,
+    SettingsStatus, SystemHealthStatus, WarmUpStatus,
 };
 pub use info::AppInfo;
 pub use metrics::{MetricsCollector, MetricsLayer};

@@ -252,6 +252,12 @@ impl SetupBuilder {
             checker = webhook.listen(checker);
         }
         let checker = checker.build()?;
+        if let Some(path) = &self.config.config_file {
+            // Read now: a file that does not validate fails the build, as a bad variable does.
+            let reload = crate::reload::Reload::new(checker.clone(), &self.config, path);
+            let read = reload.apply_now()?;
+            reload.spawn(read);
+        }
         let metrics = MetricsCollector::new();
         let mut health = HealthLayer::new(checker.clone())
             .metrics(metrics.clone())

@@ -25,7 +25,7 @@ const FLOORS: &[&[&str]] = &[
     &["vitals", "fleet"],
     &["reliability"],
     &["render"],
-    &["health", "grpc", "drain"],
+    &["health", "grpc", "drain", "reload"],
     &["setup"],
 ];
 

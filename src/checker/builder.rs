@@ -273,6 +273,7 @@ impl HealthCheckerBuilder {
                 cache_ttl: AtomicDuration::new(self.defaults.cache_ttl),
                 deadline: AtomicDuration::new(self.defaults.deadline),
                 built: self.defaults,
+                settings: parking_lot::Mutex::new(None),
                 accepting_traffic: AtomicBool::new(true),
                 lifecycle: LifecycleState::default(),
                 started,

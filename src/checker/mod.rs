@@ -83,6 +83,8 @@ struct Shared {
     deadline: tuning::AtomicDuration,
     /// The defaults as built, what a reconfiguration starts from.
     built: defaults::Defaults,
+    /// Settings read from a source at run time: what was applied and refused.
+    settings: parking_lot::Mutex<Option<crate::health_report::SettingsStatus>>,
     accepting_traffic: AtomicBool,
     lifecycle: lifecycle::LifecycleState,
     started: Instant,
@@ -475,6 +477,7 @@ impl HealthChecker {
             duration_ms: millis(now - started),
             components,
             warming_up: self.warming_up(),
+            settings: self.settings_status(),
         }
     }
 }

@@ -11,6 +11,7 @@ use super::check::CheckSpec;
 use super::defaults::Defaults;
 use crate::config::{HealthConfig, env_name, var};
 use crate::error::ConfigError;
+use crate::health_report::{Refusal, SettingsStatus};
 
 /// A check's tunable settings, as they stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +241,59 @@ impl super::HealthChecker {
     }
 }
 
+impl super::HealthChecker {
+    /// Applies the settings read from `source` (or records why they could not be read) and
+    /// keeps the outcome for `/health` and `/metrics`. A refusal is logged once while it
+    /// stands (the same error again is not logged again); its text is redacted.
+    pub(crate) fn reconfigure_from(
+        &self,
+        source: &str,
+        config: Result<HealthConfig, ConfigError>,
+    ) -> Result<(), ConfigError> {
+        let outcome = config.and_then(|config| self.reconfigure(&config).map(|()| config));
+        let mut settings = self.shared.settings.lock();
+        let status = settings.get_or_insert_with(|| SettingsStatus {
+            source: source.to_owned(),
+            applied: 0,
+            refused: 0,
+            applied_at: None,
+            refusal: None,
+        });
+        let now = crate::clock::now();
+        match outcome {
+            Ok(_) => {
+                status.applied += 1;
+                status.applied_at = Some(now);
+                status.refusal = None;
+                Ok(())
+            }
+            Err(error) => {
+                let text = crate::redact::redact(&error.to_string());
+                let again = status.refusal.as_ref().is_some_and(|r| r.error == text);
+                if !again {
+                    tracing::warn!(
+                        source,
+                        error = %text,
+                        "health settings refused: the running settings are kept"
+                    );
+                }
+                status.refused += 1;
+                status.refusal = Some(Refusal {
+                    at: now,
+                    error: text,
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// Settings read from a source at run time: what was applied and what refused (`None`
+    /// when none is read).
+    pub fn settings_status(&self) -> Option<SettingsStatus> {
+        self.shared.settings.lock().clone()
+    }
+}
+
 /// A check's settings under `config`, from what it was built with.
 fn tuned(spec: &CheckSpec, tuning: &Tuning, config: &HealthConfig, defaults: &Defaults) -> Tuned {
     let (built, own) = (tuning.built, tuning.own);
@@ -287,7 +341,7 @@ mod tests {
     use std::time::Duration;
 
     use crate::checker::{Check, HealthChecker};
-    use crate::config::HealthConfig;
+    use crate::config::{HealthConfig, var};
     use crate::health_report::HealthStatus;
 
     fn config(vars: &[(&str, &str)]) -> HealthConfig {
@@ -324,7 +378,7 @@ mod tests {
         let history = report.components[0].history.runs;
 
         checker
-            .reconfigure(&config(&[("HEALTH_CHECK_TIMEOUT_MS", "1000")]))
+            .reconfigure(&config(&[(var::TIMEOUT, "1000")]))
             .unwrap();
         let report = checker.report().await;
         let db = &report.components[0];
@@ -359,7 +413,7 @@ mod tests {
         checker.report().await;
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         checker
-            .reconfigure(&config(&[("HEALTH_CHECK_ENABLED_COMPONENTS", "db")]))
+            .reconfigure(&config(&[(var::ENABLED_COMPONENTS, "db")]))
             .unwrap();
         for _ in 0..3 {
             let report = checker.report().await;
@@ -389,25 +443,19 @@ mod tests {
             .iter()
             .map(|s| s.tuning.get())
             .collect();
+        let redis = var::check_timeout("REDIS");
+        let unknown_enabled = format!("{} names \"dbb\"", var::ENABLED_COMPONENTS);
+        let unknown_timeout = format!("{redis} names \"REDIS\"");
         for (vars, said) in [
             (
-                &[
-                    ("HEALTH_CHECK_TIMEOUT_MS", "900"),
-                    ("HEALTH_CHECK_ENABLED_COMPONENTS", "db,dbb"),
-                ][..],
-                "HEALTH_CHECK_ENABLED_COMPONENTS names \"dbb\"",
+                &[(var::TIMEOUT, "900"), (var::ENABLED_COMPONENTS, "db,dbb")][..],
+                unknown_enabled.as_str(),
             ),
             (
-                &[
-                    ("HEALTH_CHECK_RETRY_COUNT", "2"),
-                    ("HEALTH_CHECK_REDIS_TIMEOUT_MS", "100"),
-                ][..],
-                "HEALTH_CHECK_REDIS_TIMEOUT_MS names \"REDIS\"",
+                &[(var::RETRY_COUNT, "2"), (redis.as_str(), "100")][..],
+                unknown_timeout.as_str(),
             ),
-            (
-                &[("HEALTH_CHECK_MAX_STALENESS_MS", "500")][..],
-                "maximum staleness",
-            ),
+            (&[(var::MAX_STALENESS, "500")][..], "maximum staleness"),
         ] {
             let refused = checker.reconfigure(&config(vars)).unwrap_err().to_string();
             assert!(refused.contains(said), "{refused}");
@@ -422,7 +470,7 @@ mod tests {
         }
         // A checker-wide timeout leaves a check's own alone; a per-check one replaces it.
         checker
-            .reconfigure(&config(&[("HEALTH_CHECK_TIMEOUT_MS", "900")]))
+            .reconfigure(&config(&[(var::TIMEOUT, "900")]))
             .unwrap();
         let timeouts: Vec<u128> = checker
             .shared
@@ -432,7 +480,7 @@ mod tests {
             .collect();
         assert_eq!(timeouts, [900, 50]);
         checker
-            .reconfigure(&config(&[("HEALTH_CHECK_CACHE_TIMEOUT_MS", "70")]))
+            .reconfigure(&config(&[(var::check_timeout("CACHE").as_str(), "70")]))
             .unwrap();
         assert_eq!(
             checker.shared.slots[1].tuning.get().timeout,

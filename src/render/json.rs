@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use crate::checker::{CheckCounters, Incident, Lifecycle, Phase, StatusTimeline};
-use crate::health_report::{ComponentStatus, HealthStatus, SystemHealthStatus, WarmUpStatus};
+use crate::health_report::{
+    ComponentStatus, HealthStatus, SettingsStatus, SystemHealthStatus, WarmUpStatus,
+};
 use crate::info::AppInfo;
 use crate::metrics::{CacheStats, LatencyStats, MetricsSnapshot, TrafficTimeline};
 use crate::probe::RuntimeStats;
@@ -61,6 +63,9 @@ struct Detailed<'a> {
     /// The application's information, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     info: Option<&'a AppInfo>,
+    /// Settings read at run time, when they are.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<&'a SettingsStatus>,
 }
 
 #[derive(Serialize)]
@@ -95,6 +100,7 @@ impl<'a> Detailed<'a> {
             warming_up: &health.warming_up[..health.warming_up.len().min(MAX_GATES_SHOWN)],
             performance: metrics.map(Performance::from),
             cache: metrics.map(|m| Cache::from(&m.cache)),
+            settings: health.settings.as_ref(),
         }
     }
 }

@@ -75,7 +75,7 @@ impl Default for Prometheus {
 }
 
 /// Label names the exposition's own families use: a constant label may not take one.
-const TAKEN_LABELS: [&str; 24] = [
+const TAKEN_LABELS: [&str; 25] = [
     "route",
     "figure",
     "method",
@@ -100,6 +100,7 @@ const TAKEN_LABELS: [&str; 24] = [
     "http_response_status_code",
     "url_scheme",
     "error_type",
+    "label",
 ];
 
 impl Prometheus {
@@ -375,6 +376,9 @@ impl Exposition<'_> {
             families::http(&mut out, metrics, self.otel_scheme);
         }
         self.health(&mut out);
+        if let Some(settings) = &self.report.settings {
+            families::settings_families(&mut out, settings);
+        }
         if let Some(info) = self.info {
             families::build_info(&mut out, info);
         }

@@ -303,6 +303,7 @@ impl VitalsGatherer {
             duration_ms: 0.0,
             components: Vec::new(),
             warming_up: self.inner.checker.warming_up(),
+            settings: self.inner.checker.settings_status(),
         }
     }
 }

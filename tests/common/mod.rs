@@ -46,6 +46,22 @@ pub async fn serve_around(layer: HealthLayer) -> Server {
     }
 }
 
+/// A router wrapped by `Setup::around` (or `HealthLayer::around`), on an ephemeral loopback port.
+pub async fn serve_wrapped(app: tower_vitals::health::AroundRouter) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service())
+            .await
+            .unwrap()
+    });
+    Server {
+        addr,
+        client: reqwest::Client::new(),
+        task,
+    }
+}
+
 pub async fn serve_router(app: Router) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::checker::{Lifecycle, Phase};
 use crate::fleet::{FleetFigures, Judgement, SharedCheck};
+use crate::health_report::SettingsStatus;
 use crate::info::AppInfo;
 use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot};
 use crate::probe::{ProcessStats, RuntimeStats};
@@ -200,6 +201,43 @@ pub(super) fn anomaly_families(out: &mut Writer<'_>, anomalies: &[Anomaly]) {
             "",
             &[("rule", rule), ("severity", severity)],
             count as f64,
+        );
+    }
+}
+
+/// Settings read at run time (`HEALTH_CONFIG_FILE`): changes applied and refused, whether the
+/// source's current content is refused, and when the running settings were applied.
+pub(super) fn settings_families(out: &mut Writer<'_>, settings: &SettingsStatus) {
+    out.family(
+        "health_settings_changes_total",
+        "counter",
+        "Settings read at run time: changes applied, and changes refused (the running settings kept).",
+    );
+    for (outcome, count) in [("applied", settings.applied), ("refused", settings.refused)] {
+        let labels = [("outcome", outcome)];
+        out.sample("health_settings_changes_total", "", &labels, count as f64);
+    }
+    out.family(
+        "health_settings_refused",
+        "gauge",
+        "1 while the settings source's current content is refused and older settings run, else 0.",
+    );
+    let refused = f64::from(u8::from(settings.refusal.is_some()));
+    out.sample("health_settings_refused", "", &[], refused);
+    if let Some(at) = settings.applied_at {
+        out.family(
+            "health_settings_applied_timestamp_seconds",
+            "gauge",
+            "When the running settings were applied, in seconds since the Unix epoch.",
+        );
+        let seconds = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        out.sample(
+            "health_settings_applied_timestamp_seconds",
+            "",
+            &[],
+            seconds,
         );
     }
 }

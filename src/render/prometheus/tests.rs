@@ -117,6 +117,7 @@ fn report(names: &[String]) -> SystemHealthStatus {
             .map(|n| component(n, HealthStatus::Degraded))
             .collect(),
         warming_up: vec![],
+        settings: None,
     }
 }
 
