@@ -10,6 +10,12 @@
 #![cfg(all(feature = "openapi", feature = "axum"))]
 
 mod common;
+#[cfg(feature = "redis")]
+#[path = "support/dependency.rs"]
+mod dependency;
+#[cfg(feature = "redis")]
+#[path = "support/redis_server.rs"]
+mod redis_server;
 #[path = "support/skip.rs"]
 mod skip;
 
@@ -620,6 +626,14 @@ fn recorded_answers_of_version_1_still_fit() {
         .unwrap()
         .info(AppInfo::new("orders", "2.4.1"))
         .unwrap();
+    // With a fleet (never started: only its path and document are wanted).
+    #[cfg(feature = "redis")]
+    let layer = {
+        use tower_vitals::fleet::{Fleet, RedisFleetStore};
+        let checker = HealthChecker::builder().build().unwrap();
+        let store = RedisFleetStore::new("redis://127.0.0.1:1/").unwrap();
+        layer.fleet(Fleet::builder(checker, store).build().unwrap())
+    };
     let document = serde_json::to_value(layer.openapi()).unwrap();
     let items: Vec<&Value> = document["paths"].as_object().unwrap().values().collect();
     let mut checked = std::collections::BTreeMap::new();
@@ -628,6 +642,9 @@ fn recorded_answers_of_version_1_still_fit() {
         let recorded: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let operation = recorded["operation"].as_str().unwrap();
+        if cfg!(not(feature = "redis")) && operation == "health_fleet" {
+            continue;
+        }
         let item = items
             .iter()
             .find(|item| operation_of(item) == operation)
@@ -655,6 +672,100 @@ fn recorded_answers_of_version_1_still_fit() {
 
 fn recorded_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/recorded/v1")
+}
+
+/// With a fleet through a real Redis (feature `redis`): `/health/fleet`, and a shared check
+/// failing on one replica only — judged local there, in `/health` and readiness — fit too.
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_fleet_fits_too() {
+    use tower_vitals::Check;
+    use tower_vitals::fleet::{Fleet, RedisFleetStore};
+
+    let port = dependency::free_port();
+    let Some(_redis) = redis_server::start(port, &[]) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let replica = |id: &'static str, passes: bool| {
+        let url = url.clone();
+        async move {
+            let checker = HealthChecker::builder()
+                .register(Check::new("postgres", move || async move { passes }).shared())
+                .cache_ttl(std::time::Duration::from_millis(100))
+                .build()
+                .unwrap();
+            checker.report().await;
+            let store = RedisFleetStore::new(&url)
+                .unwrap()
+                .prefix("test:openapi")
+                .unwrap();
+            let fleet = Fleet::builder(checker.clone(), store)
+                .name("shop")
+                .unwrap()
+                .id(id)
+                .unwrap()
+                .interval(std::time::Duration::from_millis(200))
+                .build()
+                .unwrap();
+            fleet.spawn();
+            let layer = HealthLayer::new(checker)
+                .details(DetailPolicy::bearer_token("s3cret-token").unwrap())
+                .fleet(fleet.clone());
+            (fleet, layer)
+        }
+    };
+    let (_a_fleet, a_layer) = replica("shop-a", true).await;
+    let (_b_fleet, b_layer) = replica("shop-b", false).await;
+    let document = serde_json::to_value(b_layer.openapi()).unwrap();
+    examples_fit(&document);
+    let a = common::serve(a_layer).await;
+    let b = common::serve(b_layer).await;
+    let mut client = Client {
+        server: &b,
+        document: &document,
+        seen: Vec::new(),
+    };
+    // Until both replicas are fresh in b's view and b judged its failure local.
+    for _ in 0..500 {
+        let reply = b.client.get(b.url("/health/ready")).send().await.unwrap();
+        let body: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        if body["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("only this replica"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let view = client.get("fleet", "/health/fleet", true, None).await;
+    assert_eq!(view["replicas"].as_array().unwrap().len(), 2, "{view:#}");
+    client
+        .get("fleet-refused", "/health/fleet", false, None)
+        .await;
+    let ready = client
+        .get("ready-local-fault", "/health/ready", false, None)
+        .await;
+    assert!(
+        ready["reason"]
+            .as_str()
+            .unwrap()
+            .contains("only this replica"),
+        "{ready}"
+    );
+    let report = client
+        .get("report-local-fault", "/health", true, None)
+        .await;
+    assert_eq!(report["components"][0]["judgement"], "local", "{report:#}");
+    let mut client = Client {
+        server: &a,
+        document: &document,
+        seen: client.seen,
+    };
+    client
+        .get("fleet-other-replica", "/health/fleet", true, None)
+        .await;
+    record(&client.seen);
 }
 
 /// PyPI's `openapi-spec-validator` (OpenAPI 3.1) accepts the document; skipped, and listed,

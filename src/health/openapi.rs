@@ -15,7 +15,7 @@ use super::layer::{HealthLayer, Settings};
 const TEMPLATE: &str = include_str!("openapi.json");
 
 /// The endpoints the document describes, by name in the endpoint table.
-const DESCRIBED: [&str; 11] = [
+const DESCRIBED: [&str; 12] = [
     "live",
     "ready",
     "detail",
@@ -26,6 +26,7 @@ const DESCRIBED: [&str; 11] = [
     "reliability",
     "metrics",
     "dashboard",
+    "fleet",
     "openapi",
 ];
 
@@ -35,7 +36,7 @@ impl HealthLayer {
     /// described and an example per state: `GET /health/live`, readiness, `/health` (in full,
     /// components only, status only, and `application/health+json`), `/health/{component}`,
     /// groups, the startup probe, history, incidents, `/health/info`, the reliability report,
-    /// `/metrics`, the dashboard and the document's own path (`/health/openapi.json` by default,
+    /// `/metrics`, the dashboard, `/health/fleet` (with a fleet) and the document's own path (`/health/openapi.json` by default,
     /// [`openapi_path`](Self::openapi_path)), which answers it to clients the detail policy
     /// shows details.
     ///
