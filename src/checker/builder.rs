@@ -191,18 +191,7 @@ impl HealthCheckerBuilder {
     /// names no registered check is an error at [`build`](Self::build), naming the variable.
     /// An example is in [`HealthConfig`]'s docs.
     pub fn config(mut self, config: &HealthConfig) -> Self {
-        let defaults = &mut self.defaults;
-        defaults.timeout = config.timeout.unwrap_or(defaults.timeout);
-        defaults.retries = config.retries.unwrap_or(defaults.retries);
-        defaults.cache_ttl = config.cache_ttl.unwrap_or(defaults.cache_ttl);
-        defaults.deadline = config.deadline.unwrap_or(defaults.deadline);
-        defaults.max_staleness = config.max_staleness.or(defaults.max_staleness);
-        defaults.failure_threshold = config
-            .failure_threshold
-            .unwrap_or(defaults.failure_threshold);
-        defaults.success_threshold = config
-            .success_threshold
-            .unwrap_or(defaults.success_threshold);
+        self.defaults.apply(config);
         if let Some(names) = &config.enabled_components {
             self.enabled = Some((var::ENABLED_COMPONENTS.to_owned(), names.clone()));
         }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::check::CheckSpec;
+use crate::config::HealthConfig;
 use crate::error::ConfigError;
 use crate::validate::{Range, count, duration};
 
@@ -22,6 +23,18 @@ pub(crate) struct Defaults {
 }
 
 impl Defaults {
+    /// The checker-wide settings `config` gives replace these (per-check timeouts and enabled
+    /// components are the caller's: they name checks).
+    pub(crate) fn apply(&mut self, config: &HealthConfig) {
+        self.timeout = config.timeout.unwrap_or(self.timeout);
+        self.retries = config.retries.unwrap_or(self.retries);
+        self.cache_ttl = config.cache_ttl.unwrap_or(self.cache_ttl);
+        self.deadline = config.deadline.unwrap_or(self.deadline);
+        self.max_staleness = config.max_staleness.or(self.max_staleness);
+        self.failure_threshold = config.failure_threshold.unwrap_or(self.failure_threshold);
+        self.success_threshold = config.success_threshold.unwrap_or(self.success_threshold);
+    }
+
     pub(crate) const TIMEOUT_RANGE: Range<Duration> = (
         Duration::from_millis(1)..=Duration::from_secs(60),
         "1 ms to 60 s",

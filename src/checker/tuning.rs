@@ -193,17 +193,7 @@ impl super::HealthChecker {
     pub fn reconfigure(&self, config: &crate::config::HealthConfig) -> Result<(), ConfigError> {
         let shared = &*self.shared;
         let mut defaults = shared.built.clone();
-        defaults.timeout = config.timeout.unwrap_or(defaults.timeout);
-        defaults.retries = config.retries.unwrap_or(defaults.retries);
-        defaults.cache_ttl = config.cache_ttl.unwrap_or(defaults.cache_ttl);
-        defaults.deadline = config.deadline.unwrap_or(defaults.deadline);
-        defaults.max_staleness = config.max_staleness.or(defaults.max_staleness);
-        defaults.failure_threshold = config
-            .failure_threshold
-            .unwrap_or(defaults.failure_threshold);
-        defaults.success_threshold = config
-            .success_threshold
-            .unwrap_or(defaults.success_threshold);
+        defaults.apply(config);
         defaults.validate()?;
         let names: Vec<&str> = shared.slots.iter().map(|s| s.spec.name.as_str()).collect();
         for key in config.check_timeouts.keys() {

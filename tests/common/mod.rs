@@ -31,19 +31,7 @@ pub async fn serve_around(layer: HealthLayer) -> Server {
         "/orders",
         get(|| async { ([("x-app", "orders")], "[1,2,3]") }).post(|| async { "created" }),
     );
-    let app = layer.around(router);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service())
-            .await
-            .unwrap()
-    });
-    Server {
-        addr,
-        client: reqwest::Client::new(),
-        task,
-    }
+    serve_wrapped(layer.around(router)).await
 }
 
 /// A router wrapped by `Setup::around` (or `HealthLayer::around`), on an ephemeral loopback port.
