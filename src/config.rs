@@ -30,6 +30,8 @@ use crate::error::ConfigError;
 /// | `HEALTH_FLEET_SHARED_OUTAGE` | readiness in a shared outage of a [shared](crate::Check::shared) check | `ready` (default), `not_ready` |
 /// | `HEALTH_CONFIG_FILE` | a file of `HEALTH_*` settings (`KEY=value` or `KEY: value` lines, `#` comments), or a directory of one file per key (a mounted ConfigMap), read by [`Setup`](crate::Setup) at start and again when it changes or at SIGHUP: the `HEALTH_CHECK_*` settings in it are applied to the running checker ([`HealthChecker::reconfigure`](crate::HealthChecker::reconfigure)) | a path |
 /// | `HEALTH_CONFIG_POLL_MS` | how often that file is looked at | 100–60000 (default 250) |
+/// | `HEALTH_SHOW_DETAILS`, `HEALTH_SHOW_COMPONENTS` | who is shown component details, or components' names and statuses (as Spring Boot's `show-details`, `show-components`), over the [`DetailPolicy`](crate::health::DetailPolicy) set in code; applied at run time from `HEALTH_CONFIG_FILE` too | `never`, `always`, `when_authorized` |
+/// | `HEALTH_DETAILS_TOKEN_FILE` | a file holding the bearer token `when_authorized` asks for (a mounted Secret: the token never sits in a variable or a ConfigMap; read again when the settings are, so a rotated token is followed) | a path |
 ///
 /// ```
 /// use tower_vitals::{HealthChecker, HealthConfig};
@@ -128,6 +130,12 @@ pub struct HealthConfig {
     pub config_file: Option<std::path::PathBuf>,
     /// `HEALTH_CONFIG_POLL_MS`.
     pub config_poll: Option<Duration>,
+    /// `HEALTH_SHOW_DETAILS`.
+    pub show_details: Option<Show>,
+    /// `HEALTH_SHOW_COMPONENTS`.
+    pub show_components: Option<Show>,
+    /// `HEALTH_DETAILS_TOKEN_FILE`.
+    pub details_token_file: Option<std::path::PathBuf>,
     warnings: Vec<String>,
     /// Every `HEALTH_*` variable read, as given: what a settings file is laid over.
     read: Read,
@@ -158,9 +166,24 @@ pub(crate) fn is_setting(name: &str) -> bool {
     name.starts_with("HEALTH_")
 }
 
-/// Whether a variable is a runtime setting of the checker ([`HealthConfig::with_settings_text`]).
+/// Who is shown what, by `HEALTH_SHOW_DETAILS` and `HEALTH_SHOW_COMPONENTS` — the values of
+/// Spring Boot's `show-details`. Set, it replaces the [`DetailPolicy`](crate::health::DetailPolicy)
+/// the code gave; unset, the code's policy holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// Nobody: `never`.
+    Never,
+    /// Everybody: `always`.
+    Always,
+    /// Requests with `Authorization: Bearer <token>`, the token read from
+    /// `HEALTH_DETAILS_TOKEN_FILE`: `when_authorized` (or `when-authorized`).
+    WhenAuthorized,
+}
+
+/// Whether a variable is a runtime setting ([`HealthConfig::with_settings_text`]): the
+/// checker's, and who is shown details.
 fn is_runtime(key: &str) -> bool {
-    key.starts_with("HEALTH_CHECK_")
+    key.starts_with("HEALTH_CHECK_") || var::SHOWN.contains(&key)
 }
 
 /// `KEY=value` or `KEY: value` lines (values may be quoted), `#` comments and blank lines; a
@@ -217,6 +240,11 @@ pub(crate) mod var {
     pub(crate) const FLEET_REDIS_URL: &str = "HEALTH_FLEET_REDIS_URL";
     pub(crate) const WEBHOOK_URL: &str = "HEALTH_WEBHOOK_URL";
     pub(crate) const CONFIG_FILE: &str = "HEALTH_CONFIG_FILE";
+    pub(crate) const SHOW_DETAILS: &str = "HEALTH_SHOW_DETAILS";
+    pub(crate) const SHOW_COMPONENTS: &str = "HEALTH_SHOW_COMPONENTS";
+    pub(crate) const DETAILS_TOKEN_FILE: &str = "HEALTH_DETAILS_TOKEN_FILE";
+    /// Who is shown details: runtime settings of the health layer.
+    pub(crate) const SHOWN: [&str; 3] = [SHOW_DETAILS, SHOW_COMPONENTS, DETAILS_TOKEN_FILE];
     #[cfg(test)]
     pub(crate) const TIMEOUT: &str = "HEALTH_CHECK_TIMEOUT_MS";
     #[cfg(test)]
@@ -232,6 +260,20 @@ pub(crate) mod var {
     /// `HEALTH_ANOMALY_<RULE>_THRESHOLD`.
     pub(crate) fn anomaly_threshold(rule: &str) -> String {
         format!("HEALTH_ANOMALY_{rule}_THRESHOLD")
+    }
+}
+
+/// `never`, `always` or `when_authorized` (any case, `-` for `_`).
+fn show(key: &str, value: &str) -> Result<Show, ConfigError> {
+    match value.to_ascii_lowercase().replace('-', "_").as_str() {
+        "never" => Ok(Show::Never),
+        "always" => Ok(Show::Always),
+        "when_authorized" => Ok(Show::WhenAuthorized),
+        _ => Err(env_error(
+            key,
+            value,
+            "`never`, `always` or `when_authorized`",
+        )),
     }
 }
 
@@ -293,6 +335,7 @@ impl HealthConfig {
                 config.read.0.insert(key.to_owned(), value.to_owned());
             }
         }
+        config.check_show()?;
         config.warn();
         Ok(config)
     }
@@ -432,8 +475,22 @@ impl HealthConfig {
         Ok(())
     }
 
-    /// The variables that name a check or a rule.
+    /// Who is shown details: `HEALTH_SHOW_*` and the token's file.
+    fn read_shown(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        match key {
+            var::SHOW_DETAILS => self.show_details = Some(show(key, value)?),
+            var::SHOW_COMPONENTS => self.show_components = Some(show(key, value)?),
+            _ if value.is_empty() => return Err(env_error(key, value, "empty")),
+            _ => self.details_token_file = Some(value.into()),
+        }
+        Ok(())
+    }
+
+    /// The variables that name a check or a rule (and, first, who is shown details).
     fn read_per_name(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        if var::SHOWN.contains(&key) {
+            return self.read_shown(key, value);
+        }
         let error = |reason: &str| env_error(key, value, reason);
         if let Some(name) = key
             .strip_prefix("HEALTH_CHECK_")
@@ -458,11 +515,31 @@ impl HealthConfig {
             "HEALTH_DRAIN",
             "HEALTH_FLEET_",
             "HEALTH_WEBHOOK",
+            "HEALTH_SHOW_",
+            "HEALTH_DETAILS_",
         ]
         .iter()
         .any(|prefix| key.starts_with(prefix))
         {
             return Err(error("not a setting this crate reads (a typo?)"));
+        }
+        Ok(())
+    }
+
+    /// `when_authorized` needs the token's file.
+    fn check_show(&self) -> Result<(), ConfigError> {
+        let shows = [
+            (var::SHOW_DETAILS, self.show_details),
+            (var::SHOW_COMPONENTS, self.show_components),
+        ];
+        for (key, show) in shows {
+            if show == Some(Show::WhenAuthorized) && self.details_token_file.is_none() {
+                let reason = format!(
+                    "needs {} (the bearer token's file)",
+                    var::DETAILS_TOKEN_FILE
+                );
+                return Err(env_error(key, "when_authorized", &reason));
+            }
         }
         Ok(())
     }
@@ -511,12 +588,53 @@ impl HealthConfig {
                 timeout.as_millis()
             ));
         }
+        let asked = [self.show_details, self.show_components].contains(&Some(Show::WhenAuthorized));
+        if self.details_token_file.is_some() && !asked {
+            self.warnings.push(format!(
+                "{} is set but neither {} nor {} is when_authorized: the token is not asked for",
+                var::DETAILS_TOKEN_FILE,
+                var::SHOW_DETAILS,
+                var::SHOW_COMPONENTS
+            ));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn who_is_shown_details_is_read_and_when_authorized_needs_the_token_file() {
+        let config = HealthConfig::from_vars([
+            (var::SHOW_DETAILS, "When-Authorized"),
+            (var::SHOW_COMPONENTS, "always"),
+            (var::DETAILS_TOKEN_FILE, "/var/run/secrets/health/token"),
+        ])
+        .unwrap();
+        assert_eq!(config.show_details, Some(Show::WhenAuthorized));
+        assert_eq!(config.show_components, Some(Show::Always));
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+        let error = HealthConfig::from_vars([(var::SHOW_COMPONENTS, "when_authorized")]);
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "HEALTH_SHOW_COMPONENTS=\"when_authorized\": needs HEALTH_DETAILS_TOKEN_FILE (the bearer token's file)"
+        );
+        let error = HealthConfig::from_vars([(var::SHOW_DETAILS, "sometimes")]);
+        assert_eq!(
+            error.unwrap_err().to_string(),
+            "HEALTH_SHOW_DETAILS=\"sometimes\": `never`, `always` or `when_authorized`"
+        );
+        let typo = HealthConfig::from_vars([("HEALTH_SHOW_DETAIL", "always")]);
+        assert!(typo.unwrap_err().to_string().contains("a typo?"));
+        let unused = HealthConfig::from_vars([(var::DETAILS_TOKEN_FILE, "/token")]).unwrap();
+        assert_eq!(unused.warnings().len(), 1, "{:?}", unused.warnings());
+        // Runtime settings: a file may change them.
+        let running = HealthConfig::default()
+            .with_settings_text("HEALTH_SHOW_DETAILS=never\nHEALTH_SHOW_COMPONENTS=always\n")
+            .unwrap();
+        assert_eq!(running.show_details, Some(Show::Never));
+    }
 
     #[test]
     fn fleet_settings_are_read_bounded_and_the_url_never_shown() {

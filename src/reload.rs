@@ -4,7 +4,8 @@
 //! or the process gets SIGHUP. Its `HEALTH_CHECK_*` settings, laid over the environment's,
 //! are applied to the running checker ([`HealthChecker::reconfigure`]); a change that does not
 //! validate is refused whole, logged once and shown in `/health` and on `/metrics`, and the
-//! running settings stay.
+//! running settings stay. Who is shown details (`HEALTH_SHOW_DETAILS`, `HEALTH_SHOW_COMPONENTS`,
+//! the token in `HEALTH_DETAILS_TOKEN_FILE`) is applied to the health layer the same way.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use crate::checker::HealthChecker;
 use crate::config::HealthConfig;
 use crate::error::ConfigError;
+use crate::health::policy::{Overrides, Shown};
 
 /// The most bytes read from the source: a settings file is a few lines.
 const MAX_BYTES: u64 = 64 * 1024;
@@ -27,6 +29,16 @@ pub(crate) struct Reload {
     poll: Duration,
 }
 
+/// What one look at the source found: its text, the settings it makes with the environment's,
+/// and who they show details to (with the token `when_authorized` asks for, read from its file
+/// at the same look, so a rotated token is a change).
+#[derive(Clone)]
+pub(crate) struct Found {
+    text: String,
+    config: HealthConfig,
+    overrides: Overrides,
+}
+
 impl Reload {
     pub(crate) fn new(checker: HealthChecker, start: &HealthConfig, path: &Path) -> Self {
         Self {
@@ -37,23 +49,39 @@ impl Reload {
         }
     }
 
-    /// Reads the source and applies it now (at start: an error fails the build); what was read.
-    pub(crate) fn apply_now(&self) -> Result<String, ConfigError> {
-        let read = read_source(&self.path);
-        self.apply(read.clone())?;
-        read
+    /// Reads the source and applies it to the checker now (at start: an error fails the build);
+    /// what was found, for [`spawn`](Self::spawn).
+    pub(crate) fn apply_now(&self) -> Result<Found, ConfigError> {
+        let found = look(&self.path, &self.start);
+        self.apply(found.clone(), None)?;
+        found
     }
 
-    /// Applies what was read (or why it could not be), recording the outcome in the checker.
-    fn apply(&self, read: Result<String, ConfigError>) -> Result<(), ConfigError> {
-        let config = read.and_then(|text| self.start.with_settings_text(&text));
+    /// Applies what was found (or records why it could not be): the checker's settings, then —
+    /// only once the checker took them — who is shown details.
+    fn apply(
+        &self,
+        found: Result<Found, ConfigError>,
+        shown: Option<&Shown>,
+    ) -> Result<(), ConfigError> {
         let source = self.path.display().to_string();
-        self.checker.reconfigure_from(&source, config)
+        match found {
+            Ok(found) => {
+                self.checker.reconfigure_from(&source, Ok(found.config))?;
+                if let Some(shown) = shown {
+                    shown.set(found.overrides);
+                }
+                Ok(())
+            }
+            Err(error) => self.checker.reconfigure_from(&source, Err(error)),
+        }
     }
 
-    /// Looks at the source every poll interval and at SIGHUP, applying it when it changed (at
-    /// SIGHUP, whether it changed or not), until the runtime stops.
-    pub(crate) fn spawn(self, last: String) {
+    /// Sets who `shown` shows details to as `found` says, then looks at the source every poll
+    /// interval and at SIGHUP, applying it when it changed (at SIGHUP, whether it changed or
+    /// not), until the runtime stops.
+    pub(crate) fn spawn(self, shown: Shown, found: Found) {
+        shown.set(found.overrides.clone());
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(
                 variable = crate::config::var::CONFIG_FILE,
@@ -64,32 +92,44 @@ impl Reload {
         runtime.spawn(async move {
             let mut hangup =
                 tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-            let mut last: Result<String, ConfigError> = Ok(last);
+            let mut last: Result<Found, ConfigError> = Ok(found);
             loop {
                 let forced = tokio::select! {
                     () = tokio::time::sleep(self.poll) => false,
                     Some(()) = async { hangup.as_mut()?.recv().await } => true,
                 };
-                let path = self.path.clone();
-                let read = tokio::task::spawn_blocking(move || read_source(&path))
+                let (path, start) = (self.path.clone(), self.start.clone());
+                let found = tokio::task::spawn_blocking(move || look(&path, &start))
                     .await
                     .unwrap_or_else(|_| Err(unreadable(&self.path, "the read panicked")));
-                if forced || !same(&read, &last) {
+                if forced || !same(&found, &last) {
                     if forced {
                         tracing::info!("SIGHUP: health settings read again");
                     }
-                    let _ = self.apply(read.clone());
-                    last = read;
+                    let _ = self.apply(found.clone(), Some(&shown));
+                    last = found;
                 }
             }
         });
     }
 }
 
-/// Whether two reads found the same content (or failed the same way).
-fn same(a: &Result<String, ConfigError>, b: &Result<String, ConfigError>) -> bool {
+/// The source at `path` laid over `start`.
+fn look(path: &Path, start: &HealthConfig) -> Result<Found, ConfigError> {
+    let text = read_source(path)?;
+    let config = start.with_settings_text(&text)?;
+    let overrides = Overrides::read(&config)?;
+    Ok(Found {
+        text,
+        config,
+        overrides,
+    })
+}
+
+/// Whether two looks found the same (or failed the same way).
+fn same(a: &Result<Found, ConfigError>, b: &Result<Found, ConfigError>) -> bool {
     match (a, b) {
-        (Ok(a), Ok(b)) => a == b,
+        (Ok(a), Ok(b)) => a.text == b.text && a.overrides == b.overrides,
         (Err(a), Err(b)) => a.to_string() == b.to_string(),
         _ => false,
     }

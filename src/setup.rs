@@ -216,7 +216,8 @@ impl SetupBuilder {
     }
 
     /// Who sees the detailed report and the other detail endpoints (default: nobody,
-    /// [`DetailPolicy::Never`]).
+    /// [`DetailPolicy::Never`]); `HEALTH_SHOW_DETAILS`, in the environment or the settings
+    /// file, replaces it while set.
     pub fn details(self, policy: DetailPolicy) -> Self {
         self.health(move |layer| Ok(layer.details(policy)))
     }
@@ -252,12 +253,15 @@ impl SetupBuilder {
             checker = webhook.listen(checker);
         }
         let checker = checker.build()?;
-        if let Some(path) = &self.config.config_file {
-            // Read now: a file that does not validate fails the build, as a bad variable does.
-            let reload = crate::reload::Reload::new(checker.clone(), &self.config, path);
-            let read = reload.apply_now()?;
-            reload.spawn(read);
-        }
+        let reload = match &self.config.config_file {
+            Some(path) => {
+                // Read now: a file that does not validate fails the build, as a bad variable does.
+                let reload = crate::reload::Reload::new(checker.clone(), &self.config, path);
+                let found = reload.apply_now()?;
+                Some((reload, found))
+            }
+            None => None,
+        };
         let metrics = MetricsCollector::new();
         let mut health = HealthLayer::new(checker.clone())
             .metrics(metrics.clone())
@@ -286,6 +290,9 @@ impl SetupBuilder {
             .metrics(metrics.clone())
             .config(&self.config)
             .build()?;
+        if let Some((reload, found)) = reload {
+            reload.spawn(health.shown(), found);
+        }
         Ok(Setup {
             checker,
             metrics,

@@ -100,3 +100,42 @@ fn an_empty_token_is_a_configuration_error() {
     let unset = std::env::var("TOWER_VITALS_TEST_UNSET_TOKEN").unwrap_or_default();
     assert!(DetailPolicy::bearer_token(unset).is_err());
 }
+
+#[tokio::test]
+async fn the_settings_show_details_over_the_codes_policy() {
+    let dir = std::env::temp_dir().join(format!("tower-vitals-access-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "from-the-secret\n").unwrap();
+    let config = tower_vitals::HealthConfig::from_vars([
+        ("HEALTH_SHOW_DETAILS", "when_authorized"),
+        ("HEALTH_SHOW_COMPONENTS", "never"),
+        ("HEALTH_DETAILS_TOKEN_FILE", token.to_str().unwrap()),
+    ])
+    .unwrap();
+    // The code says always, for details and components; the settings say otherwise, whatever
+    // the order of the calls.
+    let layer = HealthLayer::new(checker())
+        .config(&config)
+        .unwrap()
+        .details(DetailPolicy::Always)
+        .components(DetailPolicy::Always);
+    let server = common::serve(layer).await;
+    assert_eq!(
+        server.get("/health").await.json(),
+        serde_json::json!({"status": "unhealthy"})
+    );
+    assert_eq!(server.get("/health/incidents").await.status, 401);
+    let full = get_with(&server, "/health", "Bearer from-the-secret").await;
+    assert_eq!(full.json()["components"][1]["name"], "search");
+    let incidents = get_with(&server, "/health/incidents", "Bearer from-the-secret").await;
+    assert_eq!(incidents.status, 200);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // A token file that cannot be read fails the layer's build, naming the variable.
+    let error = HealthLayer::new(checker()).config(&config).unwrap_err();
+    assert!(
+        error.to_string().starts_with("HEALTH_DETAILS_TOKEN_FILE="),
+        "{error}"
+    );
+}

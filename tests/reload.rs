@@ -2,7 +2,8 @@
 //! check's timeout and disables a component, and both show in `/health` at the next look at
 //! the file, with the history and incidents kept; a file with `HEALTH_CHECK_TIMEOUT_MS=0` is
 //! refused whole (the variable and value named in `/health`, counted on `/metrics`, logged
-//! once) while the settings before it keep running; SIGHUP reads the file again.
+//! once) while the settings before it keep running; SIGHUP reads the file again. Who is shown
+//! details follows the file too, and a bearer token rotated in its own file.
 #![cfg(feature = "axum")]
 
 mod common;
@@ -162,6 +163,13 @@ async fn a_rewritten_file_applies_and_a_bad_one_is_refused_whole() {
     assert!(metrics.contains("vitals_health_settings_refused 0\n"));
     std::fs::remove_dir_all(&dir).unwrap();
     a_bad_file_at_start_fails_the_build();
+    who_is_shown_details_follows_the_file_and_a_rotated_token().await;
+    let text = log.text();
+    assert!(
+        text.contains("HEALTH_DETAILS_TOKEN_FILE"),
+        "the refusals logged: {text}"
+    );
+    assert!(!text.contains("t0ken"), "no token in the log: {text}");
 }
 
 /// A file that does not validate at start fails the build, naming the variable, as a bad
@@ -206,5 +214,161 @@ fn a_bad_file_at_start_fails_the_build() {
             .contains("\"dbb\"")
     );
     assert!(build("HEALTH_READY_PATH=/readyz\nHEALTH_CHECK_RETRY_COUNT=2").is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `/health` as a client with `Authorization: Bearer <token>` sees it.
+async fn health_as(server: &common::Server, token: &str) -> Value {
+    let response = server
+        .client
+        .get(server.url("/health"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    common::Reply::read(response).await.json()
+}
+
+/// Asks `/health` with `token` until `done` holds (a hang guard of 10 s).
+async fn until_as(server: &common::Server, token: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let body = health_as(server, token).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never came: {body:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn detailed(body: &Value) -> bool {
+    body.get("components").is_some()
+}
+
+/// Who is shown details, set by the file: `always`, then `when_authorized` with the token in
+/// its own file, rotated; refusals named; taken out, the code's policy again. (Awaited by the
+/// first test, on its thread, for the reason `a_bad_file_at_start_fails_the_build` gives.)
+async fn who_is_shown_details_follows_the_file_and_a_rotated_token() {
+    let dir = std::env::temp_dir().join(format!("tower-vitals-shown-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (file, token) = (dir.join("health.env"), dir.join("token"));
+    write(&file, "HEALTH_CHECK_TIMEOUT_MS=500\n");
+    write(&token, "first-t0ken\n");
+    let config = HealthConfig::from_vars([
+        ("HEALTH_CONFIG_FILE", file.to_str().unwrap()),
+        ("HEALTH_CONFIG_POLL_MS", "100"),
+    ])
+    .unwrap();
+    let vitals = Setup::builder()
+        .config(config)
+        .check("db", || async {})
+        .build()
+        .unwrap();
+    let app = vitals.around(Router::new().route("/", get(|| async { "app" })));
+    let server = common::serve_wrapped(app).await;
+    assert!(
+        !detailed(&health(&server).await),
+        "the code's policy: never"
+    );
+
+    // Shown to all by the file.
+    write(&file, "HEALTH_SHOW_DETAILS=always\n");
+    let (body, took) = until(&server, detailed).await;
+    println!(
+        "HEALTH_SHOW_DETAILS=always held {} ms after the write",
+        took.as_millis()
+    );
+    assert_eq!(body["components"][0]["name"], "db");
+
+    // Then only with the token from its file; components' names to all.
+    let token_path = token.to_str().unwrap();
+    write(
+        &file,
+        &format!(
+            "HEALTH_SHOW_DETAILS=when_authorized\nHEALTH_SHOW_COMPONENTS=always\nHEALTH_DETAILS_TOKEN_FILE={token_path}\n"
+        ),
+    );
+    let body = until(&server, |b| b["components"][0].get("history").is_none())
+        .await
+        .0;
+    assert_eq!(
+        body["components"][0]["status"], "healthy",
+        "names and statuses: {body:#}"
+    );
+    let body = health_as(&server, "first-t0ken").await;
+    assert!(body["components"][0].get("history").is_some(), "{body:#}");
+    assert!(
+        health_as(&server, "wrong").await["components"][0]
+            .get("history")
+            .is_none()
+    );
+
+    // The token rotated in its file (as a Secret's volume is updated): followed.
+    write(&token, "second-t0ken\n");
+    until_as(&server, "second-t0ken", |b| {
+        b["components"][0].get("history").is_some()
+    })
+    .await;
+    let old = health_as(&server, "first-t0ken").await;
+    assert!(
+        old["components"][0].get("history").is_none(),
+        "the old token no longer: {old:#}"
+    );
+
+    // when_authorized without a token file: refused whole, named, the policy before kept.
+    write(&file, "HEALTH_SHOW_DETAILS=when_authorized\n");
+    let body = until_as(&server, "second-t0ken", |b| {
+        !b["settings"]["refusal"].is_null()
+    })
+    .await;
+    assert_eq!(
+        body["settings"]["refusal"]["error"],
+        "HEALTH_SHOW_DETAILS=\"when_authorized\": needs HEALTH_DETAILS_TOKEN_FILE (the bearer token's file)"
+    );
+    assert!(
+        body["components"][0].get("history").is_some(),
+        "still shown with the token"
+    );
+    assert!(
+        health(&server).await["components"][0]
+            .get("history")
+            .is_none()
+    );
+
+    // An unreadable token file: refused, the path named, no token anywhere.
+    write(
+        &file,
+        &format!(
+            "HEALTH_SHOW_DETAILS=when_authorized\nHEALTH_DETAILS_TOKEN_FILE={token_path}.gone\n"
+        ),
+    );
+    let body = until_as(&server, "second-t0ken", |b| {
+        b["settings"]["refusal"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot be read"))
+    })
+    .await;
+    let error = body["settings"]["refusal"]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("HEALTH_DETAILS_TOKEN_FILE=\"***\": cannot be read"),
+        "named, its path masked as a secret's variable is: {error}"
+    );
+    for path in ["/health", "/health/ready", "/metrics"] {
+        let reply = server.get(path).await;
+        assert!(
+            !String::from_utf8_lossy(&reply.body).contains("t0ken"),
+            "{path}"
+        );
+    }
+
+    // The keys taken out: the code's policy again.
+    write(&file, "HEALTH_CHECK_TIMEOUT_MS=500\n");
+    until(&server, |b| !detailed(b)).await;
+    let body = health_as(&server, "second-t0ken").await;
+    assert!(!detailed(&body), "{body:#}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -9,7 +9,7 @@ use tower_layer::Layer;
 use super::endpoints::{Descriptor, Target, component, group};
 use super::group::{Group, HealthGroup};
 use super::paths::Paths;
-use super::policy::DetailPolicy;
+use super::policy::{DetailPolicy, Overrides, Policies, Shown};
 use super::service::Health;
 use crate::checker::{HealthChecker, Selector};
 use crate::config::{HealthConfig, var};
@@ -54,9 +54,8 @@ pub(crate) struct Settings {
     pub(crate) started: Arc<AtomicBool>,
     codes: [StatusCode; 4],
     pub(crate) metrics: Option<MetricsCollector>,
-    pub(crate) details: DetailPolicy,
-    /// Who sees components' names and statuses without their details.
-    pub(crate) components: DetailPolicy,
+    /// Who sees details, and components' names and statuses without their details.
+    pub(crate) policies: Policies,
     /// Who may read `/metrics`.
     pub(crate) metrics_access: DetailPolicy,
     /// The application's build and runtime information.
@@ -159,8 +158,7 @@ impl Default for Settings {
                 StatusCode::SERVICE_UNAVAILABLE,
             ],
             metrics: None,
-            details: DetailPolicy::Never,
-            components: DetailPolicy::Never,
+            policies: Policies::default(),
             metrics_access: DetailPolicy::Always,
             groups: Vec::new(),
             gate: Paths::default().path_set().gate(),
@@ -452,9 +450,13 @@ impl HealthLayer {
         self
     }
 
-    /// Applies the path and anomaly-threshold settings read from the environment
-    /// ([`HealthConfig::from_env`](crate::HealthConfig::from_env)); an unusable value is an error
-    /// naming its variable.
+    /// Applies the path, anomaly-threshold and who-sees-details settings read from the
+    /// environment ([`HealthConfig::from_env`](crate::HealthConfig::from_env)); an unusable value
+    /// is an error naming its variable. `HEALTH_SHOW_DETAILS` and `HEALTH_SHOW_COMPONENTS`, when
+    /// set, replace the policies of [`details`](Self::details) and
+    /// [`components`](Self::components) whatever the order of the calls; `when_authorized`
+    /// reads the bearer token from the file `HEALTH_DETAILS_TOKEN_FILE` names (a file that
+    /// cannot be read is an error).
     pub fn config(mut self, config: &HealthConfig) -> Result<Self, ConfigError> {
         fn env(variable: &str, value: &str) -> impl FnOnce(ConfigError) -> ConfigError {
             let (variable, value) = (variable.to_owned(), value.to_owned());
@@ -496,6 +498,8 @@ impl HealthLayer {
                     .map_err(env(variable, shown))?;
             }
         }
+        let overrides = Overrides::read(config)?;
+        Arc::make_mut(&mut self.settings).policies.start(overrides);
         let mut reliability = self.settings.reliability.clone();
         for (rule, threshold) in &config.anomaly_thresholds {
             let variable = var::anomaly_threshold(rule);
@@ -507,10 +511,17 @@ impl HealthLayer {
     }
 
     /// Who sees component details and the reliability report (default
-    /// [`DetailPolicy::Never`]: everyone else gets the bare status).
+    /// [`DetailPolicy::Never`]: everyone else gets the bare status). `HEALTH_SHOW_DETAILS`
+    /// ([`config`](Self::config), and at run time through [`Setup`](crate::Setup)'s
+    /// `HEALTH_CONFIG_FILE`) replaces it while set.
     pub fn details(mut self, policy: DetailPolicy) -> Self {
-        Arc::make_mut(&mut self.settings).details = policy;
+        Arc::make_mut(&mut self.settings).policies.details = policy;
         self
+    }
+
+    /// Who the settings show details to, to change while the layer serves.
+    pub(crate) fn shown(&self) -> Shown {
+        self.settings.policies.shown()
     }
 
     /// Who is shown components' names and statuses — but no messages, metadata or figures —
@@ -518,7 +529,7 @@ impl HealthLayer {
     /// [`DetailPolicy::Never`]). Clients the [detail policy](Self::details) allows see
     /// everything anyway.
     pub fn components(mut self, policy: DetailPolicy) -> Self {
-        Arc::make_mut(&mut self.settings).components = policy;
+        Arc::make_mut(&mut self.settings).policies.components = policy;
         self
     }
 

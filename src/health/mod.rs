@@ -89,10 +89,11 @@ mod layer;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod paths;
-mod policy;
+pub(crate) mod policy;
 mod query;
 mod service;
 
+pub use crate::config::Show;
 pub use crate::render::{HEALTH_VERSION, RELIABILITY_VERSION};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

@@ -9,6 +9,7 @@
 use http::StatusCode;
 
 use super::{Access, Answer, Ask, Descriptor, GET_HEAD, frame};
+use crate::health::DetailPolicy;
 use crate::render::dashboard::{self, Sources};
 
 pub(super) const ENDPOINT: Descriptor = Descriptor {
@@ -37,7 +38,7 @@ fn answer(ask: &Ask<'_>) -> Answer {
         };
         let view = fleet.map(crate::fleet::Fleet::view);
         let components = details.then_some(report.components.as_slice());
-        let off = matches!(settings.details, crate::health::DetailPolicy::Never);
+        let off = matches!(settings.policies.details(), DetailPolicy::Never);
         let parts = (&sources, view.as_deref());
         let page = dashboard::page(report.status, (components, off), parts, checker.now());
         frame(StatusCode::OK, page, head)

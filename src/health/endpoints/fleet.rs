@@ -23,7 +23,7 @@ fn answer(ask: &Ask<'_>) -> Answer {
         return Answer::Now(ask.frame(StatusCode::NOT_FOUND, render::no_fleet()));
     };
     if !ask.details {
-        return Answer::Now(unauthorized(ask.head, &ask.settings.details));
+        return Answer::Now(unauthorized(ask.head, &ask.settings.policies.details()));
     }
     Answer::Now(ask.frame(StatusCode::OK, render::fleet(&fleet.view())))
 }

@@ -37,7 +37,7 @@ pub(crate) const MAX_BODY_BYTES: usize = 8 << 20;
 
 fn answer(ask: &Ask<'_>) -> Answer {
     if !ask.details {
-        return Answer::Now(unauthorized(ask.head, &ask.settings.details));
+        return Answer::Now(unauthorized(ask.head, &ask.settings.policies.details()));
     }
     let checker = ask.checker;
     let bounds = range::Bounds {

@@ -28,7 +28,7 @@ pub(crate) const MAX_INCIDENTS: usize = 1_000;
 
 fn answer(ask: &Ask<'_>) -> Answer {
     if !ask.details {
-        return Answer::Now(unauthorized(ask.head, &ask.settings.details));
+        return Answer::Now(unauthorized(ask.head, &ask.settings.policies.details()));
     }
     let checker = ask.checker;
     let day = Duration::from_secs(24 * 3600);

@@ -213,9 +213,9 @@ pub(crate) fn answer(
     if endpoint.access == Access::Guarded && !settings.metrics_access.allows(request) {
         return Answer::Now(unauthorized(head, &settings.metrics_access));
     }
-    let details = endpoint.access == Access::Details && settings.details.allows(request);
-    let components =
-        details || (endpoint.access == Access::Details && settings.components.allows(request));
+    let shown = endpoint.access == Access::Details;
+    let details = shown && settings.policies.allows_details(request);
+    let components = details || (shown && settings.policies.allows_components(request));
     let ask = Ask {
         request,
         target,

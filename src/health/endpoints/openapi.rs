@@ -17,7 +17,7 @@ pub(super) const ENDPOINT: Descriptor = Descriptor {
 
 fn answer(ask: &Ask<'_>) -> Answer {
     if !ask.details {
-        return Answer::Now(unauthorized(ask.head, &ask.settings.details));
+        return Answer::Now(unauthorized(ask.head, &ask.settings.policies.details()));
     }
     let document = crate::health::openapi::document(ask.settings);
     let body = serde_json::to_vec(&document).expect("the document serialises");
