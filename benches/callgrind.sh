@@ -35,7 +35,7 @@ instructions() { # variant requests -> total instructions of the run
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-variants=(bare floor tower-vitals tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced bare-label tower-vitals-label)
+variants=(bare floor tower-vitals tower-vitals-any tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced bare-label tower-vitals-label)
 [ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel tower-vitals-meter)
 declare -A per
 for v in "${variants[@]}"; do

@@ -4,7 +4,8 @@
 //! of different lengths, so what is left is instructions per request.
 //!
 //! Variants: `bare` (the router alone); `floor` (the least a layer timing to the end of the
-//! body does: `support/timed.rs`); `tower-vitals` (`MetricsLayer`); `health` (`HealthLayer`
+//! body does: `support/timed.rs`); `tower-vitals` (`MetricsLayer::for_axum`, as `Setup::around`
+//! wires it); `tower-vitals-any` (`MetricsLayer` for any body type); `health` (`HealthLayer`
 //! through `Router::layer`, on an ordinary request) and `health-around`
 //! (`HealthLayer::around`: the same layer once around the whole router); `tikv` and `prometheus-client` (hand-written
 //! layers, a histogram by method, route and status, timed to the end of the body as ours);
@@ -166,7 +167,7 @@ fn tower_vitals(requests: usize, native: bool) {
     };
     let collector = builder.build().unwrap();
     measured(
-        &router().layer(MetricsLayer::new(collector.clone())),
+        &router().layer(MetricsLayer::new(collector.clone()).for_axum()),
         requests,
         None,
     );
@@ -287,8 +288,13 @@ fn main() {
         ),
         "tower-vitals" => tower_vitals(requests, false),
         "tower-vitals-native" => tower_vitals(requests, true),
-        "tower-vitals-traced" => measured(
+        "tower-vitals-any" => measured(
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
+            requests,
+            None,
+        ),
+        "tower-vitals-traced" => measured(
+            &router().layer(MetricsLayer::new(MetricsCollector::new()).for_axum()),
             requests,
             TRACED,
         ),
@@ -302,7 +308,7 @@ fn main() {
                 .build()
                 .unwrap();
             measured(
-                &router().layer(MetricsLayer::new(collector.clone())),
+                &router().layer(MetricsLayer::new(collector.clone()).for_axum()),
                 requests,
                 TENANTS,
             );
@@ -356,7 +362,7 @@ fn opentelemetry_variant(variant: &str, requests: usize) {
             .with_remote_span_context(span)
             .attach();
         measured(
-            &router().layer(MetricsLayer::new(MetricsCollector::new())),
+            &router().layer(MetricsLayer::new(MetricsCollector::new()).for_axum()),
             requests,
             None,
         );
@@ -375,7 +381,7 @@ fn opentelemetry_variant(variant: &str, requests: usize) {
         .build()
         .unwrap();
     measured(
-        &router().layer(MetricsLayer::new(collector)),
+        &router().layer(MetricsLayer::new(collector).for_axum()),
         requests,
         None,
     );

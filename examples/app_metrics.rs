@@ -84,7 +84,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "welcome\n"
             }),
         )
-        .layer(MetricsLayer::new(collector));
+        .layer(MetricsLayer::new(collector).for_axum());
     let app = health.around(router);
 
     let listener = TcpListener::bind(addr)

@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut servers,
         &drain,
         "metrics",
-        plain().layer(MetricsLayer::new(MetricsCollector::new())),
+        plain().layer(MetricsLayer::new(MetricsCollector::new()).for_axum()),
     )
     .await?;
 
@@ -68,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = MetricsCollector::new();
     let health = plain()
         .layer(HealthLayer::new(checker).metrics(metrics.clone()))
-        .layer(MetricsLayer::new(metrics));
+        .layer(MetricsLayer::new(metrics).for_axum());
     serve(&mut servers, &drain, "health", health).await?;
 
     // The same check twice: served stale while refreshing (the default), and — the baseline —

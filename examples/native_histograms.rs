@@ -121,7 +121,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     };
     let router = Router::new()
         .route("/work", get(work))
-        .layer(MetricsLayer::new(collector));
+        .layer(MetricsLayer::new(collector).for_axum());
     let app = health.around(router);
 
     let listener = TcpListener::bind(addr)

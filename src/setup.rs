@@ -43,7 +43,7 @@ type LayerStep = Box<dyn FnOnce(HealthLayer) -> Result<HealthLayer, ConfigError>
 /// let checker = HealthChecker::builder().check("db", || async {}).config(&config).build()?;
 /// let metrics = MetricsCollector::new();
 /// let health = HealthLayer::new(checker.clone()).metrics(metrics.clone()).config(&config)?;
-/// let app = health.around(Router::new().layer(MetricsLayer::new(metrics.clone())));
+/// let app = health.around(Router::new().layer(MetricsLayer::new(metrics.clone()).for_axum()));
 /// let drain = Drain::builder(checker).metrics(metrics).config(&config).build()?;
 /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
 /// let server = axum::serve(listener, app.into_make_service())
@@ -166,7 +166,7 @@ impl Setup {
     pub fn around(&self, router: axum::Router) -> crate::health::AroundRouter {
         self.health
             .clone()
-            .around(router.layer(self.metrics_layer()))
+            .around(router.layer(self.metrics_layer().for_axum()))
     }
 
     /// Resolves at the first SIGTERM or Ctrl-C, once the drain delay has passed: for the

@@ -545,3 +545,79 @@ async fn route_labels_can_be_allowed_grouped_and_given_bounds_of_their_own() {
         assert!(passed && said.trim().is_empty(), "promtool:\n{said}");
     }
 }
+
+/// A finished body (`/small`: 3 bytes), one over the bound of a finished body (`/large`:
+/// 20 KiB), and one streaming for 200 ms (`/slow`: four chunks 50 ms apart).
+#[cfg(feature = "axum")]
+fn bodies() -> Router {
+    Router::new()
+        .route("/small", get(|| async { "abc" }))
+        .route("/large", get(|| async { "x".repeat(20 * 1024) }))
+        .route(
+            "/slow",
+            get(|| async {
+                let chunks = stream::iter(0..4).then(|i| async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok::<_, Infallible>(Bytes::from(format!("chunk {i}\n")))
+                });
+                Body::from_stream(chunks)
+            }),
+        )
+}
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn finished_bodies_are_recorded_at_the_head_and_streaming_ones_at_their_end() {
+    for for_axum in [false, true] {
+        let collector = MetricsCollector::new();
+        let layer = MetricsLayer::new(collector.clone());
+        let router = match for_axum {
+            true => bodies().layer(layer.for_axum()),
+            false => bodies().layer(layer),
+        };
+        let get = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+
+        // Finished at the head: recorded before the body is read, its size kept; never read,
+        // it is still a request served, not a cancelled one.
+        let response = router.clone().oneshot(get("/small")).await.unwrap();
+        let snapshot = collector.snapshot();
+        assert_eq!(
+            (snapshot.totals.requests, snapshot.in_flight),
+            (1, 0),
+            "{for_axum}"
+        );
+        assert_eq!(http_body::Body::size_hint(response.body()).exact(), Some(3));
+        drop(response);
+        let snapshot = collector.snapshot();
+        assert_eq!(
+            (snapshot.totals.requests, snapshot.totals.cancelled),
+            (1, 0)
+        );
+
+        // Over the bound: measured to the end of the body.
+        let response = router.clone().oneshot(get("/large")).await.unwrap();
+        assert_eq!(collector.snapshot().in_flight, 1, "{for_axum}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.len(), 20 * 1024);
+        let snapshot = collector.snapshot();
+        assert_eq!((snapshot.totals.requests, snapshot.in_flight), (2, 0));
+
+        // Streaming for 200 ms through a real server: timed to its end.
+        let server = common::serve_router(router).await;
+        let reply = server.get("/slow").await;
+        assert_eq!(reply.body, b"chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
+        let window = settled(&collector).await.window;
+        assert!(
+            window.latency.max >= Duration::from_millis(200),
+            "{for_axum}: {window:?}"
+        );
+        assert!(
+            window.time_to_headers.max < window.latency.max,
+            "{window:?}"
+        );
+        println!(
+            "for_axum {for_axum}: a body streaming for 200 ms recorded {:?} (headers after {:?})",
+            window.latency.max, window.time_to_headers.max
+        );
+    }
+}

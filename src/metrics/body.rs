@@ -1,4 +1,5 @@
-//! [`ResponseBody`]: ends the measurement at the end of the body, exactly once.
+//! [`ResponseBody`]: ends the measurement at the end of the body, exactly once; and what
+//! [`Metrics`](super::Metrics) hands on as the body ([`BodyOutput`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -115,6 +116,71 @@ impl<B: Body, E: ClassifyEos> Body for ResponseBody<B, E> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// What [`Metrics`](super::Metrics) hands on as a response body: the app's body untouched when
+/// it was finished at the response head (recorded then), or measured to its end. Chosen by
+/// the layer: [`AnyBody`] (the default), or [`AxumBody`] with
+/// [`MetricsLayer::for_axum`](super::MetricsLayer::for_axum). Sealed.
+pub trait BodyOutput<B, E>: sealed::Sealed {
+    /// The body handed on.
+    type Body;
+    /// A body finished at the head, or one not measured.
+    fn untouched(body: B) -> Self::Body;
+    /// A body measured to its end.
+    fn measured(body: ResponseBody<B, E>) -> Self::Body;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::AnyBody {}
+    #[cfg(feature = "axum")]
+    impl Sealed for super::AxumBody {}
+}
+
+/// Any body type: handed on inside a [`ResponseBody`], which measures only a body that still
+/// streams. For any Tower service (Tonic, Hyper).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnyBody;
+
+impl<B, E> BodyOutput<B, E> for AnyBody {
+    type Body = ResponseBody<B, E>;
+
+    #[inline]
+    fn untouched(body: B) -> Self::Body {
+        ResponseBody::untracked(body)
+    }
+
+    #[inline]
+    fn measured(body: ResponseBody<B, E>) -> Self::Body {
+        body
+    }
+}
+
+/// Axum's `Body`, handed on as Axum's `Body`: one finished at the head is the app's own body,
+/// so Axum does not box it again; one that streams is boxed once, measured to its end. Made by
+/// [`MetricsLayer::for_axum`](super::MetricsLayer::for_axum).
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AxumBody;
+
+#[cfg(feature = "axum")]
+impl<E> BodyOutput<axum::body::Body, E> for AxumBody
+where
+    E: ClassifyEos + Send + 'static,
+{
+    type Body = axum::body::Body;
+
+    #[inline]
+    fn untouched(body: axum::body::Body) -> Self::Body {
+        body
+    }
+
+    #[inline]
+    fn measured(body: ResponseBody<axum::body::Body, E>) -> Self::Body {
+        axum::body::Body::new(body)
     }
 }
 

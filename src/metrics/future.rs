@@ -1,6 +1,7 @@
 //! [`ResponseFuture`]: times the response head, hands the measurement to the body.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -8,19 +9,25 @@ use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_http::classify::{ClassifiedResponse, ClassifyResponse};
 
-use super::body::{BodyState, Classified, ResponseBody};
+use super::body::{AnyBody, BodyOutput, BodyState, Classified, ResponseBody};
 use super::collector::Tracker;
 use super::record::Outcome;
 
 pin_project! {
     /// Response future of [`Metrics`](super::Metrics). Dropped before the response, the request
     /// counts as cancelled.
-    pub struct ResponseFuture<F, C> {
+    pub struct ResponseFuture<F, C, O = AnyBody> {
         #[pin]
         future: F,
         state: Option<Pending<C>>,
+        output: PhantomData<fn() -> O>,
     }
 }
+
+/// The most bytes a body may hold to count as finished at the response head: one whose exact
+/// size is known and at most this is in memory and fits a socket's send buffer, so its
+/// request is recorded at the head and the body handed on untouched.
+pub(crate) const FINISHED_BYTES: u64 = 16 * 1024;
 
 struct Pending<C> {
     tracker: Tracker,
@@ -29,7 +36,7 @@ struct Pending<C> {
     no_body: bool,
 }
 
-impl<F, C> ResponseFuture<F, C> {
+impl<F, C, O> ResponseFuture<F, C, O> {
     pub(crate) fn tracked(future: F, tracker: Tracker, classifier: C, no_body: bool) -> Self {
         Self {
             future,
@@ -38,6 +45,7 @@ impl<F, C> ResponseFuture<F, C> {
                 classifier,
                 no_body,
             }),
+            output: PhantomData,
         }
     }
 
@@ -45,23 +53,25 @@ impl<F, C> ResponseFuture<F, C> {
         Self {
             future,
             state: None,
+            output: PhantomData,
         }
     }
 }
 
-impl<F, C, B, E> Future for ResponseFuture<F, C>
+impl<F, C, B, E, O> Future for ResponseFuture<F, C, O>
 where
     F: Future<Output = Result<Response<B>, E>>,
     C: ClassifyResponse,
     B: http_body::Body,
+    O: BodyOutput<B, C::ClassifyEos>,
 {
-    type Output = Result<Response<ResponseBody<B, C::ClassifyEos>>, E>;
+    type Output = Result<Response<O::Body>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = ready!(this.future.poll(cx));
         let Some(pending) = this.state.take() else {
-            return Poll::Ready(result.map(|response| response.map(ResponseBody::untracked)));
+            return Poll::Ready(result.map(|response| response.map(O::untouched)));
         };
         let Pending {
             mut tracker,
@@ -83,19 +93,25 @@ where
             },
             ClassifiedResponse::RequiresEos(eos) => Classified::Eos(eos),
         };
-        let state = BodyState::new(tracker, status, headers_nanos, classified);
+        let body = response.body();
+        let finished = matches!(classified, Classified::Done { .. })
+            && body
+                .size_hint()
+                .exact()
+                .is_some_and(|bytes| bytes <= FINISHED_BYTES);
         let ends_with_head = no_body
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
-            || response.body().is_end_stream();
-        let state = if ends_with_head {
+            || body.is_end_stream()
+            || finished;
+        let state = BodyState::new(tracker, status, headers_nanos, classified);
+        if ends_with_head {
             state.finish(None, Some(headers_nanos));
-            None
-        } else {
-            Some(state)
-        };
-        Poll::Ready(Ok(response.map(|body| ResponseBody::tracked(body, state))))
+            return Poll::Ready(Ok(response.map(O::untouched)));
+        }
+        let measured = |body| O::measured(ResponseBody::tracked(body, Some(state)));
+        Poll::Ready(Ok(response.map(measured)))
     }
 }
 

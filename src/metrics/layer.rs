@@ -1,10 +1,12 @@
 //! [`MetricsLayer`] and which paths it leaves out.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tower_http::classify::MakeClassifier;
 use tower_layer::Layer;
 
+use super::body::AnyBody;
 use super::classify::HttpOrGrpc;
 use super::collector::MetricsCollector;
 use super::decide::{Decision, Decisions};
@@ -13,6 +15,8 @@ use crate::error::ConfigError;
 use crate::path::{PathSet, normalise as checked_path, under, without_trailing_slash};
 
 /// Records every request it wraps into a [`MetricsCollector`]; see the [module docs](crate::metrics).
+/// On an Axum router, [`for_axum`](Self::for_axum) keeps Axum's `Body` type: finished bodies
+/// are then handed back without Axum boxing them a second time.
 ///
 /// By default the paths a [`HealthLayer`](crate::HealthLayer) serves are not counted: exactly
 /// those of the layer given the same collector ([`HealthLayer::metrics`]), prefix and custom
@@ -31,9 +35,10 @@ use crate::path::{PathSet, normalise as checked_path, under, without_trailing_sl
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct MetricsLayer<M = HttpOrGrpc> {
+pub struct MetricsLayer<M = HttpOrGrpc, O = AnyBody> {
     /// Shared with every service the layer makes: `layer()` allocates nothing.
     shared: Arc<Shared<M>>,
+    output: PhantomData<fn() -> O>,
 }
 
 /// What a [`MetricsLayer`] and its services share.
@@ -218,20 +223,47 @@ impl MetricsLayer {
                 Excluded::default(),
                 HttpOrGrpc::new(),
             )),
+            output: PhantomData,
         }
     }
 }
 
-impl<M: Clone> MetricsLayer<M> {
+impl<M: Clone, O> MetricsLayer<M, O> {
     /// Classifies responses with another tower-http classifier, e.g.
     /// `StatusInRangeAsFailures::new(400..=599).into_make_classifier()`.
-    pub fn classifier<M2: MakeClassifier>(self, make_classifier: M2) -> MetricsLayer<M2> {
+    pub fn classifier<M2: MakeClassifier>(self, make_classifier: M2) -> MetricsLayer<M2, O> {
         MetricsLayer {
             shared: Arc::new(Shared::new(
                 self.shared.collector.clone(),
                 self.shared.excluded.clone(),
                 make_classifier,
             )),
+            output: PhantomData,
+        }
+    }
+
+    /// For an Axum router (`Router::layer`): responses keep Axum's `Body`, so a body finished
+    /// at the response head (an exact size of at most 16 KiB: a `String`, JSON, `Bytes`
+    /// answer) is handed back as the app's own — Axum does not box it a second time, and
+    /// nothing stands between the server and the body — and only a body that still streams is
+    /// wrapped to time its end. [`Setup::around`](crate::Setup::around) uses it.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_vitals::metrics::{MetricsCollector, MetricsLayer};
+    ///
+    /// let collector = MetricsCollector::new();
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .layer(MetricsLayer::new(collector).for_axum());
+    /// # drop(app);
+    /// ```
+    #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+    pub fn for_axum(self) -> MetricsLayer<M, super::body::AxumBody> {
+        MetricsLayer {
+            shared: self.shared,
+            output: PhantomData,
         }
     }
 
@@ -302,8 +334,8 @@ impl<M: Clone> MetricsLayer<M> {
     }
 }
 
-impl<S, M: Clone> Layer<S> for MetricsLayer<M> {
-    type Service = Metrics<S, M>;
+impl<S, M: Clone, O> Layer<S> for MetricsLayer<M, O> {
+    type Service = Metrics<S, M, O>;
 
     fn layer(&self, inner: S) -> Self::Service {
         Metrics::new(inner, self.shared.clone())

@@ -2,7 +2,18 @@
 //! nanoseconds per request (figures in `benches/README.md`).
 //!
 //! [`MetricsLayer`] measures every request it wraps from `call()` to the end of the response
-//! body (and to the response head, separately) and records it into a [`MetricsCollector`]:
+//! body (and to the response head, separately) and records it into a [`MetricsCollector`].
+//! What "the end" is depends on the body:
+//!
+//! - **Finished at the head** — no body (HEAD, 1xx, 204, 304), an empty one, or one of an
+//!   exact size of at most 16 KiB (a `String`, JSON, `Bytes` answer: already in memory and
+//!   within a socket's send buffer): the latency is the time to the response head, recorded
+//!   then, and the app's body is handed on untouched (a client that leaves before reading it
+//!   does not make the request cancelled). On an Axum router,
+//!   [`MetricsLayer::for_axum`] keeps Axum's own `Body`, so Axum does not box it again.
+//! - **Streaming** — any other body (a stream, a file, a body over 16 KiB, a gRPC response,
+//!   whose outcome is in its trailers): the latency runs to the frame after which the body
+//!   reports its end (or to its trailers or error), the body wrapped to see it.
 //!
 //! - **Outcome**: 5xx responses and service errors are failures, gRPC responses (by
 //!   `content-type`) are judged by `grpc-status` in the headers or trailers ([`HttpOrGrpc`],
@@ -43,7 +54,7 @@
 //!     }));
 //!
 //! let response = service.oneshot(Request::get("/hello").body(()).unwrap()).await.unwrap();
-//! assert_eq!(collector.in_flight(), 1); // until the body is read
+//! assert_eq!(collector.in_flight(), 0); // a finished body: recorded at the head
 //! response.into_body().collect().await.unwrap();
 //!
 //! let snapshot = collector.snapshot();
@@ -77,7 +88,9 @@ mod statuses;
 mod traffic;
 mod window;
 
-pub use body::ResponseBody;
+#[cfg(feature = "axum")]
+pub use body::AxumBody;
+pub use body::{AnyBody, BodyOutput, ResponseBody};
 pub use classify::{Classifier, Eos, FailureClass, HttpOrGrpc};
 pub use collector::{MetricsCollector, MetricsCollectorBuilder, OTEL_DURATION_BOUNDS};
 pub use exemplar::{Exemplar, TraceIds};

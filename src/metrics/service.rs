@@ -7,7 +7,9 @@ use http::{Method, Request, Response};
 use tower_http::classify::MakeClassifier;
 use tower_service::Service;
 
-use super::body::ResponseBody;
+use std::marker::PhantomData;
+
+use super::body::{AnyBody, BodyOutput};
 use super::collector::Tracker;
 use super::exemplar::TraceIds;
 use super::future::ResponseFuture;
@@ -17,24 +19,30 @@ use super::layer::Shared;
 /// Measures each request from `call()` to the end of its response body. Made by
 /// [`MetricsLayer`](super::MetricsLayer).
 #[derive(Debug)]
-pub struct Metrics<S, M> {
+pub struct Metrics<S, M, O = AnyBody> {
     inner: S,
     /// One reference count to bump per clone (services are cloned per request).
     shared: Arc<Shared<M>>,
+    output: PhantomData<fn() -> O>,
 }
 
-impl<S: Clone, M> Clone for Metrics<S, M> {
+impl<S: Clone, M, O> Clone for Metrics<S, M, O> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             shared: self.shared.clone(),
+            output: PhantomData,
         }
     }
 }
 
-impl<S, M> Metrics<S, M> {
+impl<S, M, O> Metrics<S, M, O> {
     pub(crate) fn new(inner: S, shared: Arc<Shared<M>>) -> Self {
-        Self { inner, shared }
+        Self {
+            inner,
+            shared,
+            output: PhantomData,
+        }
     }
 
     /// The wrapped service.
@@ -48,15 +56,16 @@ impl<S, M> Metrics<S, M> {
     }
 }
 
-impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S, M>
+impl<S, M, O, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S, M, O>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     M: MakeClassifier,
     ResBody: http_body::Body,
+    O: BodyOutput<ResBody, M::ClassifyEos>,
 {
-    type Response = Response<ResponseBody<ResBody, M::ClassifyEos>>;
+    type Response = Response<O::Body>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, M::Classifier>;
+    type Future = ResponseFuture<S::Future, M::Classifier, O>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
