@@ -35,7 +35,7 @@ instructions() { # variant requests -> total instructions of the run
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-variants=(bare floor tower-vitals tower-vitals-any tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced bare-label tower-vitals-label)
+variants=(bare floor tower-vitals tower-vitals-any tower-vitals-lean tower-vitals-native health health-around tikv prometheus-client axum-prometheus bare-traced tower-vitals-traced bare-label tower-vitals-label)
 [ -n "$otel" ] && variants=(bare tower-vitals tower-vitals-traced bare-traced tower-vitals-otel tower-vitals-meter)
 declare -A per
 for v in "${variants[@]}"; do
@@ -72,6 +72,10 @@ echo "MetricsLayer added ÷ floor added:              $(ratio "$ours" "$(added f
 echo "MetricsLayer added ÷ tikv prometheus added:    $(ratio "$ours" "$(added tikv)")"
 echo "MetricsLayer added ÷ prometheus-client added:  $(ratio "$ours" "$(added prometheus-client)")"
 echo "MetricsLayer added ÷ axum-prometheus added:    $(ratio "$ours" "$(added axum-prometheus)")"
+lean=$(added tower-vitals-lean)
+echo "lean MetricsLayer added ÷ floor / tikv / prometheus-client added: $(ratio "$lean" "$(added floor)") / $(ratio "$lean" "$(added tikv)") / $(ratio "$lean" "$(added prometheus-client)")"
+any=$(added tower-vitals-any)
+echo "MetricsLayer for any body (no for_axum) added ÷ floor / tikv: $(ratio "$any" "$(added floor)") / $(ratio "$any" "$(added tikv)")"
 echo "HealthLayer (Router::layer) added, ordinary request: $(added health)"
 echo "HealthLayer::around(router) added, ordinary request: $(added health-around)"
 echo "MetricsLayer added with a sampled traceparent (exemplar kept): $traced, $(ratio "$traced" "$ours")x without"

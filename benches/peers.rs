@@ -5,7 +5,8 @@
 //!
 //! Variants: `bare` (the router alone); `floor` (the least a layer timing to the end of the
 //! body does: `support/timed.rs`); `tower-vitals` (`MetricsLayer::for_axum`, as `Setup::around`
-//! wires it); `tower-vitals-any` (`MetricsLayer` for any body type); `health` (`HealthLayer`
+//! wires it); `tower-vitals-any` (`MetricsLayer` for any body type); `tower-vitals-lean` (the
+//! same on a `lean()` collector); `health` (`HealthLayer`
 //! through `Router::layer`, on an ordinary request) and `health-around`
 //! (`HealthLayer::around`: the same layer once around the whole router); `tikv` and `prometheus-client` (hand-written
 //! layers, a histogram by method, route and status, timed to the end of the body as ours);
@@ -288,6 +289,15 @@ fn main() {
         ),
         "tower-vitals" => tower_vitals(requests, false),
         "tower-vitals-native" => tower_vitals(requests, true),
+        "tower-vitals-lean" => {
+            let collector = MetricsCollector::builder().lean().build().unwrap();
+            measured(
+                &router().layer(MetricsLayer::new(collector.clone()).for_axum()),
+                requests,
+                None,
+            );
+            measured_fold(&collector);
+        }
         "tower-vitals-any" => measured(
             &router().layer(MetricsLayer::new(MetricsCollector::new())),
             requests,

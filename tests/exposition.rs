@@ -717,3 +717,70 @@ fn redact(value: &mut serde_json::Value, path: &str, volatile: &[(&str, &str)]) 
         _ => {}
     }
 }
+
+/// The lean preset: the request histogram and counts in both formats, valid for promtool and
+/// Python's parser; no window summaries, no time to headers, no in-flight gauge, and no
+/// exemplar though every request carries a sampled `traceparent`.
+#[tokio::test]
+async fn a_lean_collector_serves_counts_and_one_histogram() {
+    let checker = odd_checker();
+    let collector = MetricsCollector::builder().lean().build().unwrap();
+    let health = HealthLayer::new(checker.clone()).metrics(collector.clone());
+    let app = Router::new()
+        .route("/fast/{id}", get(|| async { "fast" }))
+        .route(
+            "/boom",
+            get(|| async { (http::StatusCode::BAD_GATEWAY, "boom") }),
+        )
+        .layer(health)
+        .layer(MetricsLayer::new(collector.clone()).for_axum());
+    let server = common::serve_router(app).await;
+    let traced = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    for path in ["/fast/1", "/fast/2", "/boom"] {
+        let response = server
+            .client
+            .get(server.url(path))
+            .header("traceparent", traced)
+            .send()
+            .await
+            .unwrap();
+        response.bytes().await.unwrap();
+    }
+    let snapshot = collector.snapshot();
+    assert_eq!(snapshot.preset, tower_vitals::metrics::Preset::Lean);
+    assert_eq!((snapshot.totals.requests, snapshot.totals.failures), (3, 1));
+    assert_eq!(snapshot.in_flight, 0);
+    assert_eq!(snapshot.window.count, 3, "the window keeps its counts");
+    assert_eq!(snapshot.window.latency.count, 0, "but no percentiles");
+    assert_eq!(snapshot.window.time_to_headers.count, 0);
+
+    let text = String::from_utf8(server.get("/metrics").await.body).unwrap();
+    let openmetrics = server.get_accepting("/metrics", SCRAPE_ACCEPT).await;
+    let openmetrics = String::from_utf8(openmetrics.body).unwrap();
+    for exposition in [&text, &openmetrics] {
+        assert!(exposition.contains(
+            "vitals_http_server_request_duration_seconds_count{route=\"/fast/{id}\",method=\"GET\",status_class=\"2xx\"} 2\n"
+        ), "{exposition}");
+        assert!(exposition.contains(
+            "vitals_http_server_request_failures_total{route=\"/boom\",method=\"GET\",status_class=\"5xx\"} 1\n"
+        ), "{exposition}");
+        for left_out in [
+            "_window_seconds",
+            "time_to_headers",
+            "in_flight",
+            "trace_id",
+        ] {
+            assert!(!exposition.contains(left_out), "{left_out} in {exposition}");
+        }
+    }
+    if let Some((passed, said)) = promtool(&text) {
+        assert!(passed, "promtool: {said}");
+    }
+    if let Some(families) = openmetrics_parser(&openmetrics) {
+        assert!(
+            families
+                .iter()
+                .any(|f| f == "vitals_http_server_request_duration_seconds histogram")
+        );
+    }
+}

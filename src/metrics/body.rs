@@ -33,7 +33,8 @@ pub(crate) struct BodyState<E> {
     tracker: Tracker,
     /// The response's status.
     status: StatusCode,
-    headers_nanos: u64,
+    /// The time to the response head, when it is kept.
+    headers_nanos: Option<u64>,
     classified: Classified<E>,
 }
 
@@ -41,7 +42,7 @@ impl<E> BodyState<E> {
     pub(crate) fn new(
         tracker: Tracker,
         status: StatusCode,
-        headers_nanos: u64,
+        headers_nanos: Option<u64>,
         classified: Classified<E>,
     ) -> Self {
         Self {
@@ -57,22 +58,28 @@ impl<E> BodyState<E> {
             status: self.status,
             failed: true,
         };
-        self.tracker.end(outcome, Some(self.headers_nanos), None);
+        self.tracker.end(outcome, self.headers_nanos, None);
+    }
+}
+
+impl<E: ClassifyEos> Classified<E> {
+    /// Whether the response failed, given its trailers (if any) at its end.
+    pub(crate) fn failed(self, trailers: Option<&HeaderMap>) -> bool {
+        match self {
+            Self::Done { failed } => failed,
+            Self::Eos(eos) => eos.classify_eos(trailers).is_err(),
+        }
     }
 }
 
 impl<E: ClassifyEos> BodyState<E> {
     /// Records the request as ended (now, or `at` nanoseconds after its start).
     pub(crate) fn finish(mut self, trailers: Option<&HeaderMap>, at: Option<u64>) {
-        let failed = match self.classified {
-            Classified::Done { failed } => failed,
-            Classified::Eos(eos) => eos.classify_eos(trailers).is_err(),
-        };
         let outcome = Outcome::Response {
             status: self.status,
-            failed,
+            failed: self.classified.failed(trailers),
         };
-        self.tracker.end(outcome, Some(self.headers_nanos), at);
+        self.tracker.end(outcome, self.headers_nanos, at);
     }
 }
 

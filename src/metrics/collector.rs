@@ -17,7 +17,8 @@ use super::request_label::{LabelValues, OTHER_VALUE};
 use super::routes::{Routes, Series, SeriesKey, UNMATCHED};
 use super::shard::{Counts, Sample, SeriesData, Shard, ShardData, thread_index};
 use super::snapshot::{
-    CacheStats, MetricsSnapshot, RequestLabelStats, SeriesStats, Totals, WindowStats,
+    CacheStats, LatencyStats, MetricsSnapshot, Preset, RequestLabelStats, SeriesStats, Totals,
+    WindowStats,
 };
 use super::statuses::Statuses;
 use super::traffic::{Traffic, TrafficTimeline};
@@ -83,6 +84,8 @@ struct Inner {
     slot_len: Duration,
     aggregate: Mutex<Aggregate>,
     memory_bytes: usize,
+    /// The lean preset: no time to headers, exemplars, in-flight count or window percentiles.
+    lean: bool,
     /// The paths a `HealthLayer` given this collector serves: not application traffic.
     health_paths: OnceLock<PathSet>,
     /// Every request recorded into an OpenTelemetry `Meter` as well.
@@ -167,7 +170,7 @@ impl MetricsCollector {
         self.inner.record(
             route,
             method_index(record.method),
-            Ending {
+            &Ending {
                 outcome: record.outcome,
                 nanos,
                 headers_nanos: headers,
@@ -208,7 +211,12 @@ impl MetricsCollector {
         let inner = &*self.inner;
         let mut aggregate = inner.maintain();
         let now = inner.clock.now();
-        let window = aggregate.window.stats(now);
+        let mut window = aggregate.window.stats(now);
+        if inner.lean {
+            // Not measured: empty, not zero.
+            window.latency = LatencyStats::default();
+            window.time_to_headers = LatencyStats::default();
+        }
         let in_flight = inner.in_flight(&aggregate);
         let since_origin = now.saturating_duration_since(inner.origin);
         let totals = aggregate.totals;
@@ -252,6 +260,11 @@ impl MetricsCollector {
                 max_values: label.capacity() - 2,
                 overflow: totals.label_overflow,
             }),
+            preset: if inner.lean {
+                Preset::Lean
+            } else {
+                Preset::Full
+            },
         }
     }
 
@@ -330,6 +343,12 @@ impl MetricsCollector {
         self.inner.health_paths.get()
     }
 
+    /// Whether the collector is lean ([`MetricsCollectorBuilder::lean`]).
+    #[inline]
+    pub(crate) fn is_lean(&self) -> bool {
+        self.inner.lean
+    }
+
     /// The request label's value id of a request (0 without a label).
     #[inline]
     pub(crate) fn label_id<B>(&self, request: &http::Request<B>) -> u16 {
@@ -395,8 +414,9 @@ struct Ending {
 }
 
 impl Inner {
-    fn record(&self, route: u16, method: u8, ending: Ending) {
-        let Ending {
+    #[inline]
+    fn record(&self, route: u16, method: u8, ending: &Ending) {
+        let &Ending {
             outcome,
             nanos,
             headers_nanos,
@@ -428,6 +448,7 @@ impl Inner {
             cancelled,
             tracked,
             label_overflow: label == OTHER_VALUE && self.label.is_some(),
+            full: !self.lean,
         };
         if let Some(trace) = trace
             && !cancelled
@@ -519,6 +540,9 @@ impl Inner {
 
     /// Started minus finished; read after a fold, so never below the truth.
     fn in_flight(&self, aggregate: &Aggregate) -> u64 {
+        if self.lean {
+            return 0;
+        }
         let started: u64 = self
             .shards
             .iter()

@@ -37,6 +37,8 @@ struct Pending<C> {
 }
 
 impl<F, C, O> ResponseFuture<F, C, O> {
+    // Inlined into `call()`, so the inner future is built in place rather than copied in.
+    #[inline(always)]
     pub(crate) fn tracked(future: F, tracker: Tracker, classifier: C, no_body: bool) -> Self {
         Self {
             future,
@@ -49,6 +51,7 @@ impl<F, C, O> ResponseFuture<F, C, O> {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn untracked(future: F) -> Self {
         Self {
             future,
@@ -78,16 +81,16 @@ where
             classifier,
             no_body,
         } = pending;
-        let response = match result {
+        // Looked at in place: the response is moved once, into the output.
+        let response = match &result {
             Ok(response) => response,
-            Err(error) => {
+            Err(_) => {
                 tracker.end(Outcome::Error, None, None);
-                return Poll::Ready(Err(error));
+                return Poll::Ready(result.map(|response| response.map(O::untouched)));
             }
         };
-        let headers_nanos = tracker.elapsed();
         let status = response.status();
-        let classified = match classifier.classify_response(&response) {
+        let classified = match classifier.classify_response(response) {
             ClassifiedResponse::Ready(result) => Classified::Done {
                 failed: result.is_err(),
             },
@@ -99,19 +102,24 @@ where
                 .size_hint()
                 .exact()
                 .is_some_and(|bytes| bytes <= FINISHED_BYTES);
-        let ends_with_head = no_body
+        let ends_with_head = finished
+            || no_body
             || status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED
-            || body.is_end_stream()
-            || finished;
-        let state = BodyState::new(tracker, status, headers_nanos, classified);
+            || body.is_end_stream();
         if ends_with_head {
-            state.finish(None, Some(headers_nanos));
-            return Poll::Ready(Ok(response.map(O::untouched)));
+            let nanos = tracker.elapsed();
+            let headers = tracker.times_headers().then_some(nanos);
+            let failed = classified.failed(None);
+            tracker.end(Outcome::Response { status, failed }, headers, Some(nanos));
+            return Poll::Ready(result.map(|response| response.map(O::untouched)));
         }
+        // Streaming: the head's time kept (unless lean), the end timed by the body.
+        let headers = tracker.times_headers().then(|| tracker.elapsed());
+        let state = BodyState::new(tracker, status, headers, classified);
         let measured = |body| O::measured(ResponseBody::tracked(body, Some(state)));
-        Poll::Ready(Ok(response.map(measured)))
+        Poll::Ready(result.map(|response| response.map(measured)))
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) fn method_index(method: &Method) -> u8 {
 }
 
 /// `1xx`…`5xx`; the non-standard 600–999 count as `5xx`.
+#[inline]
 pub(crate) fn status_class(status: StatusCode) -> u8 {
     (status.as_u16() / 100).clamp(1, 5) as u8 - 1
 }

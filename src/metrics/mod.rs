@@ -100,7 +100,7 @@ pub use record::{Outcome, RequestRecord};
 pub use request_label::MAX_VALUE_LEN;
 pub use service::Metrics;
 pub use snapshot::{
-    CacheStats, LatencyStats, MetricsSnapshot, NativeBuckets, RequestLabelStats, SeriesStats,
-    Totals, WindowStats,
+    CacheStats, LatencyStats, MetricsSnapshot, NativeBuckets, Preset, RequestLabelStats,
+    SeriesStats, Totals, WindowStats,
 };
 pub use traffic::{TrafficPoint, TrafficTimeline};

@@ -79,12 +79,16 @@ where
         let method = request.method();
         let no_body = method == Method::HEAD;
         let classifier = shared.make_classifier.make_classifier(&request);
-        let trace = current_trace().or_else(|| {
-            request
-                .headers()
-                .get(&TRACEPARENT)
-                .and_then(|value| TraceIds::from_traceparent(value.as_bytes()))
-        });
+        let trace = if shared.collector.is_lean() {
+            None
+        } else {
+            current_trace().or_else(|| {
+                request
+                    .headers()
+                    .get(&TRACEPARENT)
+                    .and_then(|value| TraceIds::from_traceparent(value.as_bytes()))
+            })
+        };
         let label = shared.collector.label_id(&request);
         let tracker = Tracker::start(
             &shared.collector,

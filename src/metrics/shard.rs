@@ -50,6 +50,9 @@ pub(crate) struct Sample {
     pub(crate) tracked: bool,
     /// Its request label's value counted as `other`.
     pub(crate) label_overflow: bool,
+    /// Everything kept: the window's cells, the time to headers, what is in flight (not under
+    /// the lean preset).
+    pub(crate) full: bool,
 }
 
 /// Plain counters, added up on fold.
@@ -164,6 +167,8 @@ impl SeriesData {
 pub(crate) struct ShardData {
     pub(crate) latency: LatencyCells,
     pub(crate) headers: LatencyCells,
+    /// Requests that ended with a response or an error.
+    completed: u64,
     sum_nanos: u64,
     max_nanos: u64,
     headers_sum_nanos: u64,
@@ -182,6 +187,7 @@ impl ShardData {
             native: native.then(Pending::new),
             latency: LatencyCells::new(),
             headers: LatencyCells::new(),
+            completed: 0,
             sum_nanos: 0,
             max_nanos: 0,
             headers_sum_nanos: 0,
@@ -192,23 +198,36 @@ impl ShardData {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&mut self, sample: &Sample) {
-        self.untracked += u64::from(!sample.tracked);
+        self.series.record(sample);
         self.label_overflow += u64::from(sample.label_overflow);
         if !sample.cancelled {
-            self.latency.record(sample.nanos);
+            self.completed += 1;
             self.sum_nanos += sample.nanos;
             self.max_nanos = self.max_nanos.max(sample.nanos);
-            if let Some(headers) = sample.headers_nanos {
-                self.headers.record(headers);
-                self.headers_sum_nanos += headers;
-                self.headers_max_nanos = self.headers_max_nanos.max(headers);
-            }
         }
-        self.series.record(sample);
+        if sample.full {
+            self.record_more(sample);
+        }
         if let Some(native) = &mut self.native {
             native.push(sample.series, sample.nanos);
+        }
+    }
+
+    /// What the lean preset leaves out: the window's cells, the time to headers, and what is
+    /// not in flight.
+    #[inline]
+    fn record_more(&mut self, sample: &Sample) {
+        self.untracked += u64::from(!sample.tracked);
+        if sample.cancelled {
+            return;
+        }
+        self.latency.record(sample.nanos);
+        if let Some(headers) = sample.headers_nanos {
+            self.headers.record(headers);
+            self.headers_sum_nanos += headers;
+            self.headers_max_nanos = self.headers_max_nanos.max(headers);
         }
     }
 
@@ -221,7 +240,7 @@ impl ShardData {
     /// The plain counters of what was recorded since the last reset.
     pub(crate) fn counts(&self) -> Counts {
         let (requests, failures) = self.series.requests_and_failures();
-        let completed = self.latency.len_recorded();
+        let completed = self.completed;
         Counts {
             completed,
             failures,
@@ -240,6 +259,7 @@ impl ShardData {
     pub(crate) fn reset(&mut self) {
         self.latency.reset();
         self.headers.reset();
+        self.completed = 0;
         self.sum_nanos = 0;
         self.max_nanos = 0;
         self.headers_sum_nanos = 0;
@@ -304,6 +324,7 @@ mod tests {
             cancelled: false,
             tracked: false,
             label_overflow: false,
+            full: true,
         }
     }
 

@@ -26,6 +26,21 @@ pub struct MetricsSnapshot {
     /// The collector's [request label](super::MetricsCollectorBuilder::request_label), if it
     /// has one.
     pub request_label: Option<RequestLabelStats>,
+    /// What the collector records: everything, or the [lean](super::MetricsCollectorBuilder::lean)
+    /// preset's counts and histogram (no time to headers, in-flight count or window
+    /// percentiles).
+    pub preset: Preset,
+}
+
+/// What a [`MetricsCollector`](super::MetricsCollector) records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Preset {
+    /// Everything (the default).
+    #[default]
+    Full,
+    /// Counts and one histogram: [`MetricsCollectorBuilder::lean`](super::MetricsCollectorBuilder::lean).
+    Lean,
 }
 
 /// A bounded request label: its name, how full it is, and what fell to `other`.

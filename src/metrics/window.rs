@@ -162,6 +162,7 @@ mod tests {
             cancelled: false,
             tracked: false,
             label_overflow: false,
+            full: true,
         });
     }
 

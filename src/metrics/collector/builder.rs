@@ -60,6 +60,8 @@ pub struct MetricsCollectorBuilder {
     #[cfg(feature = "opentelemetry")]
     otel: Option<(opentelemetry::metrics::Meter, String)>,
     clock: Option<Clock>,
+    /// Counts and one histogram only.
+    lean: bool,
 }
 
 impl Default for MetricsCollectorBuilder {
@@ -84,6 +86,7 @@ impl Default for MetricsCollectorBuilder {
             #[cfg(feature = "opentelemetry")]
             otel: None,
             clock: None,
+            lean: false,
         }
     }
 }
@@ -342,6 +345,38 @@ impl MetricsCollectorBuilder {
         self
     }
 
+    /// The lean preset, for services that want request counts and one histogram and nothing
+    /// that costs more per request: what a layer records is the route, method and status
+    /// (class or code), the outcome, and the duration into the histogram's bucket, sum and
+    /// maximum. Left out, each to save work on every request:
+    ///
+    /// - **time to the response head**: not measured (`window.time_to_headers` is empty, no
+    ///   `…_time_to_headers_window_seconds` family);
+    /// - **exemplars**: no `traceparent` or OpenTelemetry context looked up, so the OpenMetrics
+    ///   text carries none;
+    /// - **the in-flight gauge**: requests are not counted as they start (`in_flight` is 0, no
+    ///   `…_requests_in_flight` family); cancelled requests are still counted;
+    /// - **rolling-window percentiles**: `window.latency` is empty (the window keeps its
+    ///   counts and rates), so no `…_request_duration_window_seconds` summary, no p50/p95/p99
+    ///   in `/health`'s performance section or the traffic history, and the reliability
+    ///   report's latency rules have nothing to judge. Percentiles come from the histogram, as
+    ///   Prometheus computes them (`histogram_quantile`).
+    ///
+    /// Everything else — route labels and their bounds, status codes, a request label, native
+    /// histograms, the OpenTelemetry bridge — works as without it.
+    ///
+    /// ```
+    /// use tower_vitals::metrics::{MetricsCollector, Preset};
+    ///
+    /// let collector = MetricsCollector::builder().lean().build()?;
+    /// assert_eq!(collector.snapshot().preset, Preset::Lean);
+    /// # Ok::<(), tower_vitals::ConfigError>(())
+    /// ```
+    pub fn lean(mut self) -> Self {
+        self.lean = true;
+        self
+    }
+
     /// Validates the settings and allocates everything the collector will use.
     pub fn build(self) -> Result<MetricsCollector, ConfigError> {
         let shards = self.validate()?;
@@ -411,6 +446,7 @@ impl MetricsCollectorBuilder {
                 statuses,
                 label: self.request_label.as_ref().map(LabelValues::new),
                 memory_bytes,
+                lean: self.lean,
             }
         });
         spawn_maintenance(&inner);

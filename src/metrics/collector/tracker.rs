@@ -20,15 +20,18 @@ pub(crate) struct Tracker {
 }
 
 impl Tracker {
+    #[inline]
     pub(crate) fn start(
         collector: &MetricsCollector,
         (route, method, label): (u16, u8, u16),
         trace: Option<TraceIds>,
     ) -> Self {
         let inner = &*collector.inner;
-        inner.shards[thread_index() & inner.mask]
-            .started
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !inner.lean {
+            inner.shards[thread_index() & inner.mask]
+                .started
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Self {
             collector: collector.clone(),
             start: inner.clock.raw(),
@@ -40,13 +43,21 @@ impl Tracker {
         }
     }
 
+    /// Whether the time to the response head is kept (not under the lean preset).
+    #[inline]
+    pub(crate) fn times_headers(&self) -> bool {
+        !self.collector.inner.lean
+    }
+
     /// Nanoseconds since the start.
+    #[inline]
     pub(crate) fn elapsed(&self) -> u64 {
         let clock = &self.collector.inner.clock;
         clock.delta_as_nanos(self.start, clock.raw())
     }
 
     /// Records the request as ended now (or at `at`, nanoseconds after the start).
+    #[inline]
     pub(crate) fn end(&mut self, outcome: Outcome, headers_nanos: Option<u64>, at: Option<u64>) {
         if std::mem::replace(&mut self.ended, true) {
             return;
@@ -55,7 +66,7 @@ impl Tracker {
         self.collector.inner.record(
             self.route,
             self.method,
-            Ending {
+            &Ending {
                 outcome,
                 nanos,
                 headers_nanos,
@@ -68,7 +79,11 @@ impl Tracker {
 }
 
 impl Drop for Tracker {
+    #[inline]
     fn drop(&mut self) {
-        self.end(Outcome::Cancelled, None, None);
+        // Tested here too, so an ended request's drop does not call into `end`.
+        if !self.ended {
+            self.end(Outcome::Cancelled, None, None);
+        }
     }
 }

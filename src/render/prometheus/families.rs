@@ -7,7 +7,7 @@ use crate::checker::{Lifecycle, Phase};
 use crate::fleet::{FleetFigures, Judgement, SharedCheck};
 use crate::health_report::SettingsStatus;
 use crate::info::AppInfo;
-use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot};
+use crate::metrics::{Exemplar, LatencyStats, MetricsSnapshot, Preset};
 use crate::probe::{ProcessStats, RuntimeStats};
 use crate::reliability::Anomaly;
 use crate::render::text::{Writer, label_body, push_float};
@@ -16,8 +16,10 @@ use crate::webhook::WebhookStats;
 pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme: Option<&str>) {
     if let Some(scheme) = otel_scheme {
         super::semconv::http(out, metrics, scheme);
-        window_summary(out, metrics);
-        time_to_headers(out, metrics);
+        if metrics.preset != Preset::Lean {
+            window_summary(out, metrics);
+            time_to_headers(out, metrics);
+        }
         single_families(out, metrics);
         request_label_families(out, metrics);
         return;
@@ -52,8 +54,10 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, otel_scheme:
             "Duration of HTTP server requests, from the call to the end of the response body.",
         ),
     );
-    window_summary(out, metrics);
-    time_to_headers(out, metrics);
+    if metrics.preset != Preset::Lean {
+        window_summary(out, metrics);
+        time_to_headers(out, metrics);
+    }
     request_counters(out, metrics, &labels);
     single_families(out, metrics);
     request_label_families(out, metrics);
@@ -535,6 +539,9 @@ pub(super) fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
         ),
     ];
     for (name, kind, help, value) in simple {
+        if name == "http_server_requests_in_flight" && metrics.preset == Preset::Lean {
+            continue; // not counted
+        }
         out.family(name, kind, help);
         out.sample(name, "", &[], value);
     }

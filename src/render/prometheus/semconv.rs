@@ -44,6 +44,10 @@ pub(super) fn http(out: &mut Writer<'_>, metrics: &MetricsSnapshot, scheme: &str
             "Duration of HTTP server requests.",
         ),
     );
+    if metrics.preset == crate::metrics::Preset::Lean {
+        out.swap_prefix(prefix);
+        return; // requests are not counted as they start
+    }
     out.family(
         "http_server_active_requests",
         "gauge",
