@@ -336,19 +336,30 @@ fn a_runtime_shut_down_with_checks_in_flight_leaves_a_usable_checker() {
 #[tokio::test]
 async fn requests_recorded_on_a_runtime_that_ended_are_all_counted() {
     let metrics = MetricsCollector::new();
+    // Even requests answer a finished body (recorded at the head), odd ones a body that
+    // streams (recorded at its end, so cancelled when it is dropped unread).
     let service = tower::ServiceBuilder::new()
         .layer(MetricsLayer::new(metrics.clone()))
-        .service(tower::service_fn(|_request: http::Request<()>| async {
-            Ok::<_, Infallible>(http::Response::new(String::from("ok")))
-        }));
+        .service(tower::service_fn(
+            |request: http::Request<u32>| async move {
+                let chunk = http_body::Frame::data(bytes::Bytes::from_static(b"ok"));
+                let body = if request.body().is_multiple_of(2) {
+                    axum::body::Body::from("ok")
+                } else {
+                    let frames = futures_util::stream::iter([Ok::<_, Infallible>(chunk)]);
+                    axum::body::Body::new(http_body_util::StreamBody::new(frames))
+                };
+                Ok::<_, Infallible>(http::Response::new(body))
+            },
+        ));
     let runtime = std::thread::spawn(move || {
         // Requests on another runtime that ends right after: nothing recorded there is lost.
         tokio::runtime::Runtime::new().unwrap().block_on(async {
             use tower::ServiceExt;
-            for _ in 0..10 {
+            for i in 0..20 {
                 let response = service
                     .clone()
-                    .oneshot(http::Request::new(()))
+                    .oneshot(http::Request::new(i))
                     .await
                     .unwrap();
                 drop(response);
@@ -357,10 +368,10 @@ async fn requests_recorded_on_a_runtime_that_ended_are_all_counted() {
     });
     runtime.join().unwrap();
     let snapshot = metrics.snapshot();
-    assert_eq!(snapshot.totals.requests, 10);
+    assert_eq!(snapshot.totals.requests, 20);
     assert_eq!(snapshot.in_flight, 0);
     assert_eq!(
         snapshot.totals.cancelled, 10,
-        "bodies dropped unread count as cancelled"
+        "streaming bodies dropped unread count as cancelled, finished ones were served"
     );
 }
