@@ -1,4 +1,5 @@
-//! Routing: any method, target and header bytes through HealthLayer and MetricsLayer. Every
+//! Routing: any method, target and header bytes through HealthLayer and MetricsLayer (whose
+//! collector labels requests by the header's value, lean on every other input). Every
 //! request gets a response with a known status, and health answers are what the path asks for
 //! (one segment below `/health` is a component: 404 unless a check has that name).
 #![no_main]
@@ -38,10 +39,19 @@ fuzz_target!(|data: &[u8]| {
     let app = service_fn(|_request: Request<()>| async {
         Ok::<_, Infallible>(Response::new(String::from("app")))
     });
+    // The request's header value labels it (bounded, escaped in every format); a lean
+    // collector on every other input.
+    let mut collector = MetricsCollector::builder().request_label("tenant", 4, |headers, _| {
+        headers.iter().next().and_then(|(_, value)| value.to_str().ok())
+    });
+    if data.len() % 2 == 1 {
+        collector = collector.lean();
+    }
+    let collector = collector.build().unwrap();
     let service = HealthLayer::new(checker)
-        .metrics(MetricsCollector::new())
+        .metrics(collector.clone())
         .details(DetailPolicy::Always)
-        .layer(MetricsLayer::new(MetricsCollector::new()).layer(app));
+        .layer(MetricsLayer::new(collector).layer(app));
     let response = support::runtime()
         .block_on(service.oneshot(request))
         .unwrap();
