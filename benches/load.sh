@@ -11,9 +11,11 @@ run_s=10 ready_s=10 soak_s=60 warm_s=5 round_s=5
 if [ "${1:-}" = "--quick" ]; then run_s=2 ready_s=3 soak_s=6 warm_s=1 round_s=1; fi
 
 work=$(mktemp -d)
-server_pid=""
+server_pid="" pair_pids=()
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in $server_pid "${pair_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,15 +29,16 @@ addr() { sed -n "s/^$1=//p" "$work/addresses"; }
 bare=$(addr bare) metrics=$(addr metrics) health=$(addr health) slow=$(addr slow)
 
 errors=0
-# wrk SECONDS CONNECTIONS URL [lua script] -> prints requests/s; adds failures to $errors.
+# wrk SECONDS CONNECTIONS URL [lua script [THREADS]] -> prints requests/s; failures are added to
+# $work/errors (it runs in a subshell: a variable would not carry them back).
 wrk_rate() {
-  local seconds=$1 connections=$2 url=$3 script=${4:-}
+  local seconds=$1 connections=$2 url=$3 script=${4:-} threads=${5:-2}
   local out
-  out=$(wrk -t2 -c"$connections" -d"${seconds}s" ${script:+-s "$script"} "$url")
+  out=$(wrk -t"$threads" -c"$connections" -d"${seconds}s" ${script:+-s "$script"} "$url")
   local non2xx socket
   non2xx=$(sed -n 's/.*Non-2xx or 3xx responses: \([0-9]*\).*/\1/p' <<<"$out")
   socket=$(sed -n 's/.*Socket errors: connect \([0-9]*\), read \([0-9]*\), write \([0-9]*\), timeout \([0-9]*\).*/\1 \2 \3 \4/p' <<<"$out" | awk '{print $1+$2+$3+$4}')
-  errors=$((errors + ${non2xx:-0} + ${socket:-0}))
+  echo $((${non2xx:-0} + ${socket:-0})) >>"$work/errors"
   if [ -n "${non2xx}${socket}" ]; then echo "  $url: non-2xx ${non2xx:-0}, socket errors ${socket:-0}" >&2; fi
   sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out"
 }
@@ -85,6 +88,31 @@ for round in 1 2 3 4 5; do
 done
 median=$(printf '%s\n' "${route_ratios[@]}" | sort -n | sed -n 3p)
 printf '  median ratio MetricsLayer / bare: %s (target >= 0.95)\n' "$median"
+
+# The same two apps side by side: each in a process of its own, both loaded at the same time
+# by a wrk of their own on the same cores, so a machine whose speed drifts slows both alike and
+# the scheduler shares the cores between them. Their throughput ratio is what the layer costs
+# under the same load at the same moment; three runs, the median.
+for name in bare metrics; do
+  target/release/examples/load_target --only "$name" >"$work/$name.address" 2>>"$work/server.log" &
+  pair_pids+=($!)
+done
+for name in bare metrics; do
+  for _ in $(seq 100); do grep -q '^ready' "$work/$name.address" 2>/dev/null && break; sleep 0.05; done
+done
+pair_bare=$(sed -n 's/^bare=//p' "$work/bare.address")
+pair_metrics=$(sed -n 's/^metrics=//p' "$work/metrics.address")
+echo "50 routes, the two apps side by side (a process and a wrk of 32 connections each), ${round_s} s x 3:"
+pair_ratios=()
+for run in 1 2 3; do
+  wrk_rate "$round_s" 32 "http://$pair_bare/" "$work/routes.lua" 1 >"$work/pair.bare" &
+  m=$(wrk_rate "$round_s" 32 "http://$pair_metrics/" "$work/routes.lua" 1)
+  wait $!
+  b=$(cat "$work/pair.bare")
+  pair_ratios+=("$(ratio "$m" "$b")")
+  printf '  run %s: bare %10s, MetricsLayer %10s, ratio %s\n' "$run" "$b" "$m" "${pair_ratios[-1]}"
+done
+printf '  median ratio side by side: %s (target >= 0.95)\n' "$(printf '%s\n' "${pair_ratios[@]}" | sort -n | sed -n 2p)"
 
 echo "readiness under a 100 ms check, cache TTL 1 s, 256 connections, ${ready_s} s:"
 runs_before=$(check_runs)
@@ -139,5 +167,6 @@ rss_end=$(rss_kib)
 growth=$(awk -v a="$rss_end" -v b="$rss_start" 'BEGIN { printf "%.1f", (a - b) * 100 / b }')
 printf '  %s requests/s; RSS %s KiB -> %s KiB (%s%%, target <= 5%%)\n' "$soak_rate" "$rss_start" "$rss_end" "$growth"
 
+errors=$((errors + $(awk '{ n += $1 } END { print n + 0 }' "$work/errors" 2>/dev/null || echo 0)))
 echo "request errors: $errors"
 [ "$errors" -eq 0 ]

@@ -9,6 +9,9 @@
 //! - `slow`: `HealthLayer` with a check that takes 3 s (cache TTL 1 s), for readiness latency
 //!   while results expire and refresh; `slow_waiting`: the same with the maximum staleness at
 //!   the TTL, the waiting baseline.
+//!
+//! `--only bare` or `--only metrics` serves that app alone, so two processes can be measured
+//! side by side on the same cores at the same time.
 
 use std::time::Duration;
 
@@ -50,15 +53,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .budget(Duration::from_secs(5))
         .build()?;
     let mut servers = JoinSet::new();
-    serve(&mut servers, &drain, "bare", plain()).await?;
-    serve(
-        &mut servers,
-        &drain,
-        "metrics",
-        plain().layer(MetricsLayer::new(MetricsCollector::new()).for_axum()),
-    )
-    .await?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let only = match args.as_slice() {
+        [] => None,
+        [flag, name] if flag == "--only" && ["bare", "metrics"].contains(&name.as_str()) => {
+            Some(name.as_str())
+        }
+        _ => return Err("usage: load_target [--only bare|metrics]".into()),
+    };
+    if only.is_none_or(|name| name == "bare") {
+        serve(&mut servers, &drain, "bare", plain()).await?;
+    }
+    if only.is_none_or(|name| name == "metrics") {
+        let app = plain().layer(MetricsLayer::new(MetricsCollector::new()).for_axum());
+        serve(&mut servers, &drain, "metrics", app).await?;
+    }
+    if only.is_none() {
+        serve_the_others(&mut servers, &drain).await?;
+    }
+    println!("ready");
+    // SIGTERM (load.sh stops it by PID) or Ctrl-C: every server stops gracefully at once.
+    drain
+        .run(async {
+            while let Some(server) = servers.join_next().await {
+                server??;
+            }
+            Ok::<(), Box<dyn std::error::Error>>(())
+        })
+        .await??;
+    Ok(())
+}
 
+/// `health`, `slow` and `slow_waiting`.
+async fn serve_the_others(
+    servers: &mut JoinSet<std::io::Result<()>>,
+    drain: &Drain,
+) -> Result<(), Box<dyn std::error::Error>> {
     let checker = HealthChecker::builder()
         .register(Check::new("db", || async {
             tokio::time::sleep(Duration::from_millis(100)).await
@@ -69,7 +99,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let health = plain()
         .layer(HealthLayer::new(checker).metrics(metrics.clone()))
         .layer(MetricsLayer::new(metrics).for_axum());
-    serve(&mut servers, &drain, "health", health).await?;
+    serve(servers, drain, "health", health).await?;
 
     // The same check twice: served stale while refreshing (the default), and — the baseline —
     // with the maximum staleness at the TTL, so every probe after an expiry waits for the run
@@ -91,17 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             slow = slow.max_staleness(age);
         }
         let app = plain().layer(HealthLayer::new(slow.build()?));
-        serve(&mut servers, &drain, name, app).await?;
+        serve(servers, drain, name, app).await?;
     }
-    println!("ready");
-    // SIGTERM (load.sh stops it by PID) or Ctrl-C: every server stops gracefully at once.
-    drain
-        .run(async {
-            while let Some(server) = servers.join_next().await {
-                server??;
-            }
-            Ok::<(), Box<dyn std::error::Error>>(())
-        })
-        .await??;
     Ok(())
 }
