@@ -123,10 +123,31 @@ where
     }
 }
 
-impl<F, C> std::fmt::Debug for ResponseFuture<F, C> {
+impl<F, C, O> std::fmt::Debug for ResponseFuture<F, C, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("measuring", &self.state.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn the_future_for_axum_bodies_is_debug_too() {
+        use crate::metrics::AxumBody;
+        use std::future::Ready;
+
+        type Inner = Ready<Result<Response<axum::body::Body>, std::convert::Infallible>>;
+        let future: ResponseFuture<Inner, (), AxumBody> = ResponseFuture::untracked(
+            std::future::ready(Ok(Response::new(axum::body::Body::empty()))),
+        );
+        assert_eq!(
+            format!("{future:?}"),
+            "ResponseFuture { measuring: false, .. }"
+        );
     }
 }

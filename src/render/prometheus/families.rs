@@ -500,19 +500,20 @@ pub(super) fn request_counters(out: &mut Writer<'_>, metrics: &MetricsSnapshot, 
 
 pub(super) fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
     let totals = &metrics.totals;
-    let simple = [
-        (
-            "http_server_requests_cancelled_total",
-            "counter",
-            "HTTP server requests dropped before they ended (client went away).",
-            totals.cancelled as f64,
-        ),
-        (
-            "http_server_requests_in_flight",
-            "gauge",
-            "HTTP server requests started and not yet ended.",
-            metrics.in_flight as f64,
-        ),
+    let cancelled = (
+        "http_server_requests_cancelled_total",
+        "counter",
+        "HTTP server requests dropped before they ended (client went away).",
+        totals.cancelled as f64,
+    );
+    // The lean preset does not count requests in flight: no gauge rather than a zero.
+    let in_flight = (metrics.preset != Preset::Lean).then_some((
+        "http_server_requests_in_flight",
+        "gauge",
+        "HTTP server requests started and not yet ended.",
+        metrics.in_flight as f64,
+    ));
+    let others = [
         (
             "http_server_latency_clamped_total",
             "counter",
@@ -538,10 +539,8 @@ pub(super) fn single_families(out: &mut Writer<'_>, metrics: &MetricsSnapshot) {
             metrics.cache.evictions as f64,
         ),
     ];
-    for (name, kind, help, value) in simple {
-        if name == "http_server_requests_in_flight" && metrics.preset == Preset::Lean {
-            continue; // not counted
-        }
+    let families = std::iter::once(cancelled).chain(in_flight).chain(others);
+    for (name, kind, help, value) in families {
         out.family(name, kind, help);
         out.sample(name, "", &[], value);
     }
