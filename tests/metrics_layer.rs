@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use http::{HeaderMap, Request, Response};
@@ -77,8 +77,11 @@ fn app(collector: &MetricsCollector) -> Router {
                 Body::from_stream(body)
             }),
         )
-        .route("/grpc/ok", get(|| async { grpc("0") }))
-        .route("/grpc/internal", get(|| async { grpc("13") }))
+        .route("/grpc/ok", post(|| async { grpc("0") }))
+        .route(
+            "/grpc/internal",
+            post(|| async { grpc("13") }).get(|| async { grpc("13") }),
+        )
         .layer(
             HealthLayer::new(checker)
                 .metrics(collector.clone())
@@ -257,7 +260,7 @@ async fn grpc_outcomes_come_from_the_trailers() {
     for path in ["/grpc/ok", "/grpc/internal", "/grpc/internal"] {
         let response = server
             .client
-            .get(server.url(path))
+            .post(server.url(path))
             .header("content-type", "application/grpc")
             .send()
             .await
@@ -265,13 +268,28 @@ async fn grpc_outcomes_come_from_the_trailers() {
         assert_eq!(response.status(), 200);
         response.bytes().await.unwrap();
     }
+    // Every gRPC call is a POST: a GET with the same content-type is judged by its status.
+    let response = server
+        .client
+        .get(server.url("/grpc/internal"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    response.bytes().await.unwrap();
     let snapshot = settled(&collector).await;
     assert_eq!(snapshot.totals.failures, 2);
-    assert_eq!(snapshot.totals.successes, 1);
+    assert_eq!(snapshot.totals.successes, 2);
     if cfg!(feature = "axum") {
         assert_eq!(series(&snapshot, "/grpc/ok", "2xx").failures, 0);
-        let internal = series(&snapshot, "/grpc/internal", "2xx");
-        assert_eq!((internal.count, internal.failures), (2, 2));
+        let internal = |method| {
+            let found = snapshot.series.iter().find(|s| {
+                &*s.route == "/grpc/internal" && s.method == method && s.status_class == "2xx"
+            });
+            found.map(|s| (s.count, s.failures))
+        };
+        assert_eq!(internal("POST"), Some((2, 2)));
+        assert_eq!(internal("GET"), Some((1, 0)));
     }
 }
 

@@ -3,15 +3,16 @@
 use std::fmt;
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use tower_http::classify::{
     ClassifiedResponse, ClassifyEos, ClassifyResponse, GrpcEosErrorsAsFailures,
     GrpcErrorsAsFailures, GrpcFailureClass, MakeClassifier, NeverClassifyEos,
     ServerErrorsAsFailures, ServerErrorsFailureClass,
 };
 
-/// Classifies gRPC requests (`content-type: application/grpc…`) by `grpc-status`, in the
-/// headers or the trailers, and all others by status code: 5xx are failures. Both rules are
+/// Classifies gRPC requests (`POST` with `content-type: application/grpc…`, gRPC-Web's too) by
+/// `grpc-status`, in the headers or the trailers, and all others by status code: 5xx are
+/// failures. Both rules are
 /// tower-http's ([`GrpcErrorsAsFailures`], [`ServerErrorsAsFailures`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpOrGrpc {
@@ -30,11 +31,14 @@ impl MakeClassifier for HttpOrGrpc {
     type FailureClass = FailureClass;
     type ClassifyEos = Eos;
 
+    #[inline]
     fn make_classifier<B>(&self, request: &Request<B>) -> Classifier {
-        let grpc = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+        // Every gRPC call is a POST: other methods are not looked up in the headers.
+        let grpc = request.method() == Method::POST
+            && request
+                .headers()
+                .get(CONTENT_TYPE)
+                .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
         if grpc {
             Classifier::Grpc(GrpcErrorsAsFailures::new())
         } else {
@@ -140,6 +144,7 @@ mod tests {
         headers: &[(&str, &str)],
     ) -> ClassifiedResponse<FailureClass, Eos> {
         let request = Request::builder()
+            .method(Method::POST)
             .header(CONTENT_TYPE, content_type)
             .body(())
             .unwrap();
@@ -159,6 +164,23 @@ mod tests {
         match classified {
             ClassifiedResponse::Ready(result) => result.is_err(),
             ClassifiedResponse::RequiresEos(eos) => eos.classify_eos(trailers).is_err(),
+        }
+    }
+
+    #[test]
+    fn only_a_post_is_taken_for_grpc() {
+        for (method, grpc) in [
+            (Method::POST, true),
+            (Method::GET, false),
+            (Method::PUT, false),
+        ] {
+            let request = Request::builder()
+                .method(method.clone())
+                .header(CONTENT_TYPE, "application/grpc")
+                .body(())
+                .unwrap();
+            let classifier = HttpOrGrpc::new().make_classifier(&request);
+            assert_eq!(matches!(classifier, Classifier::Grpc(_)), grpc, "{method}");
         }
     }
 
