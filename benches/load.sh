@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-run_s=10 ready_s=10 soak_s=60 warm_s=5 round_s=5
-if [ "${1:-}" = "--quick" ]; then run_s=2 ready_s=3 soak_s=6 warm_s=1 round_s=1; fi
+run_s=10 ready_s=10 soak_s=60 warm_s=5 round_s=5 pair_runs=9
+if [ "${1:-}" = "--quick" ]; then run_s=2 ready_s=3 soak_s=6 warm_s=1 round_s=1 pair_runs=3; fi
 
 work=$(mktemp -d)
 server_pid="" pair_pids=()
@@ -91,28 +91,56 @@ printf '  median ratio MetricsLayer / bare: %s (target >= 0.95)\n' "$median"
 
 # The same two apps side by side: each in a process of its own, both loaded at the same time
 # by a wrk of their own on the same cores, so a machine whose speed drifts slows both alike and
-# the scheduler shares the cores between them. Their throughput ratio is what the layer costs
-# under the same load at the same moment; three runs, the median.
-for name in bare metrics; do
-  target/release/examples/load_target --only "$name" >"$work/$name.address" 2>>"$work/server.log" &
+# the scheduler shares the cores between them. A control pair runs the same way in between:
+# two processes of the bare app, whose ratio would be 1 on a quiet machine — its spread is the
+# smallest difference this machine can show. Which wrk starts first alternates.
+for name in bare metrics bare; do
+  target/release/examples/load_target --only "$name" >"$work/$name.${#pair_pids[@]}.address" 2>>"$work/server.log" &
   pair_pids+=($!)
 done
-for name in bare metrics; do
-  for _ in $(seq 100); do grep -q '^ready' "$work/$name.address" 2>/dev/null && break; sleep 0.05; done
+for file in "$work"/*.address; do
+  for _ in $(seq 100); do grep -q '^ready' "$file" 2>/dev/null && break; sleep 0.05; done
 done
-pair_bare=$(sed -n 's/^bare=//p' "$work/bare.address")
-pair_metrics=$(sed -n 's/^metrics=//p' "$work/metrics.address")
-echo "50 routes, the two apps side by side (a process and a wrk of 32 connections each), ${round_s} s x 3:"
-pair_ratios=()
-for run in 1 2 3; do
-  wrk_rate "$round_s" 32 "http://$pair_bare/" "$work/routes.lua" 1 >"$work/pair.bare" &
-  m=$(wrk_rate "$round_s" 32 "http://$pair_metrics/" "$work/routes.lua" 1)
-  wait $!
-  b=$(cat "$work/pair.bare")
+pair_bare=$(sed -n 's/^bare=//p' "$work/bare.0.address")
+pair_metrics=$(sed -n 's/^metrics=//p' "$work/metrics.1.address")
+pair_control=$(sed -n 's/^bare=//p' "$work/bare.2.address")
+# side_by_side RUN URL_A URL_B -> "rate_a rate_b", both loaded for $round_s s at once
+side_by_side() {
+  local first=$2 second=$3
+  if [ $(($1 % 2)) -eq 0 ]; then first=$3 second=$2; fi
+  wrk_rate "$round_s" 32 "http://$first/" "$work/routes.lua" 1 >"$work/pair.first" &
+  local waiting=$!
+  wrk_rate "$round_s" 32 "http://$second/" "$work/routes.lua" 1 >"$work/pair.second"
+  wait "$waiting"
+  if [ $(($1 % 2)) -eq 0 ]; then
+    echo "$(cat "$work/pair.second") $(cat "$work/pair.first")"
+  else
+    echo "$(cat "$work/pair.first") $(cat "$work/pair.second")"
+  fi
+}
+median_of() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }'; }
+range_of() { sort -n | awk '{ v[NR] = $1 } END { printf "%.3f to %.3f", v[1], v[NR] }'; }
+echo "50 routes, two apps side by side (a process and a wrk of 32 connections each), ${pair_runs} runs of ${round_s} s per pair:"
+pair_ratios=() control_ratios=()
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; } # user and system time of a process
+read -r user_before system_before <<<"$(cpu_ticks "${pair_pids[0]}")"
+for run in $(seq "$pair_runs"); do
+  read -r b m <<<"$(side_by_side "$run" "$pair_bare" "$pair_metrics")"
   pair_ratios+=("$(ratio "$m" "$b")")
-  printf '  run %s: bare %10s, MetricsLayer %10s, ratio %s\n' "$run" "$b" "$m" "${pair_ratios[-1]}"
+  read -r b2 c <<<"$(side_by_side "$run" "$pair_bare" "$pair_control")"
+  control_ratios+=("$(ratio "$c" "$b2")")
+  printf '  run %s: bare %8s, MetricsLayer %8s, ratio %s | bare %8s, bare again %8s, ratio %s\n' \
+    "$run" "$b" "$m" "${pair_ratios[-1]}" "$b2" "$c" "${control_ratios[-1]}"
 done
-printf '  median ratio side by side: %s (target >= 0.95)\n' "$(printf '%s\n' "${pair_ratios[@]}" | sort -n | sed -n 2p)"
+printf '  median ratio MetricsLayer / bare: %s (runs %s; target >= 0.95)\n' \
+  "$(printf '%s\n' "${pair_ratios[@]}" | median_of)" "$(printf '%s\n' "${pair_ratios[@]}" | range_of)"
+printf '  control, bare / bare:             %s (runs %s; 1 on a quiet machine)\n' \
+  "$(printf '%s\n' "${control_ratios[@]}" | median_of)" "$(printf '%s\n' "${control_ratios[@]}" | range_of)"
+# What callgrind counts of a whole server (benches/callgrind.sh) is its user space: this says
+# how much of the bare server's time that is, the rest being the kernel's loopback I/O.
+read -r user_after system_after <<<"$(cpu_ticks "${pair_pids[0]}")"
+awk -v u=$((user_after - user_before)) -v s=$((system_after - system_before)) \
+  'BEGIN { printf "  the bare server'"'"'s CPU time: user space %.0f%%, kernel %.0f%%\n", 100 * u / (u + s), 100 * s / (u + s) }'
 
 echo "readiness under a 100 ms check, cache TTL 1 s, 256 connections, ${ready_s} s:"
 runs_before=$(check_runs)

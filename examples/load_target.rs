@@ -10,8 +10,10 @@
 //!   while results expire and refresh; `slow_waiting`: the same with the maximum staleness at
 //!   the TTL, the waiting baseline.
 //!
-//! `--only bare` or `--only metrics` serves that app alone, so two processes can be measured
-//! side by side on the same cores at the same time.
+//! `--only NAME` serves one app alone, so two processes can be measured side by side on the
+//! same cores at the same time, or one counted under callgrind: `bare`, `metrics`, `lean`
+//! (`MetricsLayer` on a lean collector) or `identity` (`Router::layer` with a layer that does
+//! nothing — Axum's price of any layer).
 
 use std::time::Duration;
 
@@ -44,6 +46,9 @@ fn plain() -> Router {
     router
 }
 
+/// The apps `--only` serves alone.
+const ONLY: [&str; 4] = ["bare", "metrics", "lean", "identity"];
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // No propagation delay: nothing balances load onto these servers.
@@ -56,10 +61,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let only = match args.as_slice() {
         [] => None,
-        [flag, name] if flag == "--only" && ["bare", "metrics"].contains(&name.as_str()) => {
-            Some(name.as_str())
-        }
-        _ => return Err("usage: load_target [--only bare|metrics]".into()),
+        [flag, name] if flag == "--only" && ONLY.contains(&name.as_str()) => Some(name.as_str()),
+        _ => return Err("usage: load_target [--only bare|metrics|lean|identity]".into()),
     };
     if only.is_none_or(|name| name == "bare") {
         serve(&mut servers, &drain, "bare", plain()).await?;
@@ -67,6 +70,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if only.is_none_or(|name| name == "metrics") {
         let app = plain().layer(MetricsLayer::new(MetricsCollector::new()).for_axum());
         serve(&mut servers, &drain, "metrics", app).await?;
+    }
+    if only == Some("lean") {
+        let lean = MetricsCollector::builder().lean().build()?;
+        let app = plain().layer(MetricsLayer::new(lean).for_axum());
+        serve(&mut servers, &drain, "lean", app).await?;
+    }
+    if only == Some("identity") {
+        let app = plain().layer(tower::layer::util::Identity::new());
+        serve(&mut servers, &drain, "identity", app).await?;
     }
     if only.is_none() {
         serve_the_others(&mut servers, &drain).await?;
