@@ -15,8 +15,9 @@
 //!   whose outcome is in its trailers): the latency runs to the frame after which the body
 //!   reports its end (or to its trailers or error), the body wrapped to see it.
 //!
-//! - **Outcome**: 5xx responses and service errors are failures, gRPC responses (by
-//!   `content-type`) are judged by `grpc-status` in the headers or trailers ([`HttpOrGrpc`],
+//! - **Outcome**: 5xx responses and service errors are failures, gRPC responses (a `POST`
+//!   with an `application/grpc…` `content-type`) are judged by `grpc-status` in the headers or
+//!   trailers ([`HttpOrGrpc`],
 //!   built on tower-http's classifiers; any tower-http classifier can replace it). A request
 //!   whose future or body is dropped before the end counts as cancelled.
 //! - **Route**: Axum's `MatchedPath` (feature `axum`, on by default), else `unmatched`; never
