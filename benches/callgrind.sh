@@ -98,13 +98,14 @@ cleanup() {
 }
 trap cleanup EXIT
 requests() { # address count -> how many answered 200
-  curl -s "http://$1/r[0-49]/users/[1-$(( $2 / 50 ))]" -w '%{http_code}\n' | grep -c '200$'
+  curl -s "http://$1/r[0-49]/users/[1-$(( $2 / 50 ))]" -w '%{http_code}\n' | grep -c '200$' || true
 }
 whole_server() { # app -> instructions per request
   valgrind --tool=callgrind --callgrind-out-file="$work/$1.%p" \
     target/release/examples/load_target --only "$1" >"$work/$1.address" 2>"$work/$1.log" &
   server_pid=$!
   for _ in $(seq 300); do grep -q '^ready' "$work/$1.address" 2>/dev/null && break; sleep 0.1; done
+  grep -q '^ready' "$work/$1.address" || { cat "$work/$1.log" >&2; echo "load_target --only $1 did not start" >&2; exit 1; }
   local address answered
   address=$(sed -n "s/^$1=//p" "$work/$1.address")
   requests "$address" 1000 >/dev/null
