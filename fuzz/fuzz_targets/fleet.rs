@@ -25,7 +25,10 @@ const MAX: usize = 8;
 fuzz_target!(|data: &[u8]| {
     let records: Vec<Vec<u8>> = data.split(|&b| b == 0xFF).map(<[u8]>::to_vec).collect();
     let _guard = support::runtime().enter();
-    let checker = HealthChecker::builder().check("db", || async {}).build().unwrap();
+    let checker = HealthChecker::builder()
+        .check("db", || async {})
+        .build()
+        .unwrap();
     let fleet = Fleet::builder(checker, Planted(records))
         .id("fuzz")
         .unwrap()
@@ -34,12 +37,20 @@ fuzz_target!(|data: &[u8]| {
         .unwrap();
     support::runtime().block_on(fleet.exchange());
     let view = fleet.view();
-    assert!(view.replicas.len() <= MAX + 1, "{} replicas", view.replicas.len());
+    assert!(
+        view.replicas.len() <= MAX + 1,
+        "{} replicas",
+        view.replicas.len()
+    );
     for replica in &view.replicas {
         assert!(!replica.id.is_empty() && !replica.id.chars().any(char::is_control));
     }
     let body = tower_vitals::render::fleet(&view).body;
     let json: serde_json::Value = serde_json::from_slice(&body).expect("the answer is JSON");
     assert!(json["replicas"].is_array());
-    assert!(body.len() <= (MAX + 1) * MAX_RECORD_BYTES * 2, "{} bytes", body.len());
+    assert!(
+        body.len() <= (MAX + 1) * MAX_RECORD_BYTES * 2,
+        "{} bytes",
+        body.len()
+    );
 });

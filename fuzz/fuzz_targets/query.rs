@@ -73,7 +73,11 @@ fuzz_target!(|data: &[u8]| {
         .block_on(response.into_body().collect())
         .unwrap()
         .to_bytes();
-    assert!(body.len() <= 8 << 20, "{path}?{query}: {} bytes", body.len());
+    assert!(
+        body.len() <= 8 << 20,
+        "{path}?{query}: {} bytes",
+        body.len()
+    );
     let json: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
     if status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND {
         assert!(json["error"].is_string(), "{path}?{query}: says why");
@@ -83,8 +87,14 @@ fuzz_target!(|data: &[u8]| {
         let time = |key: &str| {
             humantime::parse_rfc3339(json[key].as_str().expect("a time")).expect("RFC 3339")
         };
-        assert!(time("until") <= now + Duration::from_secs(1), "until clamped");
-        assert!(time("since") + Duration::from_secs(86_401) >= now, "since clamped");
+        assert!(
+            time("until") <= now + Duration::from_secs(1),
+            "until clamped"
+        );
+        assert!(
+            time("since") + Duration::from_secs(86_401) >= now,
+            "since clamped"
+        );
         let points: usize = json["components"]
             .as_array()
             .unwrap()

@@ -9,7 +9,10 @@ use tower_vitals::{MAX_MESSAGE_CHARS, redact};
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let masked = redact(&text);
-    assert!(masked.chars().count() <= MAX_MESSAGE_CHARS + 1, "longer than the cap");
+    assert!(
+        masked.chars().count() <= MAX_MESSAGE_CHARS + 1,
+        "longer than the cap"
+    );
     // A credential pair written plainly after any text is always masked.
     const SECRET: &str = "Zq9SecretValue";
     let probe = format!("{text} password={SECRET}");

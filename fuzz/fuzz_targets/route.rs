@@ -44,7 +44,10 @@ fuzz_target!(|data: &[u8]| {
     // The request's header value labels it (bounded, escaped in every format); a lean
     // collector on every other input.
     let mut collector = MetricsCollector::builder().request_label("tenant", 4, |headers, _| {
-        headers.iter().next().and_then(|(_, value)| value.to_str().ok())
+        headers
+            .iter()
+            .next()
+            .and_then(|(_, value)| value.to_str().ok())
     });
     if data.len() % 2 == 1 {
         collector = collector.lean();
