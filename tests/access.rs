@@ -18,14 +18,7 @@ fn checker() -> HealthChecker {
 }
 
 async fn get_with(server: &common::Server, path: &str, authorization: &str) -> common::Reply {
-    let response = server
-        .client
-        .get(server.url(path))
-        .header("authorization", authorization)
-        .send()
-        .await
-        .unwrap();
-    common::Reply::read(response).await
+    server.get_with(path, "authorization", authorization).await
 }
 
 #[tokio::test]

@@ -737,14 +737,7 @@ async fn a_lean_collector_serves_counts_and_one_histogram() {
     let server = common::serve_router(app).await;
     let traced = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     for path in ["/fast/1", "/fast/2", "/boom"] {
-        let response = server
-            .client
-            .get(server.url(path))
-            .header("traceparent", traced)
-            .send()
-            .await
-            .unwrap();
-        response.bytes().await.unwrap();
+        server.get_with(path, "traceparent", traced).await;
     }
     let snapshot = collector.snapshot();
     assert_eq!(snapshot.preset, tower_vitals::metrics::Preset::Lean);

@@ -223,14 +223,7 @@ fn checker(db: &Arc<AtomicU8>) -> HealthChecker {
 /// goes on), at most 5 s.
 async fn until(server: &common::Server, path: &str, word: &str) {
     for _ in 0..250 {
-        let reply = server
-            .client
-            .get(server.url(path))
-            .header("authorization", TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let body: Value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap();
+        let body = server.get_with(path, "authorization", TOKEN).await.json();
         if body["status"] == word {
             return;
         }

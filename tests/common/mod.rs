@@ -78,10 +78,16 @@ impl Server {
 
     /// A GET with an `Accept` header.
     pub async fn get_accepting(&self, path: &str, accept: &str) -> Reply {
+        self.get_with(path, reqwest::header::ACCEPT.as_str(), accept)
+            .await
+    }
+
+    /// A GET with one header (`Authorization`, `traceparent`, …), read whole.
+    pub async fn get_with(&self, path: &str, name: &str, value: &str) -> Reply {
         let response = self
             .client
             .get(self.url(path))
-            .header(reqwest::header::ACCEPT, accept)
+            .header(name, value)
             .send()
             .await
             .unwrap();
